@@ -1,0 +1,82 @@
+import type { ErrorCode } from "./errors.ts";
+
+/** An error answer from the edge, as the contract shapes it. */
+export class EdgeError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode | "network";
+  readonly requestId?: string;
+  readonly retryAfter?: number;
+  constructor(status: number, code: ErrorCode | "network", message: string, requestId?: string, retryAfter?: number) {
+    super(message);
+    this.name = "EdgeError";
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export interface EdgeResponse<T> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/**
+ * The one HTTP client for the edge's v1 API, used by the runner manager and the CLI. It speaks JSON,
+ * turns every non-2xx answer into an EdgeError carrying the contract's code, and never logs a token.
+ */
+export class EdgeClient {
+  readonly baseUrl: string;
+  token?: string;
+  constructor(baseUrl: string, token?: string) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.token = token;
+  }
+
+  async request<T>(
+    method: string,
+    path: string,
+    opts: { body?: unknown; token?: string; headers?: Record<string, string>; signal?: AbortSignal; accept304?: boolean } = {},
+  ): Promise<EdgeResponse<T>> {
+    const headers: Record<string, string> = { accept: "application/json", ...opts.headers };
+    const token = opts.token ?? this.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: opts.signal,
+      });
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      throw new EdgeError(0, "network", `cannot reach ${this.baseUrl}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (res.status === 204 || (res.status === 304 && opts.accept304)) {
+      await res.body?.cancel();
+      return { status: res.status, body: undefined as T, headers: res.headers };
+    }
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    if (res.status >= 200 && res.status < 300) return { status: res.status, body: parsed as T, headers: res.headers };
+    const err = (parsed as { error?: { code?: ErrorCode; message?: string; requestId?: string } } | undefined)?.error;
+    const retryAfter = Number(res.headers.get("retry-after")) || undefined;
+    throw new EdgeError(
+      res.status,
+      err?.code ?? "internal",
+      err?.message ?? `HTTP ${res.status} from ${method} ${path}`,
+      err?.requestId,
+      retryAfter,
+    );
+  }
+}

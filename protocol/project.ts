@@ -1,0 +1,75 @@
+import { z } from "@hono/zod-openapi";
+import { OrgAlias, PoolName } from "./task.ts";
+
+export const ROLES = ["owner", "member", "ci", "viewer"] as const;
+export const Role = z.enum(ROLES).openapi("Role");
+export type Role = z.infer<typeof Role>;
+
+/** What each role may do (DESIGN.md §2 Auth); the edge checks these, never ad-hoc role lists. */
+export const PERMISSIONS = {
+  "project:admin": ["owner"],
+  "task:create": ["owner", "member", "ci"],
+  "task:cancel": ["owner", "member"],
+  read: ["owner", "member", "ci", "viewer"],
+} as const satisfies Record<string, readonly Role[]>;
+export type Permission = keyof typeof PERMISSIONS;
+
+export function allows(role: Role, permission: Permission): boolean {
+  return (PERMISSIONS[permission] as readonly Role[]).includes(role);
+}
+
+export const ProjectName = z.string().min(1).max(100).openapi("ProjectName");
+export const Project = z.object({ id: z.string(), name: z.string(), createdAt: z.string() }).openapi("Project");
+export type Project = z.infer<typeof Project>;
+
+export const CreateProjectBody = z.object({ name: ProjectName }).strict().openapi("CreateProjectBody");
+export const CreateProjectAnswer = z.object({ project: Project, ownerToken: z.string() }).openapi("CreateProjectAnswer");
+
+export const CreateTokenBody = z
+  .object({
+    name: z.string().min(1).max(100),
+    role: Role,
+    expiresInDays: z.number().int().min(1).max(3650).optional(),
+  })
+  .strict()
+  .openapi("CreateTokenBody");
+export type CreateTokenBody = z.infer<typeof CreateTokenBody>;
+
+export const TokenInfo = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role: Role,
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+  })
+  .openapi("TokenInfo");
+export type TokenInfo = z.infer<typeof TokenInfo>;
+export const CreatedToken = z
+  .object({ id: z.string(), token: z.string(), role: Role, expiresAt: z.string().nullable() })
+  .openapi("CreatedToken");
+
+export const PutOrgBody = z
+  .object({
+    pool: PoolName.optional(),
+    orgId: z.string().regex(/^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$/, "a Salesforce org id (00D…)").optional(),
+    instanceUrl: z.string().url().startsWith("https://").optional(),
+    isProduction: z.boolean().optional(),
+  })
+  .strict()
+  .openapi("PutOrgBody");
+export type PutOrgBody = z.infer<typeof PutOrgBody>;
+export const Org = z
+  .object({
+    alias: OrgAlias,
+    pool: z.string(),
+    orgId: z.string().nullable(),
+    instanceUrl: z.string().nullable(),
+    isProduction: z.boolean(),
+    updatedAt: z.string(),
+  })
+  .openapi("Org");
+export type Org = z.infer<typeof Org>;
+
+export const WsTicket = z.object({ ticket: z.string(), expiresAt: z.string() }).openapi("WsTicket");

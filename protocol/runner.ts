@@ -1,0 +1,142 @@
+import { z } from "@hono/zod-openapi";
+import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
+
+export const RUNNER_STATES = ["idle", "busy", "draining", "offline"] as const;
+export const RunnerState = z.enum(RUNNER_STATES).openapi("RunnerState");
+export type RunnerState = z.infer<typeof RunnerState>;
+
+export const CreateRegistrationTokenBody = z
+  .object({
+    pool: PoolName,
+    labels: z.array(Label).max(20).optional(),
+    expiresInSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+    uses: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict()
+  .openapi("CreateRegistrationTokenBody");
+export type CreateRegistrationTokenBody = z.infer<typeof CreateRegistrationTokenBody>;
+export const RegistrationToken = z.object({ token: z.string(), expiresAt: z.string() }).openapi("RegistrationToken");
+
+export const RegisterBody = z
+  .object({
+    registrationToken: z.string().min(1),
+    name: z.string().min(1).max(100),
+    labels: z.array(Label).max(20).default([]),
+    slots: z.number().int().min(1).max(64),
+    ephemeral: z.boolean().default(false),
+    version: z.string().max(50),
+  })
+  .strict()
+  .openapi("RegisterBody");
+export type RegisterBody = z.infer<typeof RegisterBody>;
+
+export const RunnerSettings = z.object({
+  pollWaitSeconds: z.number().int(),
+  heartbeatSeconds: z.number().int(),
+  leaseSeconds: z.number().int(),
+});
+export type RunnerSettings = z.infer<typeof RunnerSettings>;
+export const Registered = z
+  .object({ runnerId: z.string(), runnerToken: z.string(), project: z.string(), pool: z.string(), settings: RunnerSettings })
+  .openapi("Registered");
+export type Registered = z.infer<typeof Registered>;
+
+export const PollBody = z
+  .object({ freeSlots: z.number().int().min(0).max(64), waitSeconds: z.number().int().min(0).max(25).default(25) })
+  .strict()
+  .openapi("PollBody");
+export type PollBody = z.infer<typeof PollBody>;
+export const Assignment = z.object({ taskId: z.string(), assignmentId: z.string(), acceptBy: z.string() }).openapi("Assignment");
+export type Assignment = z.infer<typeof Assignment>;
+export const PollAnswer = z.object({ assignments: z.array(Assignment) }).openapi("PollAnswer");
+export type PollAnswer = z.infer<typeof PollAnswer>;
+
+export const AcceptBody = z.object({ assignmentId: z.string().min(1) }).strict().openapi("AcceptBody");
+export const Accepted = z
+  .object({ jobToken: z.string(), leaseEpoch: z.number().int(), leaseExpiresAt: z.string(), task: Task })
+  .openapi("Accepted");
+export type Accepted = z.infer<typeof Accepted>;
+
+export const JobHeartbeatBody = z.object({ leaseEpoch: z.number().int().min(1) }).strict().openapi("JobHeartbeatBody");
+export const JobHeartbeatAnswer = z
+  .object({ leaseExpiresAt: z.string(), cancelRequested: z.boolean() })
+  .openapi("JobHeartbeatAnswer");
+export type JobHeartbeatAnswer = z.infer<typeof JobHeartbeatAnswer>;
+
+// Runner events carry the runner's own per-lease seq (1, 2, …); the task actor renumbers them into
+// the task's gapless event log and acknowledges the highest contiguous runner seq it stored.
+const RunnerEventBase = { seq: z.number().int().min(1) };
+export const RunnerEvent = z.discriminatedUnion("type", [
+  z.object({ ...RunnerEventBase, type: z.literal("progress"), ...Progress.shape }),
+  z.object({ ...RunnerEventBase, type: z.literal("log"), lines: z.array(z.string().max(16_384)).min(1).max(1000) }),
+]);
+export type RunnerEvent = z.infer<typeof RunnerEvent>;
+export const JobEventsBody = z
+  .object({ leaseEpoch: z.number().int().min(1), events: z.array(RunnerEvent).min(1).max(500) })
+  .strict()
+  .openapi("JobEventsBody");
+export type JobEventsBody = z.infer<typeof JobEventsBody>;
+export const JobEventsAnswer = z.object({ ackedSeq: z.number().int() }).openapi("JobEventsAnswer");
+
+export const OUTCOMES = ["succeeded", "failed", "canceled"] as const;
+export const FinishBody = z
+  .object({
+    leaseEpoch: z.number().int().min(1),
+    outcome: z.enum(OUTCOMES),
+    result: z.unknown().optional(),
+    error: TaskErrorInfo.optional(),
+  })
+  .strict()
+  .openapi("FinishBody");
+export type FinishBody = z.infer<typeof FinishBody>;
+
+export const Resources = z.object({
+  cpuPercent: z.number().min(0).max(100_000),
+  memoryRssBytes: z.number().int().min(0),
+  load1: z.number().min(0),
+});
+export type Resources = z.infer<typeof Resources>;
+export const RunnerHeartbeatBody = z
+  .object({
+    state: z.enum(["idle", "busy", "draining"]),
+    freeSlots: z.number().int().min(0).max(64),
+    activeTasks: z.array(z.string()).max(64),
+    resources: Resources,
+  })
+  .strict()
+  .openapi("RunnerHeartbeatBody");
+export type RunnerHeartbeatBody = z.infer<typeof RunnerHeartbeatBody>;
+/** Actions the edge asks of a runner in a heartbeat answer. */
+export const RunnerAction = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("cancel"), taskId: z.string() }),
+  z.object({ type: z.literal("drain") }),
+]);
+export type RunnerAction = z.infer<typeof RunnerAction>;
+export const RunnerHeartbeatAnswer = z.object({ actions: z.array(RunnerAction) }).openapi("RunnerHeartbeatAnswer");
+
+export const RunnerInfo = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    pool: z.string(),
+    labels: z.array(z.string()),
+    slots: z.number().int(),
+    ephemeral: z.boolean(),
+    version: z.string(),
+    state: RunnerState,
+    freeSlots: z.number().int(),
+    activeTasks: z.array(z.string()),
+    resources: Resources.nullable(),
+    registeredAt: z.string(),
+    lastSeenAt: z.string(),
+  })
+  .openapi("RunnerInfo");
+export type RunnerInfo = z.infer<typeof RunnerInfo>;
+
+/** The signed nudge the dispatcher sends a pool's origin when work arrives and no poll is parked. */
+export const WAKE_PATH = "/v1/wake";
+export const WAKE_SIGNATURE_HEADER = "x-sfp-signature";
+export const WAKE_TIMESTAMP_HEADER = "x-sfp-timestamp";
+export const ORIGIN_TOKEN_HEADER = "x-sfp-origin-token";
+export const WakeBody = z.object({ project: z.string(), pool: z.string(), queued: z.number().int() });
+export type WakeBody = z.infer<typeof WakeBody>;
