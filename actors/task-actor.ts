@@ -1,0 +1,387 @@
+// One TaskActor per task: it owns the task's state, its gapless event log, its log lines, the
+// long-poll waiters and the hibernating WebSocket sessions of everyone watching it.
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../edge/env.ts";
+import { dispatcherStub, projectStub } from "../edge/env.ts";
+import {
+  isTerminal,
+  rpcError,
+  type EventsPage,
+  type Progress,
+  type Task,
+  type TaskErrorInfo,
+  type TaskEvent,
+  type TaskStatus,
+} from "../protocol/index.ts";
+import { type ClientMessage, ClientMessage as ClientMessageSchema } from "../protocol/task.ts";
+import { migrate, nowIso } from "./sql.ts";
+import { accept, FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, isUpgrade, saveState, send, stateOf } from "./sockets.ts";
+import { canMove } from "./task-state.ts";
+import { Timers, TIMERS_TABLE } from "./timers.ts";
+
+const MIGRATIONS = [
+  [
+    "CREATE TABLE sfp_task (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    "CREATE TABLE sfp_events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+    // Log lines with the running byte offset of their end, so `Range: bytes=N-` needs no scan.
+    "CREATE TABLE sfp_log (n INTEGER PRIMARY KEY, text TEXT NOT NULL, end_byte INTEGER NOT NULL)",
+    // Messages to other actors, written in the same transaction as the change that causes them and
+    // deleted once delivered, so a crash between commit and delivery loses nothing.
+    "CREATE TABLE sfp_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, body TEXT NOT NULL)",
+    TIMERS_TABLE,
+  ],
+] as const;
+
+/** What the edge (or the webhook ingest) hands over to create a task; validated before it gets here. */
+export type NewTask = Omit<Task, "status" | "attempt" | "version" | "createdAt" | "updatedAt" | "startedAt" | "finishedAt" | "progress" | "result" | "error">;
+
+/** A queue entry as the dispatcher needs it. */
+export interface QueueEntry {
+  taskId: string;
+  project: string;
+  pool: string;
+  priority: Task["priority"];
+  labels: string[];
+  createdAt: string;
+  attempt: number;
+}
+
+type OutboxMessage =
+  | { kind: "project"; body: { task: Task } }
+  | { kind: "enqueue"; body: QueueEntry }
+  | { kind: "dequeue"; body: { project: string; pool: string; taskId: string } };
+
+type EventDraft =
+  | { type: "status"; status: TaskStatus; attempt: number; error?: TaskErrorInfo }
+  | ({ type: "progress" } & Progress)
+  | { type: "log"; lines: string[] }
+  | { type: "result"; result: unknown };
+
+const OUTBOX_RETRY_MS = 2_000;
+const MAX_EVENTS_PAGE = 1_000;
+/** How long a socket on a finished task stays open for a `resume` before the actor closes it. */
+const FINISHED_SOCKET_GRACE_MS = 30_000;
+
+export class TaskActor extends DurableObject<Env> {
+  private task: Task | null = null;
+  private readonly timers: Timers;
+  private readonly waiters = new Set<() => void>();
+  private flushing: Promise<void> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.timers = new Timers(ctx.storage);
+    // `ping` is answered by the runtime itself, so a keep-alive never wakes a hibernated actor.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(ctx.storage.sql, MIGRATIONS);
+      const row = ctx.storage.sql.exec<{ body: string }>("SELECT body FROM sfp_task LIMIT 1").toArray()[0];
+      this.task = row ? (JSON.parse(row.body) as Task) : null;
+    });
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  /** The task as `project` may see it; another project's task is "not found", never "forbidden". */
+  private visible(project: string): Task {
+    if (!this.task || this.task.project !== project) throw rpcError("not_found", "no such task");
+    return this.task;
+  }
+
+  /**
+   * The task, optionally held until its version passes `afterVersion` or `waitSeconds` elapse
+   * (long-poll). Answers the moment the version moves.
+   */
+  async get(project: string, opts: { afterVersion?: number; waitSeconds?: number } = {}): Promise<Task> {
+    const task = this.visible(project);
+    const { afterVersion, waitSeconds } = opts;
+    if (afterVersion === undefined || !waitSeconds || task.version > afterVersion || isTerminal(task.status)) return task;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, waitSeconds * 1000);
+      this.waiters.add(done);
+    });
+    return this.visible(project);
+  }
+
+  async events(project: string, after: number, limit: number): Promise<EventsPage> {
+    const task = this.visible(project);
+    const n = Math.max(1, Math.min(limit, MAX_EVENTS_PAGE));
+    const events = this.eventsAfter(after, n);
+    const lastSeq = task.version;
+    const reached = events.length ? events[events.length - 1].seq : after;
+    return { events, lastSeq, done: isTerminal(task.status) && reached >= lastSeq };
+  }
+
+  /** Log text from byte `from` on, and the total size, for `GET /logs` with `Range: bytes=N-`. */
+  async logs(project: string, from = 0): Promise<{ text: string; total: number; start: number }> {
+    this.visible(project);
+    const sql = this.ctx.storage.sql;
+    const total = sql.exec<{ t: number | null }>("SELECT MAX(end_byte) AS t FROM sfp_log").one().t ?? 0;
+    if (from >= total) return { text: "", total, start: from };
+    // Lines ending after `from`; the first may start before it and is cut at the byte offset.
+    const rows = sql.exec<{ text: string; end_byte: number }>("SELECT text, end_byte FROM sfp_log WHERE end_byte > ? ORDER BY n", from).toArray();
+    const bytes = new TextEncoder().encode(rows.map((r) => r.text + "\n").join(""));
+    const firstStart = rows[0].end_byte - new TextEncoder().encode(rows[0].text + "\n").length;
+    return { text: new TextDecoder().decode(bytes.subarray(from - firstStart)), total, start: from };
+  }
+
+  private eventsAfter(after: number, limit: number): TaskEvent[] {
+    return this.ctx.storage.sql
+      .exec<{ body: string }>("SELECT body FROM sfp_events WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
+      .toArray()
+      .map((r) => JSON.parse(r.body) as TaskEvent);
+  }
+
+  // ---- client-driven changes ------------------------------------------------------------------
+
+  /**
+   * Creates the task, or answers the one already there: creation is idempotent by id, which is
+   * what makes webhook re-deliveries and Idempotency-Key retries land on the same task.
+   */
+  async create(input: NewTask): Promise<{ task: Task; created: boolean }> {
+    if (this.task) {
+      if (this.task.project !== input.project) throw rpcError("conflict", "task id already in use");
+      return { task: this.task, created: false };
+    }
+    const at = nowIso();
+    const task: Task = { ...input, status: "queued", attempt: 1, version: 0, createdAt: at, updatedAt: at };
+    this.commit(task, [{ type: "status", status: "queued", attempt: 1 }], [{ kind: "enqueue", body: queueEntry(task) }]);
+    // The answer waits for the project index and the queue to have the task, so a client that lists
+    // right after creating sees it; should either be down, the outbox and its alarm retry.
+    await this.flushOutbox();
+    return { task: this.task!, created: true };
+  }
+
+  /**
+   * A client's cancel: a queued task is canceled at once (and leaves the queue); a running one goes
+   * to `canceling` until its runner confirms or its lease lapses; a finished one is a conflict.
+   */
+  async cancel(project: string): Promise<Task> {
+    const task = this.visible(project);
+    if (isTerminal(task.status)) throw rpcError("already_finished", `task already ${task.status}`);
+    if (task.status === "canceling") return task;
+    if (task.status === "queued") {
+      this.moveTo("canceled", {}, [{ kind: "dequeue", body: { project: task.project, pool: task.pool, taskId: task.id } }]);
+    } else {
+      this.moveTo("canceling");
+    }
+    void this.flushOutbox();
+    return this.task!;
+  }
+
+  // ---- the one place a task changes -----------------------------------------------------------
+
+  /**
+   * Moves the task to `status` (checked against the state machine), with a status event, optional
+   * field changes and outbox messages, in one commit.
+   */
+  private moveTo(status: TaskStatus, patch: Partial<Task> = {}, outbox: OutboxMessage[] = [], extra: EventDraft[] = []): Task {
+    const task = this.task!;
+    if (!canMove(task.status, status)) throw rpcError("conflict", `cannot move a ${task.status} task to ${status}`);
+    const at = nowIso();
+    const next: Task = { ...task, ...patch, status };
+    if (status === "running" && !next.startedAt) next.startedAt = at;
+    if (isTerminal(status)) next.finishedAt = at;
+    this.commit(next, [...extra, { type: "status", status, attempt: next.attempt, ...(next.error && isTerminal(status) ? { error: next.error } : {}) }], outbox);
+    return this.task!;
+  }
+
+  /**
+   * Appends events (each bumps `version` by one, so versions never skip), stores the task, queues
+   * outbox messages — all in one synchronous block, which the runtime commits as one transaction —
+   * then wakes long-polls and sends the events to every socket.
+   */
+  private commit(next: Task, drafts: EventDraft[], outbox: OutboxMessage[] = []): TaskEvent[] {
+    const sql = this.ctx.storage.sql;
+    const at = nowIso();
+    const events: TaskEvent[] = [];
+    let version = this.task?.version ?? 0;
+    let logEnd = drafts.some((d) => d.type === "log") ? (sql.exec<{ t: number | null }>("SELECT MAX(end_byte) AS t FROM sfp_log").one().t ?? 0) : 0;
+    for (const draft of drafts) {
+      version += 1;
+      const event = { ...draft, seq: version, at } as TaskEvent;
+      events.push(event);
+      sql.exec("INSERT INTO sfp_events (seq, body) VALUES (?, ?)", event.seq, JSON.stringify(event));
+      if (draft.type === "log") {
+        for (const line of draft.lines) {
+          logEnd += new TextEncoder().encode(line + "\n").length;
+          sql.exec("INSERT INTO sfp_log (text, end_byte) VALUES (?, ?)", line, logEnd);
+        }
+      }
+      if (draft.type === "progress") next.progress = progressOf(draft);
+      if (draft.type === "result") next.result = draft.result;
+    }
+    const statusChanged = !this.task || this.task.status !== next.status;
+    next.version = version;
+    next.updatedAt = at;
+    sql.exec("INSERT INTO sfp_task (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body", next.id, JSON.stringify(next));
+    const messages = statusChanged ? [...outbox, { kind: "project", body: { task: next } } as OutboxMessage] : outbox;
+    for (const m of messages) sql.exec("INSERT INTO sfp_outbox (kind, body) VALUES (?, ?)", m.kind, JSON.stringify(m.body));
+    this.task = next;
+    this.announce(events);
+    return events;
+  }
+
+  private announce(events: TaskEvent[]): void {
+    for (const wake of [...this.waiters]) wake();
+    const task = this.task!;
+    const terminal = isTerminal(task.status);
+    for (const ws of this.ctx.getWebSockets()) {
+      const state = stateOf(ws);
+      if (!state) continue;
+      for (const event of events) if (event.seq > state.sentSeq) send(ws, { type: "event", taskId: task.id, seq: event.seq, event });
+      state.sentSeq = Math.max(state.sentSeq, task.version);
+      saveState(ws, state);
+      if (terminal) ws.close(1000, `task ${task.status}`);
+    }
+  }
+
+  // ---- outbox -----------------------------------------------------------------------------------
+
+  /** Delivers queued messages in order; on a failure the rest wait for the retry alarm. */
+  private flushOutbox(): Promise<void> {
+    if (!this.flushing) {
+      this.flushing = this.deliver().finally(() => {
+        this.flushing = null;
+      });
+    }
+    return this.flushing;
+  }
+
+  private async deliver(): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    for (;;) {
+      const row = sql.exec<{ id: number; kind: OutboxMessage["kind"]; body: string }>("SELECT id, kind, body FROM sfp_outbox ORDER BY id LIMIT 1").toArray()[0];
+      if (!row) return;
+      try {
+        await this.send({ kind: row.kind, body: JSON.parse(row.body) } as OutboxMessage);
+      } catch (err) {
+        console.log(JSON.stringify({ level: "warn", msg: "outbox delivery failed", taskId: this.task?.id, kind: row.kind, error: String(err) }));
+        this.timers.set("outbox", Date.now() + OUTBOX_RETRY_MS);
+        await this.timers.arm();
+        return;
+      }
+      sql.exec("DELETE FROM sfp_outbox WHERE id = ?", row.id);
+    }
+  }
+
+  private async send(message: OutboxMessage): Promise<void> {
+    switch (message.kind) {
+      case "project":
+        await projectStub(this.env, message.body.task.project).taskChanged(message.body.task);
+        return;
+      case "enqueue":
+        await dispatcherStub(this.env, message.body.project, message.body.pool).enqueue(message.body);
+        return;
+      case "dequeue":
+        await dispatcherStub(this.env, message.body.project, message.body.pool).remove(message.body.taskId);
+        return;
+    }
+  }
+
+  // ---- alarm ------------------------------------------------------------------------------------
+
+  override async alarm(): Promise<void> {
+    const due = this.timers.takeDue(Date.now());
+    for (const name of due) {
+      if (name === "outbox") await this.flushOutbox();
+      if (name === "close-sockets") this.closeFinishedSockets();
+    }
+    await this.timers.arm();
+  }
+
+  private closeFinishedSockets(): void {
+    if (!this.task || !isTerminal(this.task.status)) return;
+    for (const ws of this.ctx.getWebSockets()) ws.close(1000, `task ${this.task.status}`);
+  }
+
+  // ---- WebSockets (hibernating) -----------------------------------------------------------------
+
+  /** The edge forwards an authenticated upgrade here; the project header is the caller's project. */
+  override async fetch(request: Request): Promise<Response> {
+    if (!isUpgrade(request)) return new Response("expected a WebSocket upgrade", { status: 426 });
+    const project = request.headers.get(FORWARD_PROJECT_HEADER) ?? "";
+    const task = this.task;
+    if (!task || task.project !== project) {
+      return Response.json({ error: { code: "not_found", message: "no such task", requestId: "" } }, { status: 404 });
+    }
+    const afterHeader = request.headers.get(FORWARD_AFTER_HEADER);
+    const after = afterHeader === null ? null : Math.max(0, Number(afterHeader) || 0);
+    const res = accept(this.ctx, { project, sentSeq: task.version, floorSeq: task.version }, ["task"]);
+    send(res.socket, { type: "hello", taskId: task.id, version: task.version, lastSeq: task.version });
+    send(res.socket, { type: "task", task });
+    if (after !== null) this.resume(res.socket, after);
+    else if (isTerminal(task.status)) await this.closeLater();
+    return res;
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    let parsed: ClientMessage;
+    try {
+      parsed = ClientMessageSchema.parse(JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message)));
+    } catch {
+      send(ws, { type: "error", error: { code: "invalid_request", message: 'expected {"type":"resume","after":<seq>} or the text "ping"' } });
+      return;
+    }
+    if (parsed.type === "resume") this.resume(ws, parsed.after);
+  }
+
+  /**
+   * Replays the events after `after` that this socket has not been sent, then it stays live: events
+   * above `floorSeq` already went out live, so nothing is sent twice and nothing is skipped.
+   */
+  private resume(ws: WebSocket, after: number): void {
+    const state = stateOf(ws);
+    const task = this.task;
+    if (!state || !task) return;
+    let seq = after;
+    while (seq < state.floorSeq) {
+      const page = this.eventsAfter(seq, MAX_EVENTS_PAGE).filter((e) => e.seq <= state.floorSeq);
+      if (!page.length) break;
+      for (const event of page) send(ws, { type: "event", taskId: task.id, seq: event.seq, event });
+      seq = page[page.length - 1].seq;
+    }
+    state.floorSeq = Math.min(state.floorSeq, after);
+    saveState(ws, state);
+    if (isTerminal(task.status)) ws.close(1000, `task ${task.status}`);
+  }
+
+  private async closeLater(): Promise<void> {
+    this.timers.set("close-sockets", Date.now() + FINISHED_SOCKET_GRACE_MS);
+    await this.timers.arm();
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    // Completes the closing handshake; the runtime forgets the socket after this.
+    try {
+      ws.close(code === 1005 ? 1000 : code, "closing");
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function progressOf(p: Progress): Progress {
+  const out: Progress = {};
+  if (p.percent !== undefined) out.percent = p.percent;
+  if (p.step !== undefined) out.step = p.step;
+  if (p.message !== undefined) out.message = p.message;
+  return out;
+}
+
+export function queueEntry(task: Task): QueueEntry {
+  return {
+    taskId: task.id,
+    project: task.project,
+    pool: task.pool,
+    priority: task.priority,
+    labels: task.labels,
+    createdAt: task.createdAt,
+    attempt: task.attempt,
+  };
+}

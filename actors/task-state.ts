@@ -1,0 +1,21 @@
+// The task's state machine in one table (DESIGN.md §2). Every status change goes through `canMove`;
+// the TaskActor never sets a status any other way.
+import type { TaskStatus } from "../protocol/index.ts";
+
+export const TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
+  // queued → running when a runner accepts; → canceled by a client; → failed when no runner could
+  // ever take it (queue TTL).
+  queued: ["running", "canceled", "failed"],
+  // running → queued when the lease lapses and attempts remain (attempt+1); → failed as "lost" after
+  // maxAttempts; → canceling when a client cancels.
+  running: ["succeeded", "failed", "canceling", "queued"],
+  // canceling ends as the runner reports it, or canceled when the lease lapses.
+  canceling: ["canceled", "succeeded", "failed"],
+  succeeded: [],
+  failed: [],
+  canceled: [],
+};
+
+export function canMove(from: TaskStatus, to: TaskStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}

@@ -1,0 +1,49 @@
+// The edge Worker's app: middleware, then the route groups, then the contract document.
+import { bodyLimit } from "hono/body-limit";
+import { ApiError, newId } from "../protocol/index.ts";
+import { authenticate } from "./auth/middleware.ts";
+import { VERSION } from "./env.ts";
+import { errorResponse, onError } from "./http.ts";
+import { router } from "./openapi.ts";
+import { projects } from "./routes/projects.ts";
+import { system } from "./routes/system.ts";
+import { tasks } from "./routes/tasks.ts";
+import { ws } from "./routes/ws.ts";
+
+/** JSON bodies on the API are small; webhook deliveries have their own 1 MiB limit in their route. */
+const API_BODY_LIMIT = 1024 * 1024;
+
+export const app = router();
+
+app.use("*", async (c, next) => {
+  c.set("requestId", c.req.header("cf-ray") ?? newId("req"));
+  await next();
+  c.header("x-request-id", c.get("requestId"));
+});
+
+app.use("/v1/*", async (c, next) => {
+  if (c.req.path.startsWith("/v1/hooks/")) return next();
+  return authenticate(c, next);
+});
+
+app.use(
+  "/v1/*",
+  bodyLimit({
+    maxSize: API_BODY_LIMIT,
+    onError: (c) => errorResponse(c, new ApiError("too_large", `request bodies are limited to ${API_BODY_LIMIT} bytes`)),
+  }),
+);
+
+app.route("/", system);
+app.route("/", projects);
+app.route("/", tasks);
+app.route("/", ws);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+app.doc31("/v1/openapi.json", {
+  openapi: "3.1.0",
+  info: { title: "sfp-edge", version: VERSION, description: "The v1 wire contract of sfp-edge (DESIGN.md §2)." },
+});
+
+app.notFound((c) => errorResponse(c, new ApiError("not_found", `no route for ${c.req.method} ${c.req.path}`)));
+app.onError(onError);

@@ -1,0 +1,11 @@
+// The Worker entry: the hono app handles every request; the actor classes are exported for their bindings.
+import { app } from "./app.ts";
+import type { Env } from "./env.ts";
+
+export { TaskActor } from "../actors/task-actor.ts";
+export { ProjectActor } from "../actors/project-actor.ts";
+export { DispatcherActor } from "../actors/dispatcher-actor.ts";
+
+export default {
+  fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+} satisfies ExportedHandler<Env>;

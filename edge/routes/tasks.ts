@@ -1,0 +1,177 @@
+// The task API that CLIs and CI jobs use: create, read (with long-poll and ETags), events, logs,
+// cancel and list.
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError, CreateTaskBody, EventsPage, fromRpcError, newId, Task, TaskList, TaskStatus } from "../../protocol/index.ts";
+import { requireProjectToken } from "../auth/middleware.ts";
+import { sha256Hex } from "../auth/tokens.ts";
+import { projectStub, taskStub } from "../env.ts";
+import { errorResponse } from "../http.ts";
+import { bearerAuth, errors, json, jsonBody, router } from "../openapi.ts";
+import { createTask, newTask } from "../tasks.ts";
+
+export const tasks = router();
+
+const ProjectParam = z.object({ project: z.string().min(1).max(64) });
+const TaskParam = z.object({ id: z.string().min(1).max(64) });
+const MAX_WAIT_SECONDS = 30;
+
+tasks.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/projects/{project}/tasks",
+    summary: "Create a task (owner, member, ci); the same Idempotency-Key within 24 h answers the same task with 200",
+    security: bearerAuth,
+    request: {
+      params: ProjectParam,
+      headers: z.object({ "idempotency-key": z.string().min(1).max(255).optional() }),
+      ...jsonBody(CreateTaskBody),
+    },
+    responses: { 201: json(z.object({ task: Task }), "created"), 200: json(z.object({ task: Task }), "already created with this Idempotency-Key"), ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
+  }),
+  async (c) => {
+    const { project } = c.req.valid("param");
+    const caller = await requireProjectToken(c, "task:create", project);
+    const body = c.req.valid("json");
+    const key = c.req.valid("header")["idempotency-key"];
+    let id = newId("tsk");
+    if (key) id = await projectStub(c.env, project).claimIdempotencyKey(key, await sha256Hex(JSON.stringify(body)), id);
+    const input = await newTask(c.env, id, project, body, { kind: "api", tokenId: caller.tokenId });
+    const { task, created } = await createTask(c.env, input);
+    if (created) return c.json({ task }, 201);
+    return c.json({ task }, 200);
+  },
+);
+
+tasks.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/projects/{project}/tasks",
+    summary: "List the project's tasks, newest first",
+    security: bearerAuth,
+    request: {
+      params: ProjectParam,
+      query: z.object({
+        status: TaskStatus.optional(),
+        limit: z.coerce.number().int().min(1).max(200).default(50),
+        cursor: z.string().max(200).optional(),
+      }),
+    },
+    responses: { 200: json(TaskList, "a page of tasks"), ...errors(400, 401, 403, 404, 429) },
+  }),
+  async (c) => {
+    const { project } = c.req.valid("param");
+    await requireProjectToken(c, "read", project);
+    return c.json(await projectStub(c.env, project).listTasks(c.req.valid("query")), 200);
+  },
+);
+
+tasks.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/tasks/{id}",
+    summary: "Read a task; `?wait=S&version=V` holds until its version passes V or S seconds pass; ETag/If-None-Match",
+    security: bearerAuth,
+    request: {
+      params: TaskParam,
+      query: z.object({
+        wait: z.coerce.number().int().min(0).max(MAX_WAIT_SECONDS).optional(),
+        version: z.coerce.number().int().min(0).optional(),
+      }),
+    },
+    responses: { 200: json(z.object({ task: Task }), "the task"), 304: { description: "not modified" }, ...errors(400, 401, 403, 404, 429) },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const { wait, version } = c.req.valid("query");
+    if (wait !== undefined && version === undefined) throw new ApiError("invalid_request", "version: required with wait", { field: "version" });
+    const caller = await requireProjectToken(c, "read", undefined);
+    const stub = taskStub(c.env, id);
+    let task: Task;
+    try {
+      task = await stub.get(caller.project, { afterVersion: version, waitSeconds: wait });
+    } catch (err) {
+      // An actor evicted or restarted while holding a long-poll drops the call: answer its state now.
+      if (wait === undefined || fromRpcError(err)) throw err;
+      task = await taskStub(c.env, id).get(caller.project);
+    }
+    const etag = `"v${task.version}"`;
+    c.header("etag", etag);
+    c.header("cache-control", "no-cache");
+    if (wait === undefined && ifNoneMatch(c.req.header("if-none-match"), etag)) return c.body(null, 304);
+    return c.json({ task }, 200);
+  },
+);
+
+tasks.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/tasks/{id}/events",
+    summary: "The task's events after `after`, in seq order",
+    security: bearerAuth,
+    request: {
+      params: TaskParam,
+      query: z.object({
+        after: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+    },
+    responses: { 200: json(EventsPage, "events"), ...errors(400, 401, 403, 404, 429) },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const { after, limit } = c.req.valid("query");
+    const caller = await requireProjectToken(c, "read", undefined);
+    return c.json(await taskStub(c.env, id).events(caller.project, after, limit), 200);
+  },
+);
+
+const logsRoute = createRoute({
+    method: "get",
+    path: "/v1/tasks/{id}/logs",
+    summary: "The task's log lines as text/plain; `Range: bytes=N-` answers 206 from byte N",
+    security: bearerAuth,
+    request: { params: TaskParam },
+    responses: {
+      200: { content: { "text/plain": { schema: z.string() } }, description: "all log lines" },
+      206: { content: { "text/plain": { schema: z.string() } }, description: "from the requested byte on" },
+      ...errors(401, 403, 404, 416, 429),
+    },
+  });
+// Registered for the document, served as a plain route: the answer is text, not JSON.
+tasks.openAPIRegistry.registerPath(logsRoute);
+tasks.get("/v1/tasks/:id/logs", async (c) => {
+    const id = c.req.param("id");
+    const caller = await requireProjectToken(c, "read", undefined);
+    const range = /^bytes=(\d+)-$/.exec(c.req.header("range")?.trim() ?? "");
+    const from = range ? Number(range[1]) : 0;
+    const { text, total } = await taskStub(c.env, id).logs(caller.project, from);
+    const headers = { "content-type": "text/plain; charset=utf-8", "accept-ranges": "bytes" };
+    if (!range) return c.body(text, 200, headers);
+    if (from >= total && !(from === 0 && total === 0)) {
+      c.header("content-range", `bytes */${total}`);
+      return errorResponse(c, new ApiError("range_not_satisfiable", `the log has ${total} bytes`));
+    }
+    return c.body(text, 206, { ...headers, "content-range": `bytes ${from}-${Math.max(from, total - 1)}/${total}` });
+});
+
+tasks.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/tasks/{id}/cancel",
+    summary: "Cancel a task (owner, member): queued → canceled, running → canceling; 409 when finished",
+    security: bearerAuth,
+    request: { params: TaskParam },
+    responses: { 202: json(z.object({ task: Task }), "accepted"), ...errors(401, 403, 404, 409, 429) },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const caller = await requireProjectToken(c, "task:cancel", undefined);
+    const task: Task = await taskStub(c.env, id).cancel(caller.project);
+    return c.json({ task }, 202);
+  },
+);
+
+function ifNoneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(",").some((t) => t.trim().replace(/^W\//, "") === etag || t.trim() === "*");
+}

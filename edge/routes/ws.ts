@@ -1,0 +1,50 @@
+// Live updates: the edge authenticates the upgrade (Authorization header, or a single-use ?ticket=
+// for browsers) and forwards it to the actor, which accepts it with the Hibernation API. hono's
+// upgradeWebSocket would keep the socket in the Worker, where it cannot hibernate.
+import { ApiError } from "../../protocol/index.ts";
+import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, isUpgrade } from "../../actors/sockets.ts";
+import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
+import { verifyToken } from "../auth/tokens.ts";
+import { projectStub, taskStub } from "../env.ts";
+import type { AppContext } from "../http.ts";
+import { router } from "../openapi.ts";
+
+export const ws = router();
+
+/** The project the caller may watch: from the bearer token, or from a ticket used for the first time. */
+async function watcherProject(c: AppContext): Promise<string> {
+  const ticket = c.req.query("ticket");
+  if (ticket === undefined) return (await requireProjectToken(c, "read", undefined)).project;
+  const claims = await verifyToken(c.env.TOKEN_SIGNING_KEY, ticket);
+  if (!claims || claims.k !== "wst" || !(await projectStub(c.env, claims.p).consumeTicket(claims.id))) {
+    await limitFailedAuth(c);
+    throw new ApiError("unauthenticated", "the ticket is invalid, expired or already used");
+  }
+  return claims.p;
+}
+
+function forward(c: AppContext, project: string): Request {
+  const headers = new Headers(c.req.raw.headers);
+  headers.set(FORWARD_PROJECT_HEADER, project);
+  headers.delete(FORWARD_AFTER_HEADER);
+  const after = c.req.query("after");
+  if (after !== undefined && /^\d+$/.test(after)) headers.set(FORWARD_AFTER_HEADER, after);
+  return new Request(c.req.raw.url, { method: "GET", headers });
+}
+
+function requireUpgrade(c: AppContext): void {
+  if (!isUpgrade(c.req.raw)) throw new ApiError("invalid_request", "this endpoint takes a WebSocket upgrade (Upgrade: websocket)");
+}
+
+ws.get("/v1/tasks/:id/ws", async (c) => {
+  requireUpgrade(c);
+  const project = await watcherProject(c);
+  return taskStub(c.env, c.req.param("id")).fetch(forward(c, project));
+});
+
+ws.get("/v1/projects/:project/ws", async (c) => {
+  requireUpgrade(c);
+  const project = await watcherProject(c);
+  if (project !== c.req.param("project")) throw new ApiError("not_found", "no such project");
+  return projectStub(c.env, project).fetch(forward(c, project));
+});

@@ -1,0 +1,50 @@
+// Creating a task, shared by the task API and webhook ingestion: resolve the org's pool, then hand
+// the task to its own actor, whose create is idempotent by id.
+import type { NewTask } from "../actors/task-actor.ts";
+import {
+  ApiError,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_POOL,
+  DEFAULT_TIMEOUT_SECONDS,
+  MAX_PAYLOAD_BYTES,
+  type CreateTaskBody,
+  type Task,
+  type TaskSource,
+} from "../protocol/index.ts";
+import { projectView } from "./auth/project-view.ts";
+import { taskStub, type Env } from "./env.ts";
+
+/** The pool of a registered org; an unknown alias is a 400 naming `org` (checked fresh before refusing). */
+export async function poolOf(env: Env, project: string, org: string, field = "org"): Promise<string> {
+  let entry = await projectView(env, project);
+  if (entry && !entry.view.orgs[org]) entry = await projectView(env, project, true);
+  const known = entry?.view.orgs[org];
+  if (!known) throw new ApiError("invalid_request", `${field}: unknown org alias "${org}"; register it with PUT /v1/projects/${project}/orgs/${org}`, { field });
+  return known.pool ?? DEFAULT_POOL;
+}
+
+/** Builds the actor's input from a validated request (API or webhook rule), filling the defaults. */
+export async function newTask(env: Env, id: string, project: string, body: CreateTaskBody, source: TaskSource): Promise<NewTask> {
+  const payload = body.payload ?? {};
+  if (new TextEncoder().encode(JSON.stringify(payload)).length > MAX_PAYLOAD_BYTES) {
+    throw new ApiError("too_large", `payload is over ${MAX_PAYLOAD_BYTES} bytes; pass large artifacts by URL`, { field: "payload" });
+  }
+  const orgPool = await poolOf(env, project, body.org);
+  return {
+    id,
+    project,
+    type: body.type,
+    org: body.org,
+    payload,
+    priority: body.priority ?? "normal",
+    pool: body.pool ?? orgPool,
+    labels: [...new Set(body.labels ?? [])].sort(),
+    timeoutSeconds: body.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    maxAttempts: body.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    source,
+  };
+}
+
+export async function createTask(env: Env, input: NewTask): Promise<{ task: Task; created: boolean }> {
+  return taskStub(env, input.id).create(input);
+}

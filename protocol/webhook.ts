@@ -1,0 +1,136 @@
+// Webhook sources and deliveries (DESIGN.md §2 "Webhooks"): what an owner PUTs, what the edge
+// answers, and the source-id format that lets the edge find a source's project without a lookup.
+import { z } from "@hono/zod-openapi";
+import { isId, randomPart } from "./ids.ts";
+import { JsonObject, Label, OrgAlias, PoolName, Priority, TaskType } from "./task.ts";
+
+export const WEBHOOK_KINDS = ["github", "gitlab", "standard", "salesforce"] as const;
+export const WebhookKind = z.enum(WEBHOOK_KINDS).openapi("WebhookKind");
+export type WebhookKind = z.infer<typeof WebhookKind>;
+
+/** Deliveries larger than this are refused with 413 before they are read in full. */
+export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
+/** Standard Webhooks: a timestamp further than this from the edge's clock is refused (replay guard). */
+export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
+
+// `a.b.0.c`: segments of letters, digits, `_`, `-`, `$`; no empty segment, bounded depth.
+const DotPath = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+){0,15}$/, "a dot path such as pull_request.base.ref");
+
+export const WebhookRule = z
+  .object({
+    on: z
+      .string()
+      .min(1)
+      .max(200)
+      .openapi({ description: "event name (push, pull_request.opened, …); `*` globs; `pull_request` also matches every pull_request.<action>" }),
+    if: z
+      .record(DotPath, z.string().max(500))
+      .refine((r) => Object.keys(r).length <= 20, "at most 20 conditions")
+      .optional()
+      .openapi({ description: "every dot path must hold this value; `*` in a value globs" }),
+    task: z
+      .object({
+        type: TaskType,
+        org: OrgAlias,
+        priority: Priority.optional(),
+        pool: PoolName.optional(),
+        labels: z.array(Label).max(20).optional(),
+        payload: JsonObject.optional().openapi({ description: "strings may hold {{dot.path}} taken from the delivery" }),
+      })
+      .strict(),
+  })
+  .strict()
+  .openapi("WebhookRule");
+export type WebhookRule = z.infer<typeof WebhookRule>;
+
+const SALESFORCE_ORG_ID = /^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$/;
+// Standard Webhooks keys are `whsec_` + base64 of 24–64 random bytes.
+const STANDARD_SECRET = /^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/;
+
+export const PutWebhookSourceBody = z
+  .object({
+    kind: WebhookKind,
+    secret: z.string().min(16).max(256).optional().openapi({
+      description: "github/gitlab: the shared secret (≥ 16 characters); standard: whsec_<base64>; salesforce: none",
+    }),
+    orgId: z.string().regex(SALESFORCE_ORG_ID, "a Salesforce org id (00D…)").optional(),
+    rules: z.array(WebhookRule).max(50),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.kind === "salesforce") {
+      if (body.orgId === undefined) ctx.addIssue({ code: "custom", path: ["orgId"], message: "a salesforce source needs orgId" });
+      if (body.secret !== undefined)
+        ctx.addIssue({ code: "custom", path: ["secret"], message: "salesforce sources are authenticated by orgId and the source id; leave secret out" });
+      return;
+    }
+    if (body.secret === undefined) ctx.addIssue({ code: "custom", path: ["secret"], message: `a ${body.kind} source needs a secret` });
+    else if (body.kind === "standard" && !STANDARD_SECRET.test(body.secret))
+      ctx.addIssue({ code: "custom", path: ["secret"], message: "a standard source's secret is whsec_<base64 of 24–64 bytes>" });
+  })
+  .openapi("PutWebhookSourceBody");
+export type PutWebhookSourceBody = z.infer<typeof PutWebhookSourceBody>;
+
+export const WebhookSourceName = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' or '-'")
+  .openapi("WebhookSourceName");
+
+/** A source as every API shows it: never the secret. */
+export const WebhookSource = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    url: z.string(),
+    kind: WebhookKind,
+    orgId: z.string().nullable(),
+    rules: z.array(WebhookRule),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("WebhookSource");
+export type WebhookSource = z.infer<typeof WebhookSource>;
+
+export const WebhookSourceAnswer = z.object({ source: WebhookSource }).openapi("WebhookSourceAnswer");
+export const WebhookSourceList = z.object({ sources: z.array(WebhookSource) }).openapi("WebhookSourceList");
+
+/** 202 (tasks made), or 200 for a re-delivery (`duplicate`), a ping, or no matching rule. */
+export const DeliveryAnswer = z
+  .object({ deliveryId: z.string(), tasks: z.array(z.string()), duplicate: z.literal(true).optional() })
+  .openapi("DeliveryAnswer");
+export type DeliveryAnswer = z.infer<typeof DeliveryAnswer>;
+
+/**
+ * What the ProjectActor hands the edge so it can verify deliveries. It holds the secret: it crosses
+ * only the actor → edge RPC and lives in isolate memory, and is never serialized to a client.
+ */
+export interface WebhookSourceRecord extends WebhookSource {
+  project: string;
+  secret: string | null;
+}
+
+// Source ids: `whs_` + the project id's 26-character body + 26 random characters (130 bits). The
+// edge reads the project straight from the id (no global lookup actor), and the random half makes
+// the URL unguessable, which is all the authenticity a Salesforce outbound message has besides orgId.
+const SOURCE_ID = /^whs_([0-9A-HJKMNP-TV-Z]{26})[0-9A-HJKMNP-TV-Z]{26}$/;
+
+export function newSourceId(projectId: string): string {
+  if (!isId("prj", projectId)) throw new Error(`not a project id: ${projectId}`);
+  return `whs_${projectId.slice(4)}${randomPart(26)}`;
+}
+
+/** The project a source id belongs to, or undefined when the id is not one of ours. */
+export function projectOfSource(sourceId: string): string | undefined {
+  const m = SOURCE_ID.exec(sourceId);
+  return m ? `prj_${m[1]}` : undefined;
+}
+
+export function hookUrl(sourceId: string): string {
+  return `/v1/hooks/${sourceId}`;
+}
