@@ -170,7 +170,8 @@ export class TaskActor extends DurableObject<Env> {
     } else {
       this.moveTo("canceling");
     }
-    void this.flushOutbox();
+    // Like create, the answer waits until the project index and the queue know.
+    await this.flushOutbox();
     return this.task!;
   }
 
@@ -224,6 +225,7 @@ export class TaskActor extends DurableObject<Env> {
     for (const m of messages) sql.exec("INSERT INTO sfp_outbox (kind, body) VALUES (?, ?)", m.kind, JSON.stringify(m.body));
     this.task = next;
     this.announce(events);
+    if (messages.length) void this.flushOutbox();
     return events;
   }
 

@@ -39,7 +39,8 @@ export async function callerFromToken(c: AppContext, token: string): Promise<Cal
 }
 
 export async function limitFailedAuth(c: AppContext): Promise<void> {
-  const ip = c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? "unknown";
+  // Cloudflare sets cf-connecting-ip on every request and overwrites any value a client sends.
+  const ip = c.req.header("cf-connecting-ip") ?? "unknown";
   const { success } = await c.env.UNAUTH_LIMIT.limit({ key: ip });
   if (!success) throw new ApiError("rate_limited", "too many unauthenticated requests from this address", { retryAfter: 10 });
 }

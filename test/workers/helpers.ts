@@ -16,7 +16,9 @@ export async function api<T = any>(
   path: string,
   opts: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: BodyInit } = {},
 ): Promise<Answer<T>> {
-  const headers: Record<string, string> = { ...opts.headers };
+  // A fresh client address per call unless a test pins one, so the per-IP limit on failed
+  // authentication only fires in the test that means to hit it.
+  const headers: Record<string, string> = { "cf-connecting-ip": `10.${rnd()}.${rnd()}.${rnd()}`, ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
   const res = await SELF.fetch(BASE + path, {
@@ -59,4 +61,64 @@ export async function createTask(project: string, token: string, body: Record<st
   const res = await api("POST", `/v1/projects/${project}/tasks`, { token, body: { type: "deploy", org: "demo", ...body }, headers });
   if (res.status !== 201) throw new Error(`task create: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.task;
+}
+
+function rnd(): number {
+  return Math.floor(Math.random() * 256);
+}
+
+/** A WebSocket client inside workerd: collects messages and lets a test await the next ones. */
+export class Socket {
+  readonly ws: WebSocket;
+  readonly messages: any[] = [];
+  closed: { code: number; reason: string } | null = null;
+  private waiters: (() => void)[] = [];
+  constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.accept();
+    ws.addEventListener("message", (e) => {
+      this.messages.push(typeof e.data === "string" && e.data !== "pong" ? JSON.parse(e.data) : e.data);
+      this.wake();
+    });
+    ws.addEventListener("close", (e) => {
+      this.closed = { code: e.code, reason: e.reason };
+      this.wake();
+    });
+  }
+  private wake() {
+    for (const w of this.waiters.splice(0)) w();
+  }
+  /** Resolves once `predicate` holds over the messages so far (or the socket closes), or fails after `ms`. */
+  async until(predicate: (messages: any[]) => boolean, ms = 5000): Promise<any[]> {
+    const deadline = Date.now() + ms;
+    while (!predicate(this.messages)) {
+      if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(this.messages)}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+    return this.messages;
+  }
+  events(): any[] {
+    return this.messages.filter((m) => m?.type === "event");
+  }
+  send(data: unknown) {
+    this.ws.send(typeof data === "string" ? data : JSON.stringify(data));
+  }
+  close() {
+    try {
+      this.ws.close(1000, "bye");
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export async function openSocket(path: string, token?: string): Promise<{ status: number; socket: Socket | null; body: string }> {
+  const headers: Record<string, string> = { upgrade: "websocket" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await SELF.fetch(BASE + path, { headers });
+  if (!res.webSocket) return { status: res.status, socket: null, body: await res.text() };
+  return { status: res.status, socket: new Socket(res.webSocket), body: "" };
 }
