@@ -1,0 +1,181 @@
+// Every setting of the runner manager, read once from the environment, and every timing and retry
+// policy it uses, named here so that an operator (and a reviewer) finds them in one place.
+import { homedir, hostname } from "node:os";
+import { resolve } from "node:path";
+import type { LogLevel } from "./log.ts";
+
+export interface ManagerConfig {
+  /** Base URL of the edge, e.g. https://sfp-edge.example.workers.dev. */
+  edgeUrl: string;
+  /** One-time registration token; unused when the state file already holds a runner token. */
+  registrationToken?: string;
+  name: string;
+  labels: string[];
+  slots: number;
+  /** Runs exactly one job, deregisters and exits. */
+  ephemeral: boolean;
+  /** Where the runner token is kept (mode 0600) so that a restart reuses the registration. */
+  stateFile: string;
+  listen: { host: string; port: number };
+  /** The shared secret the edge signs wakes with (and Caddy checks); wakes are refused without it. */
+  originToken?: string;
+  /** The worker program forked for each job. */
+  workerEntry: string;
+  /** After the IPC cancel, how long a worker has to stop by itself before it gets SIGTERM. */
+  cancelGraceMs: number;
+  /** After SIGTERM, how long a worker has before it gets SIGKILL. */
+  killGraceMs: number;
+  /** Extra environment variable names handed to workers (never SFP_*, INFISICAL_*, SUPABASE_*). */
+  workerEnvPassthrough: string[];
+  logLevel: LogLevel;
+  version: string;
+}
+
+export const MANAGER_VERSION = "0.1.0";
+export const DEFAULT_LISTEN = "127.0.0.1:8790";
+export const DEFAULT_WORKER_ENTRY = resolve(import.meta.dirname, "..", "worker", "main.ts");
+export const DEFAULT_STATE_FILE = resolve(homedir(), ".sfp-edge", "runner-state.json");
+export const DEFAULT_CANCEL_GRACE_SECONDS = 5;
+export const DEFAULT_KILL_GRACE_SECONDS = 10;
+export const MAX_SLOTS = 64;
+
+/** Timings that are not the edge's to choose (the edge sends pollWait/heartbeat/lease in `settings`). */
+export const TIMING = {
+  /** A worker's burst of events is collected this long into one POST. */
+  eventFlushMs: 200,
+  /** The contract's limit of events in one POST. */
+  eventBatchMax: 500,
+  /** A forked worker must say `ready` within this, or it is killed and the job fails. */
+  workerReadyTimeoutMs: 30_000,
+  /** A worker that said `done` but lingers is killed after this. */
+  workerExitAfterDoneMs: 5_000,
+  /** Any edge call but a long poll is abandoned after this (and retried by its policy). */
+  requestTimeoutMs: 30_000,
+  /** A long poll is abandoned this long after the wait it asked for. */
+  pollSlackMs: 10_000,
+  /** Lease renewals run this many times per lease (DESIGN.md §2: every third of it). */
+  leaseRenewalsPerLease: 3,
+  /** A wake is refused when its timestamp is further than this from our clock. */
+  wakeMaxSkewSeconds: 300,
+  wakeMaxBodyBytes: 64 * 1024,
+} as const;
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included; Infinity for loops that retry until told to stop. */
+  attempts: number;
+  initialMs: number;
+  maxMs: number;
+  multiplier: number;
+}
+
+/** Named retry policies, one per edge call; only network errors, 429 and 5xx are retried. */
+export const RETRY = {
+  /** At start-up the edge may still be coming up: keep trying for a few minutes. */
+  register: { attempts: 12, initialMs: 1_000, maxMs: 30_000, multiplier: 2 },
+  /** Backoff of the poll loop after consecutive failures; it never gives up. */
+  poll: { attempts: Infinity, initialMs: 1_000, maxMs: 30_000, multiplier: 2 },
+  /** The next beat is the retry. */
+  runnerHeartbeat: { attempts: 1, initialMs: 0, maxMs: 0, multiplier: 1 },
+  /** Must land before the assignment's acceptBy (≈15 s); the same assignmentId gets the same answer. */
+  accept: { attempts: 6, initialMs: 250, maxMs: 2_000, multiplier: 2 },
+  /** A few quick tries per renewal tick; the local lease expiry is the real limit. */
+  jobHeartbeat: { attempts: 3, initialMs: 250, maxMs: 1_000, multiplier: 2 },
+  /** Events are resent until acknowledged (idempotent by seq) or the lease is gone. */
+  events: { attempts: Infinity, initialMs: 250, maxMs: 5_000, multiplier: 2 },
+  /** The same finish again gets the same answer; bounded by the lease as well. */
+  finish: { attempts: 10, initialMs: 500, maxMs: 10_000, multiplier: 2 },
+  /** Best effort on the way out. */
+  deregister: { attempts: 3, initialMs: 500, maxMs: 2_000, multiplier: 2 },
+  /** Checking a stored runner token at start-up. */
+  verifyToken: { attempts: 3, initialMs: 500, maxMs: 2_000, multiplier: 2 },
+} as const satisfies Record<string, RetryPolicy>;
+
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = "ConfigError";
+    this.variable = variable;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function configFromEnv(env: Env): ManagerConfig {
+  const edgeUrl = required(env, "SFP_EDGE_URL");
+  if (!/^https?:\/\/[^/]+/.test(edgeUrl)) throw new ConfigError("SFP_EDGE_URL", "must be an http(s) URL");
+  const ephemeral = bool(env, "SFP_RUNNER_EPHEMERAL", false);
+  const slots = ephemeral ? 1 : int(env, "SFP_RUNNER_SLOTS", 1, 1, MAX_SLOTS);
+  const passthrough = list(env.SFP_WORKER_ENV_PASSTHROUGH);
+  for (const name of passthrough) {
+    if (/^(SFP|INFISICAL|SUPABASE)_/i.test(name)) {
+      throw new ConfigError("SFP_WORKER_ENV_PASSTHROUGH", `${name} may not be handed to a worker`);
+    }
+  }
+  const logLevel = env.SFP_LOG_LEVEL ?? "info";
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+    throw new ConfigError("SFP_LOG_LEVEL", "must be debug, info, warn or error");
+  }
+  return {
+    edgeUrl: edgeUrl.replace(/\/+$/, ""),
+    registrationToken: env.SFP_REGISTRATION_TOKEN || undefined,
+    name: env.SFP_RUNNER_NAME || hostname(),
+    labels: list(env.SFP_RUNNER_LABELS),
+    slots,
+    ephemeral,
+    stateFile: resolve(env.SFP_RUNNER_STATE_FILE || DEFAULT_STATE_FILE),
+    listen: hostPort(env.SFP_RUNNER_LISTEN || DEFAULT_LISTEN),
+    originToken: env.SFP_ORIGIN_TOKEN || undefined,
+    workerEntry: resolve(env.SFP_WORKER_ENTRY || DEFAULT_WORKER_ENTRY),
+    cancelGraceMs: seconds(env, "SFP_TASK_CANCEL_GRACE_SECONDS", DEFAULT_CANCEL_GRACE_SECONDS),
+    killGraceMs: seconds(env, "SFP_TASK_KILL_GRACE_SECONDS", DEFAULT_KILL_GRACE_SECONDS),
+    workerEnvPassthrough: passthrough,
+    logLevel: logLevel as LogLevel,
+    version: MANAGER_VERSION,
+  };
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (!value) throw new ConfigError(name, "is required");
+  return value;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const value = env[name]?.trim().toLowerCase();
+  if (!value) return fallback;
+  if (["1", "true", "yes", "on"].includes(value)) return true;
+  if (["0", "false", "no", "off"].includes(value)) return false;
+  throw new ConfigError(name, "must be true or false");
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = env[name];
+  if (!value) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(name, `must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** Seconds, fractions allowed (tests use short grace periods); returned in milliseconds. */
+function seconds(env: Env, name: string, fallback: number): number {
+  const value = env[name];
+  if (!value) return fallback * 1000;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 3600) throw new ConfigError(name, "must be a number of seconds from 0 to 3600");
+  return Math.round(n * 1000);
+}
+
+function hostPort(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 0 || port > 65535) throw new ConfigError("SFP_RUNNER_LISTEN", "must be host:port, e.g. 127.0.0.1:8790");
+  return { host: m[1] ?? m[2], port };
+}

@@ -1,0 +1,370 @@
+// One accepted job: its worker process, its lease, its events and its finish. The worker is a separate
+// process, so a CPU-bound operation cannot starve the lease renewals that run here.
+import type { ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { z } from "@hono/zod-openapi";
+import { EdgeError } from "../../protocol/client.ts";
+import { OUTCOMES, RunnerEvent, type Accepted, type FinishBody } from "../../protocol/runner.ts";
+import { TaskErrorInfo } from "../../protocol/task.ts";
+import type { CredentialsConfig } from "../credentials/config.ts";
+import type { ManagerToWorker } from "../ipc.ts";
+import { RETRY, TIMING, type ManagerConfig } from "./config.ts";
+import { backoffMs, sleep, type RunnerApi } from "./edge-api.ts";
+import type { Logger, LogLevel } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import { exited, spawnWorker, workerEnv } from "./worker-process.ts";
+
+/** Why the manager stops a job before its worker is done. The first reason given wins. */
+export type StopReason = "canceled" | "lease_lost" | "gone" | "timeout" | "shutdown" | "start_failed";
+
+/** How a job ended here: a finish outcome, or `lost` when the edge took the lease back (no finish sent). */
+export type JobOutcome = (typeof OUTCOMES)[number] | "lost";
+
+export interface JobDeps {
+  api: RunnerApi;
+  config: Pick<ManagerConfig, "workerEntry" | "cancelGraceMs" | "killGraceMs" | "workerEnvPassthrough">;
+  leaseSeconds: number;
+  log: Logger;
+  metrics: Metrics;
+  credentials: () => Promise<CredentialsConfig>;
+  /** The manager's environment, from which the worker's is filtered. */
+  env: NodeJS.ProcessEnv;
+}
+
+// The worker is our own code, but its messages still cross a process boundary: check them.
+const WorkerMessage = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ready") }),
+  z.object({ type: z.literal("event"), event: z.record(z.string(), z.unknown()) }),
+  z.object({ type: z.literal("done"), outcome: z.enum(OUTCOMES), result: z.unknown().optional(), error: TaskErrorInfo.optional() }),
+]);
+type DoneMessage = Extract<z.infer<typeof WorkerMessage>, { type: "done" }>;
+
+export class Job {
+  readonly taskId: string;
+  private readonly accepted: Accepted;
+  private readonly deps: JobDeps;
+  private readonly log: Logger;
+  private readonly leaseMs: number;
+  private leaseValidUntil: number;
+  /** Aborted when the lease is lost or the task is gone: no further write of this epoch makes sense. */
+  private readonly leaseGone = new AbortController();
+  /** Aborted once the finish is through: ends the lease renewals. */
+  private readonly ended = new AbortController();
+  private stopReason?: StopReason;
+  private stopMessage = "";
+  private child?: ChildProcess;
+  private startedWorker = false;
+  private done?: DoneMessage;
+  private readonly killTimers: NodeJS.Timeout[] = [];
+
+  // Events: numbered here with a gapless per-lease seq, sent in batches, resent until acknowledged.
+  private pending: RunnerEvent[] = [];
+  private nextSeq = 1;
+  private flushTimer?: NodeJS.Timeout;
+  private sending?: Promise<void>;
+  private eventsBroken = false;
+
+  constructor(accepted: Accepted, deps: JobDeps) {
+    this.accepted = accepted;
+    this.taskId = accepted.task.id;
+    this.deps = deps;
+    this.log = deps.log.child({ taskId: this.taskId, leaseEpoch: accepted.leaseEpoch });
+    this.leaseMs = deps.leaseSeconds * 1000;
+    this.leaseValidUntil = Date.now() + this.leaseMs;
+  }
+
+  get stopping(): boolean {
+    return this.stopReason !== undefined;
+  }
+
+  /** Runs the job to its end: worker gone, events delivered, finish acknowledged (or the lease lost). */
+  async run(): Promise<JobOutcome> {
+    const startedAt = Date.now();
+    const task = this.accepted.task;
+    this.deps.metrics.jobStarted();
+    this.log.info("job started", { type: task.type, org: task.org, attempt: task.attempt, timeoutSeconds: task.timeoutSeconds });
+    const renewals = this.renewLease();
+    const timeout = setTimeout(
+      () => this.stop("timeout", `the task ran longer than its timeout of ${task.timeoutSeconds} s`),
+      task.timeoutSeconds * 1000,
+    );
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let startError: { code: string; message: string } | undefined;
+    try {
+      let credentials: CredentialsConfig | undefined;
+      try {
+        credentials = await this.deps.credentials();
+      } catch (err) {
+        startError = { code: "credentials_unavailable", message: `the runner's credential store is not usable: ${errorMessage(err)}` };
+      }
+      if (credentials && !this.stopping) exit = await this.runWorker(credentials);
+    } finally {
+      clearTimeout(timeout);
+      for (const t of this.killTimers) clearTimeout(t);
+    }
+
+    const finish = this.finishBody(exit, startError);
+    let outcome: JobOutcome = "lost";
+    if (finish) {
+      await this.flushEvents(true);
+      outcome = (await this.sendFinish(finish)) ? finish.outcome : "lost";
+    }
+    this.ended.abort();
+    await renewals;
+    const seconds = (Date.now() - startedAt) / 1000;
+    this.deps.metrics.jobFinished(outcome, seconds);
+    this.log.info("job ended", { outcome, seconds, error: finish?.error, stopReason: this.stopReason, exitCode: exit?.code, signal: exit?.signal });
+    return outcome;
+  }
+
+  /**
+   * Stops the job: the worker is asked over IPC, then gets SIGTERM after the cancel grace period,
+   * then SIGKILL after the kill grace period.
+   */
+  stop(reason: StopReason, message: string): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.stopMessage = message;
+    this.log.info("stopping job", { reason, message });
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (this.startedWorker) this.send({ type: "cancel", reason: message });
+    const { cancelGraceMs, killGraceMs } = this.deps.config;
+    this.killTimers.push(
+      setTimeout(() => this.signal("SIGTERM"), this.startedWorker ? cancelGraceMs : 0),
+      setTimeout(() => this.signal("SIGKILL"), (this.startedWorker ? cancelGraceMs : 0) + killGraceMs),
+    );
+  }
+
+  private async runWorker(credentials: CredentialsConfig): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const child = spawnWorker({ entry: this.deps.config.workerEntry, env: workerEnv(this.deps.env, this.deps.config.workerEnvPassthrough) });
+    this.child = child;
+    this.log.info("worker spawned", { pid: child.pid });
+    this.relay(child);
+    const spawnFailed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once("error", (err) => {
+        this.log.error("worker process error", { error: err });
+        if (child.exitCode === null && child.signalCode === null && child.pid === undefined) resolve({ code: null, signal: null });
+      }),
+    );
+    const readyTimer = setTimeout(() => {
+      if (!this.startedWorker) {
+        this.log.error("worker did not become ready", { timeoutMs: TIMING.workerReadyTimeoutMs });
+        this.stop("start_failed", `the worker did not start within ${TIMING.workerReadyTimeoutMs} ms`);
+      }
+    }, TIMING.workerReadyTimeoutMs);
+    child.on("message", (raw: unknown) => this.onMessage(raw, credentials));
+    try {
+      return await Promise.race([exited(child), spawnFailed]);
+    } finally {
+      clearTimeout(readyTimer);
+    }
+  }
+
+  private onMessage(raw: unknown, credentials: CredentialsConfig): void {
+    const parsed = WorkerMessage.safeParse(raw);
+    if (!parsed.success) {
+      this.log.warn("ignored a malformed worker message", { issues: parsed.error.issues.length });
+      return;
+    }
+    const msg = parsed.data;
+    if (msg.type === "ready") {
+      if (this.startedWorker) return;
+      if (this.stopping) {
+        this.signal("SIGTERM");
+        return;
+      }
+      this.startedWorker = true;
+      this.send({ type: "start", task: this.accepted.task, credentials });
+    } else if (msg.type === "event") {
+      this.enqueueEvent(msg.event);
+    } else {
+      this.done = msg;
+      // A worker that said done but lingers is not left holding a slot.
+      this.killTimers.push(setTimeout(() => this.signal("SIGKILL"), TIMING.workerExitAfterDoneMs));
+    }
+  }
+
+  private send(msg: ManagerToWorker): void {
+    const child = this.child;
+    if (!child?.connected) return;
+    try {
+      child.send(msg, (err) => {
+        if (err) this.log.warn("could not message the worker", { type: msg.type, error: err });
+      });
+    } catch (err) {
+      this.log.warn("could not message the worker", { type: msg.type, error: err });
+    }
+  }
+
+  private signal(signal: NodeJS.Signals): void {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.log.warn("signalling the worker", { signal, pid: child.pid });
+    child.kill(signal);
+  }
+
+  /** The worker's stdout/stderr become the manager's log lines, tagged with the task id. */
+  private relay(child: ChildProcess): void {
+    for (const [stream, fallback] of [[child.stdout, "info"], [child.stderr, "warn"]] as const) {
+      if (!stream) continue;
+      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+        let fields: Record<string, unknown> = { line };
+        let level: LogLevel = fallback;
+        try {
+          const parsed: unknown = JSON.parse(line);
+          if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+            fields = { ...parsed };
+            if (typeof fields.level === "string" && ["debug", "info", "warn", "error"].includes(fields.level)) {
+              level = fields.level as LogLevel;
+            }
+          }
+        } catch {
+          // not JSON: relayed as a plain line
+        }
+        const msg = typeof fields.msg === "string" ? fields.msg : "worker output";
+        this.log[level](msg, { ...fields, source: "worker", taskId: this.taskId });
+      });
+    }
+  }
+
+  // ── lease ──────────────────────────────────────────────────────────────────────────────────────
+
+  private async renewLease(): Promise<void> {
+    const every = this.leaseMs / TIMING.leaseRenewalsPerLease;
+    while (!this.ended.signal.aborted && !this.leaseGone.signal.aborted) {
+      await sleep(every, AbortSignal.any([this.ended.signal, this.leaseGone.signal]));
+      if (this.ended.signal.aborted || this.leaseGone.signal.aborted) return;
+      const sentAt = Date.now();
+      try {
+        const answer = await this.deps.api.jobHeartbeat(this.taskId, this.accepted.jobToken, this.accepted.leaseEpoch, () => this.leaseValidUntil);
+        // Counted from when we asked, so that our idea of the lease never outlives the edge's.
+        this.leaseValidUntil = sentAt + this.leaseMs;
+        if (answer.cancelRequested) this.stop("canceled", "the task was canceled");
+      } catch (err) {
+        if (this.onWriteRefused(err, "lease renewal")) return;
+        this.log.warn("lease renewal failed", { error: err });
+      }
+      if (Date.now() >= this.leaseValidUntil) {
+        this.loseLease("lease_lost", "the lease lapsed without a renewal");
+        return;
+      }
+    }
+  }
+
+  /** Handles the answers that end this epoch's writes; true when the error was one of them. */
+  private onWriteRefused(err: unknown, what: string): boolean {
+    if (!(err instanceof EdgeError)) return false;
+    if (err.status === 409) {
+      this.loseLease("lease_lost", `the edge refused the ${what}: the lease is no longer ours (${err.code})`);
+      return true;
+    }
+    if (err.status === 410) {
+      this.loseLease("gone", `the edge refused the ${what}: the task is already finished`);
+      return true;
+    }
+    if (err.status === 401 || err.status === 403 || err.status === 404) {
+      this.loseLease("lease_lost", `the edge refused the job token for the ${what} (${err.code})`);
+      return true;
+    }
+    return false;
+  }
+
+  private loseLease(reason: "lease_lost" | "gone", message: string): void {
+    if (this.leaseGone.signal.aborted) return;
+    this.log.warn("lease lost", { reason, message });
+    this.leaseGone.abort();
+    this.stop(reason, message);
+  }
+
+  // ── events ─────────────────────────────────────────────────────────────────────────────────────
+
+  private enqueueEvent(event: Record<string, unknown>): void {
+    const parsed = RunnerEvent.safeParse({ ...event, seq: this.nextSeq });
+    if (!parsed.success) {
+      this.log.warn("ignored a malformed worker event", { issues: parsed.error.issues.map((i) => i.path.join(".")) });
+      return;
+    }
+    this.nextSeq++;
+    this.pending.push(parsed.data);
+    if (this.pending.length >= TIMING.eventBatchMax) void this.flushEvents(false);
+    else this.flushTimer ??= setTimeout(() => void this.flushEvents(false), TIMING.eventFlushMs);
+  }
+
+  /** Sends pending events (one sender at a time); with `all`, until every event is acknowledged. */
+  private async flushEvents(all: boolean): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    do {
+      this.sending ??= this.sendPending().finally(() => (this.sending = undefined));
+      await this.sending;
+    } while (all && this.pending.length > 0 && !this.eventsBroken && !this.leaseGone.signal.aborted);
+  }
+
+  private async sendPending(): Promise<void> {
+    let failures = 0;
+    while (this.pending.length > 0 && !this.eventsBroken && !this.leaseGone.signal.aborted) {
+      const batch = this.pending.slice(0, TIMING.eventBatchMax);
+      try {
+        const acked = await this.deps.api.postEvents(this.taskId, this.accepted.jobToken, this.accepted.leaseEpoch, batch);
+        this.pending = this.pending.filter((e) => e.seq > acked);
+        failures = 0;
+      } catch (err) {
+        if (this.onWriteRefused(err, "events")) return;
+        if (err instanceof EdgeError && err.status >= 400 && err.status < 500 && err.status !== 429) {
+          // The edge will not take these events; sending them again would only repeat the refusal.
+          this.eventsBroken = true;
+          this.log.error("the edge refused the job's events", { status: err.status, code: err.code, error: err.message });
+          return;
+        }
+        failures++;
+        const wait = backoffMs(RETRY.events, failures);
+        this.log.warn("sending events failed; will resend", { error: err, pending: this.pending.length, retryInMs: wait });
+        await sleep(wait, this.leaseGone.signal);
+      }
+    }
+  }
+
+  // ── finish ─────────────────────────────────────────────────────────────────────────────────────
+
+  private finishBody(
+    exit: { code: number | null; signal: NodeJS.Signals | null } | undefined,
+    startError: { code: string; message: string } | undefined,
+  ): FinishBody | undefined {
+    if (this.leaseGone.signal.aborted) return undefined;
+    const leaseEpoch = this.accepted.leaseEpoch;
+    const done = this.done;
+    if (done?.outcome === "succeeded") return { leaseEpoch, outcome: "succeeded", result: done.result };
+    switch (this.stopReason) {
+      case "canceled":
+        return { leaseEpoch, outcome: "canceled", ...(done?.result === undefined ? {} : { result: done.result }) };
+      case "timeout":
+        return { leaseEpoch, outcome: "failed", error: { code: "timeout", message: this.stopMessage } };
+      case "shutdown":
+        return { leaseEpoch, outcome: "failed", error: { code: "runner_shutdown", message: this.stopMessage } };
+      case "start_failed":
+        return { leaseEpoch, outcome: "failed", error: { code: "worker_start_failed", message: this.stopMessage } };
+    }
+    if (startError) return { leaseEpoch, outcome: "failed", error: startError };
+    if (done) return { leaseEpoch, outcome: done.outcome, result: done.result, error: done.error };
+    const how = exit?.signal ? `was killed by ${exit.signal}` : `exited with code ${exit?.code ?? "unknown"}`;
+    return { leaseEpoch, outcome: "failed", error: { code: "worker_crashed", message: `the worker ${how} before reporting an outcome` } };
+  }
+
+  /** True when the edge took the finish (or already had it). */
+  private async sendFinish(body: FinishBody): Promise<boolean> {
+    try {
+      await this.deps.api.finish(this.taskId, this.accepted.jobToken, body, () => this.leaseValidUntil);
+      return true;
+    } catch (err) {
+      if (err instanceof EdgeError && err.status === 410) return true;
+      if (this.onWriteRefused(err, "finish")) return false;
+      this.log.error("could not finish the job; the edge will requeue it when the lease lapses", { error: err });
+      return false;
+    }
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,64 @@
+// Test harness (not a test): an in-process manager pointed at the edge double, with the fake worker,
+// short grace periods, a private state file, and its log lines captured for assertions.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { CredentialsConfig } from "../credentials/config.ts";
+import type { EdgeRunnerApiDouble } from "../../test/doubles/edge-runner-api.ts";
+import { Agent } from "./agent.ts";
+import { MANAGER_VERSION, type ManagerConfig } from "./config.ts";
+import { createLogger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+
+export const FAKE_WORKER = resolve(import.meta.dirname, "..", "..", "test", "doubles", "fake-worker.ts");
+/** Handed to workers over IPC only; a test asserts it never shows up in a child's env or argv. */
+export const FAKE_CREDENTIALS: CredentialsConfig = { provider: "local", file: "/nonexistent/credentials.json", key: "local-store-key-0123456789" };
+
+export interface TestManager {
+  agent: Agent;
+  metrics: Metrics;
+  config: ManagerConfig;
+  logs: string[];
+  /** The agent's run(): resolves with the exit code. */
+  exit: Promise<number>;
+  /** Log records (parsed) whose msg is `msg`. */
+  logged(msg: string): Record<string, unknown>[];
+}
+
+export function tempStateFile(): string {
+  return join(mkdtempSync(join(tmpdir(), "sfp-runner-")), "state.json");
+}
+
+export function startTestManager(edge: EdgeRunnerApiDouble, overrides: Partial<ManagerConfig> & { env?: NodeJS.ProcessEnv } = {}): TestManager {
+  const { env, ...configOverrides } = overrides;
+  const config: ManagerConfig = {
+    edgeUrl: edge.url,
+    registrationToken: configOverrides.stateFile ? undefined : edge.addRegistrationToken(),
+    name: "test-runner",
+    labels: [],
+    slots: 1,
+    ephemeral: false,
+    stateFile: tempStateFile(),
+    listen: { host: "127.0.0.1", port: 0 },
+    workerEntry: FAKE_WORKER,
+    cancelGraceMs: 300,
+    killGraceMs: 300,
+    workerEnvPassthrough: [],
+    logLevel: "debug",
+    version: MANAGER_VERSION,
+    ...configOverrides,
+  };
+  const logs: string[] = [];
+  const log = createLogger({ level: "debug", write: (line) => logs.push(line) });
+  const metrics = new Metrics();
+  const agent = new Agent({ config, log, metrics, credentials: async () => FAKE_CREDENTIALS, env: env ?? process.env });
+  const exit = agent.run();
+  return {
+    agent,
+    metrics,
+    config,
+    logs,
+    exit,
+    logged: (msg) => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.msg === msg),
+  };
+}

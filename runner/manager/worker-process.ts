@@ -1,0 +1,62 @@
+// Forking one worker process per job. The worker gets its job and credential settings over IPC only:
+// its environment is built from an allowlist, so no token, key or store setting of the manager leaks
+// into it (nor into anything it spawns), and its argv is empty.
+import { fork, type ChildProcess } from "node:child_process";
+
+/** Plain process settings a Node program needs; nothing here can hold a secret. */
+const ALLOWED_ENV = new Set([
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "SHELL",
+  "LANG",
+  "LANGUAGE",
+  "TZ",
+  "TMPDIR",
+  "TMP",
+  "TEMP",
+  "NODE_ENV",
+  "NODE_EXTRA_CA_CERTS",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+]);
+const FORBIDDEN_ENV = /^(SFP|INFISICAL|SUPABASE)_/i;
+const SECRET_LOOKING_ENV = /SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY|AUTH|COOKIE|SESSION/i;
+
+/** The environment a worker starts with: the allowlist, LC_*, and the operator's passthrough names. */
+export function workerEnv(env: NodeJS.ProcessEnv, passthrough: readonly string[] = []): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || FORBIDDEN_ENV.test(name)) continue;
+    const allowed = ALLOWED_ENV.has(name) || name.startsWith("LC_") || passthrough.includes(name);
+    if (allowed && !(SECRET_LOOKING_ENV.test(name) && !passthrough.includes(name))) out[name] = value;
+  }
+  return out;
+}
+
+export interface WorkerSpawnOptions {
+  entry: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Forks `entry` with an IPC channel and piped stdout/stderr (the manager relays them as log lines).
+ * `execArgv` is emptied so that no inspector or loader flag of the manager carries over.
+ */
+export function spawnWorker(opts: WorkerSpawnOptions): ChildProcess {
+  return fork(opts.entry, [], {
+    env: opts.env,
+    execArgv: [],
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    serialization: "json",
+  });
+}
+
+/** Resolves when the child has exited (immediately if it already has). */
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+}
