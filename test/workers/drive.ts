@@ -31,7 +31,7 @@ export function appendProgress(taskId: string, percent: number, step?: string) {
 
 /** queued → running → succeeded (with a result), as a runner would drive it. */
 export async function runToSuccess(taskId: string, result: unknown = { ok: true }) {
-  await moveTo(taskId, "running");
+  if ((await inside(taskId, (a) => a.task!.status)) === "queued") await moveTo(taskId, "running");
   await inside(taskId, (a) => a.commit({ ...a.task! }, [{ type: "result", result }]));
   return moveTo(taskId, "succeeded");
 }

@@ -1,0 +1,159 @@
+import { env, evictDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { appendLog, appendProgress, moveTo, runToSuccess } from "./drive.ts";
+import { api, createTask, openSocket, setup } from "./helpers.ts";
+
+const seqs = (messages: any[]) => messages.filter((m) => m.type === "event").map((m) => m.seq);
+
+describe("task WebSocket", () => {
+  it("greets with hello and the task, then gives two subscribers every event in order", async () => {
+    const { project, owner } = await setup();
+    const t = await createTask(project, owner);
+    const a = (await openSocket(`/v1/tasks/${t.id}/ws`, owner)).socket!;
+    const b = (await openSocket(`/v1/tasks/${t.id}/ws`, owner)).socket!;
+    await a.until((m) => m.length >= 2);
+    expect(a.messages[0]).toEqual({ type: "hello", taskId: t.id, version: 1, lastSeq: 1 });
+    expect(a.messages[1]).toMatchObject({ type: "task", task: { id: t.id, status: "queued" } });
+    await moveTo(t.id, "running");
+    for (let i = 0; i < 5; i++) await appendProgress(t.id, i * 20);
+    await appendLog(t.id, ["done"]);
+    for (const s of [a, b]) {
+      await s.until((m) => seqs(m).length === 7);
+      expect(seqs(s.messages)).toEqual([2, 3, 4, 5, 6, 7, 8]);
+      expect(s.events()[0].event).toMatchObject({ type: "status", status: "running" });
+    }
+    a.close();
+    b.close();
+  });
+
+  it("replays exactly the events after the resume point, then goes on live", async () => {
+    const { project, owner } = await setup();
+    const t = await createTask(project, owner);
+    await moveTo(t.id, "running");
+    for (let i = 1; i <= 4; i++) await appendProgress(t.id, i * 10); // seqs 3..6
+    const s = (await openSocket(`/v1/tasks/${t.id}/ws`, owner)).socket!;
+    await s.until((m) => m[0]?.type === "hello");
+    expect(s.messages[0].lastSeq).toBe(6);
+    s.send({ type: "resume", after: 3 });
+    await s.until((m) => seqs(m).length === 3);
+    expect(seqs(s.messages)).toEqual([4, 5, 6]);
+    await appendProgress(t.id, 90);
+    await s.until((m) => seqs(m).length === 4);
+    expect(seqs(s.messages)).toEqual([4, 5, 6, 7]);
+    // A second resume from further back sends only what this socket never had.
+    s.send({ type: "resume", after: 1 });
+    await s.until((m) => seqs(m).length === 6);
+    expect(seqs(s.messages).sort((x, y) => x - y)).toEqual([2, 3, 4, 5, 6, 7]);
+    s.close();
+  });
+
+  it("resumes at connect time with ?after= and closes with 1000 after the terminal event", async () => {
+    const { project, owner } = await setup();
+    const t = await createTask(project, owner);
+    await moveTo(t.id, "running");
+    const s = (await openSocket(`/v1/tasks/${t.id}/ws?after=0`, owner)).socket!;
+    await s.until((m) => seqs(m).length === 2);
+    expect(seqs(s.messages)).toEqual([1, 2]);
+    await runToSuccess(t.id);
+    await s.until(() => s.closed !== null);
+    expect(seqs(s.messages)).toEqual([1, 2, 3, 4]);
+    expect(s.events().at(-1).event).toMatchObject({ type: "status", status: "succeeded" });
+    expect(s.closed!.code).toBe(1000);
+  });
+
+  it("keeps working after the actor is evicted while sockets hibernate", async () => {
+    const { project, owner } = await setup();
+    const t = await createTask(project, owner);
+    const s = (await openSocket(`/v1/tasks/${t.id}/ws`, owner)).socket!;
+    await s.until((m) => m.length >= 2);
+    const stub = env.TASK.get(env.TASK.idFromName(t.id));
+    await evictDurableObject(stub, { webSockets: "hibernate" });
+    await appendProgress(t.id, 50);
+    await s.until((m) => seqs(m).length === 1);
+    expect(s.events()[0]).toMatchObject({ seq: 2, event: { type: "progress", percent: 50 } });
+    // The socket's resume state survived in its attachment.
+    await evictDurableObject(stub, { webSockets: "hibernate" });
+    s.send({ type: "resume", after: 0 });
+    await s.until((m) => seqs(m).length === 2);
+    expect(seqs(s.messages)).toEqual([2, 1]);
+    s.close();
+  });
+
+  it("answers ping with pong without waking the actor", async () => {
+    const { project, owner } = await setup();
+    const t = await createTask(project, owner);
+    const s = (await openSocket(`/v1/tasks/${t.id}/ws`, owner)).socket!;
+    await s.until((m) => m.length >= 2);
+    await evictDurableObject(env.TASK.get(env.TASK.idFromName(t.id)), { webSockets: "hibernate" });
+    s.send("ping");
+    await s.until((m) => m.includes("pong"));
+    s.close();
+  });
+
+  it("answers a malformed client message with an error message and keeps the socket", async () => {
+    const { project, owner } = await setup();
+    const t = await createTask(project, owner);
+    const s = (await openSocket(`/v1/tasks/${t.id}/ws`, owner)).socket!;
+    s.send("{nonsense");
+    await s.until((m) => m.some((x) => x.type === "error"));
+    expect(s.closed).toBeNull();
+    s.close();
+  });
+
+  it("refuses a missing or bad token, another project's token and a non-upgrade request", async () => {
+    const { project, owner } = await setup();
+    const other = await setup("other");
+    const t = await createTask(project, owner);
+    expect((await openSocket(`/v1/tasks/${t.id}/ws`)).status).toBe(401);
+    expect((await openSocket(`/v1/tasks/${t.id}/ws`, "sfp_bad.token")).status).toBe(401);
+    expect((await openSocket(`/v1/tasks/${t.id}/ws`, other.owner)).status).toBe(404);
+    expect((await api("GET", `/v1/tasks/${t.id}/ws`, { token: owner })).status).toBe(400);
+  });
+
+  it("takes a ticket once, and refuses it the second time", async () => {
+    const { project, owner } = await setup();
+    const t = await createTask(project, owner);
+    const issued = await api("POST", `/v1/projects/${project}/ws-tickets`, { token: owner });
+    expect(issued.status).toBe(201);
+    const first = await openSocket(`/v1/tasks/${t.id}/ws?ticket=${encodeURIComponent(issued.body.ticket)}`);
+    expect(first.status).toBe(101);
+    first.socket!.close();
+    const again = await openSocket(`/v1/tasks/${t.id}/ws?ticket=${encodeURIComponent(issued.body.ticket)}`);
+    expect(again.status).toBe(401);
+    expect((await openSocket(`/v1/tasks/${t.id}/ws?ticket=sfp_forged.ticket`)).status).toBe(401);
+  });
+});
+
+describe("project feed", () => {
+  it("sees the status changes of every task of its project and none of another project", async () => {
+    const { project, owner } = await setup("mine");
+    const other = await setup("theirs");
+    const feed = (await openSocket(`/v1/projects/${project}/ws`, owner)).socket!;
+    await feed.until((m) => m[0]?.type === "hello");
+    const t1 = await createTask(project, owner);
+    const t2 = await createTask(project, owner);
+    const foreign = await createTask(other.project, other.owner);
+    await moveTo(t1.id, "running");
+    await runToSuccess(t2.id);
+    const tasks = () => feed.messages.filter((m) => m.type === "task").map((m) => `${m.task.id}:${m.task.status}`);
+    await feed.until(() => tasks().length >= 5);
+    expect(tasks()).toEqual(
+      expect.arrayContaining([`${t1.id}:queued`, `${t2.id}:queued`, `${t1.id}:running`, `${t2.id}:running`, `${t2.id}:succeeded`]),
+    );
+    expect(tasks().filter((x) => x.startsWith(t2.id))).toEqual([`${t2.id}:queued`, `${t2.id}:running`, `${t2.id}:succeeded`]);
+    expect(tasks().some((x) => x.startsWith(foreign.id))).toBe(false);
+    // Progress is not a status change: the feed stays quiet.
+    const before = tasks().length;
+    await appendProgress(t1.id, 50);
+    await moveTo(t1.id, "succeeded");
+    await feed.until(() => tasks().length === before + 1);
+    expect(tasks().at(-1)).toBe(`${t1.id}:succeeded`);
+    feed.close();
+  });
+
+  it("refuses another project's token with 404", async () => {
+    const { project } = await setup("mine");
+    const other = await setup("theirs");
+    expect((await openSocket(`/v1/projects/${project}/ws`, other.owner)).status).toBe(404);
+  });
+});
