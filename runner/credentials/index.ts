@@ -1,0 +1,56 @@
+// The credential stores behind one interface, and the write path `sfp-edge org register` uses.
+import { orgAuthSecrets, parseSfdxAuthUrl, type OrgAuth } from "./auth-url.ts";
+import type { CredentialsConfig } from "./config.ts";
+import { createInfisicalStore } from "./infisical.ts";
+import { createLocalStore } from "./local.ts";
+import { DEFAULT_PROJECT, type CredentialStore, type OrgRef } from "./store.ts";
+import { createSupabaseStore } from "./supabase.ts";
+
+export { parseSfdxAuthUrl, formatSfdxAuthUrl, orgAuthSecrets, InvalidAuthUrlError, type OrgAuth } from "./auth-url.ts";
+export { credentialsConfigFromEnv, configSecrets, CREDENTIAL_ENV_VARS, CredentialsConfigError } from "./env.ts";
+export { DEFAULT_PROJECT, type CredentialStore, type OrgRef } from "./store.ts";
+export type { CredentialsConfig } from "./config.ts";
+
+export function createCredentialStore(config: CredentialsConfig): CredentialStore {
+  switch (config.provider) {
+    case "local":
+      return createLocalStore(config);
+    case "infisical":
+      return createInfisicalStore(config.infisical);
+    case "supabase":
+      return createSupabaseStore(config);
+  }
+}
+
+/**
+ * Parses and validates an sfdx auth URL and writes it through the configured store. Returns the
+ * org's instance URL (not a secret) so the caller can print what it registered.
+ */
+export async function registerOrg(opts: {
+  alias: string;
+  sfdxAuthUrl: string;
+  config: CredentialsConfig;
+  project?: string;
+}): Promise<{ alias: string; project: string; instanceUrl: string }> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(opts.alias)) {
+    throw new Error("alias: letters, digits, '.', '_' or '-' (at most 100)");
+  }
+  const auth = parseSfdxAuthUrl(opts.sfdxAuthUrl);
+  const store = createCredentialStore(opts.config);
+  try {
+    await store.put({ project: opts.project, alias: opts.alias }, auth);
+  } finally {
+    await store.close();
+  }
+  return { alias: opts.alias, project: opts.project ?? DEFAULT_PROJECT, instanceUrl: auth.instanceUrl };
+}
+
+/**
+ * The worker's lookup: the org under the task's project, else under DEFAULT_PROJECT (orgs registered
+ * without a project, as on a laptop). A runner pool serves one project, so the fallback cannot cross.
+ */
+export async function loadOrgAuth(store: CredentialStore, ref: OrgRef): Promise<OrgAuth | null> {
+  const own = await store.get(ref);
+  if (own || ref.project === undefined || ref.project === DEFAULT_PROJECT) return own;
+  return store.get({ alias: ref.alias });
+}

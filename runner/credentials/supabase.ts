@@ -1,0 +1,106 @@
+// Org auth rows in a Supabase (PostgreSQL) table, each auth URL sealed with AES-256-GCM under a data
+// key that lives in Infisical as SFP_DATA_KEY_V<n>. New rows use the highest version; old rows keep
+// naming theirs, so a key can be rotated by adding V<n+1> and re-putting the orgs.
+import { createClient } from "@supabase/supabase-js";
+import { formatSfdxAuthUrl, parseSfdxAuthUrl, type OrgAuth } from "./auth-url.ts";
+import type { InfisicalConfig } from "./config.ts";
+import { newDataKey, open, parseDataKey, seal } from "./crypto.ts";
+import { connectInfisical, type InfisicalSecrets } from "./infisical-client.ts";
+import { DEFAULT_PROJECT, projectOf, type CredentialStore, type OrgRef } from "./store.ts";
+
+export const DEFAULT_TABLE = "sfp_org_auth";
+const DATA_KEY_PREFIX = "SFP_DATA_KEY_V";
+
+interface Row {
+  project: string;
+  alias: string;
+  ciphertext: string;
+  iv: string;
+  key_version: number;
+  updated_at?: string;
+}
+
+const aadOf = (ref: OrgRef, version: number) => `${projectOf(ref)}/${ref.alias}#v${version}`;
+
+export function createSupabaseStore(config: {
+  supabase: { url: string; serviceKey: string; table?: string };
+  infisical: InfisicalConfig;
+}): CredentialStore {
+  const table = config.supabase.table ?? DEFAULT_TABLE;
+  const db = createClient(config.supabase.url, config.supabase.serviceKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  });
+  const keys = new Map<number, Buffer>();
+  let vault: Promise<InfisicalSecrets> | null = null;
+  let connected: InfisicalSecrets | null = null;
+  const infisical = () => (vault ??= connectInfisical(config.infisical).then((c) => (connected = c)));
+
+  const keyVersion = async (version: number): Promise<Buffer> => {
+    const cached = keys.get(version);
+    if (cached) return cached;
+    const text = await (await infisical()).get(`${DATA_KEY_PREFIX}${version}`);
+    if (text === null) throw new Error(`data key version ${version} is missing from Infisical`);
+    const key = parseDataKey(text);
+    keys.set(version, key);
+    return key;
+  };
+
+  /** The highest data key version, creating version 1 when Infisical holds none yet. */
+  const currentVersion = async (): Promise<number> => {
+    const client = await infisical();
+    const versions = (await client.names())
+      .filter((n) => n.startsWith(DATA_KEY_PREFIX))
+      .map((n) => Number(n.slice(DATA_KEY_PREFIX.length)))
+      .filter((n) => Number.isInteger(n) && n > 0);
+    if (versions.length) return Math.max(...versions);
+    await client.set(`${DATA_KEY_PREFIX}1`, newDataKey());
+    return 1;
+  };
+
+  const fail = (what: string, error: { message: string; code?: string }) =>
+    new Error(`Supabase ${what} failed: ${error.message}${error.code ? ` (${error.code})` : ""}`);
+
+  return {
+    async get(ref) {
+      const { data, error } = await db
+        .from(table)
+        .select("ciphertext,iv,key_version")
+        .eq("project", projectOf(ref))
+        .eq("alias", ref.alias)
+        .maybeSingle<Pick<Row, "ciphertext" | "iv" | "key_version">>();
+      if (error) throw fail("read", error);
+      if (!data) return null;
+      const key = await keyVersion(data.key_version);
+      return parseSfdxAuthUrl(open(key, data, aadOf(ref, data.key_version), `the credentials of ${ref.alias}`));
+    },
+    async put(ref, auth: OrgAuth) {
+      const version = await currentVersion();
+      const sealed = seal(await keyVersion(version), formatSfdxAuthUrl(auth), aadOf(ref, version));
+      const row: Row = { project: projectOf(ref), alias: ref.alias, ...sealed, key_version: version, updated_at: new Date().toISOString() };
+      const { error } = await db.from(table).upsert(row, { onConflict: "project,alias" });
+      if (error) throw fail("write", error);
+    },
+    async delete(ref) {
+      const { data, error } = await db.from(table).delete().eq("project", projectOf(ref)).eq("alias", ref.alias).select("alias");
+      if (error) throw fail("delete", error);
+      return (data?.length ?? 0) > 0;
+    },
+    async list(project = DEFAULT_PROJECT) {
+      const { data, error } = await db.from(table).select("alias").eq("project", project).order("alias");
+      if (error) throw fail("list", error);
+      return (data ?? []).map((r: { alias: string }) => r.alias).sort();
+    },
+    secrets() {
+      const out = [config.supabase.serviceKey, config.infisical.clientSecret, connected?.accessToken ?? ""];
+      for (const k of keys.values()) out.push(k.toString("base64"), k.toString("hex"));
+      return out.filter(Boolean);
+    },
+    async close() {
+      for (const k of keys.values()) k.fill(0);
+      keys.clear();
+      vault = null;
+      connected = null;
+      await db.removeAllChannels();
+    },
+  };
+}

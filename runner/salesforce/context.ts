@@ -1,0 +1,71 @@
+// What every Salesforce operation gets (a connection, a cancel signal, a way to report) and how it
+// ends (an outcome with a result, or an OperationError carrying the contract's error code).
+import { setTimeout as sleepFor } from "node:timers/promises";
+import type { Connection } from "jsforce";
+import type { Progress } from "../../protocol/task.ts";
+
+export type Outcome = "succeeded" | "failed" | "canceled";
+
+export interface OperationResult {
+  outcome: Outcome;
+  result?: unknown;
+  error?: { code: string; message: string };
+}
+
+export interface OperationContext {
+  conn: Connection;
+  /** Aborted when the manager cancels the job. */
+  signal: AbortSignal;
+  progress(p: Progress): void;
+  log(...lines: string[]): void;
+  /** Between two status checks of an async Salesforce job. */
+  pollIntervalMs: number;
+}
+
+/** Error codes a job can fail with (task.error.code). */
+export type OperationErrorCode =
+  | "invalid_payload"
+  | "credentials_not_found"
+  | "credentials_unavailable"
+  | "auth_failed"
+  | "session_expired"
+  | "zip_unavailable"
+  | "deploy_failed"
+  | "tests_failed"
+  | "retrieve_failed"
+  | "query_failed"
+  | "salesforce_error"
+  | "internal";
+
+export class OperationError extends Error {
+  readonly code: OperationErrorCode;
+  readonly result?: unknown;
+  constructor(code: OperationErrorCode, message: string, result?: unknown) {
+    super(message);
+    this.name = "OperationError";
+    this.code = code;
+    this.result = result;
+  }
+}
+
+export class CanceledError extends Error {
+  constructor() {
+    super("canceled");
+    this.name = "CanceledError";
+  }
+}
+
+/** Waits between polls; a cancel ends the wait at once (CanceledError). */
+export async function pause(ctx: OperationContext): Promise<void> {
+  if (ctx.signal.aborted) throw new CanceledError();
+  try {
+    await sleepFor(ctx.pollIntervalMs, undefined, { signal: ctx.signal });
+  } catch {
+    throw new CanceledError();
+  }
+}
+
+export function percentOf(done: number, total: number): number {
+  if (total <= 0) return 0;
+  return Math.max(0, Math.min(100, Math.round((done / total) * 100)));
+}

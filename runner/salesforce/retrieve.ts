@@ -1,0 +1,44 @@
+// retrieve through the Metadata API: start it, then checkRetrieveStatus until done. The zip comes
+// back inline (base64) when small enough for a task result, otherwise only its size and file list.
+import type { RetrievePayload } from "../../protocol/payloads.ts";
+import { OperationError, pause, type OperationContext, type OperationResult } from "./context.ts";
+
+/** Bigger zips are not put in the task result (the edge keeps results small). */
+export const MAX_INLINE_ZIP_BYTES = 1024 * 1024;
+
+export async function runRetrieve(ctx: OperationContext, payload: RetrievePayload): Promise<OperationResult> {
+  // Element order follows the WSDL's RetrieveRequest sequence.
+  const request = {
+    apiVersion: Number(payload.apiVersion ?? ctx.conn.version),
+    ...(payload.packageNames ? { packageNames: payload.packageNames } : {}),
+    ...(payload.singlePackage !== undefined ? { singlePackage: payload.singlePackage } : {}),
+    ...(payload.unpackaged
+      ? { unpackaged: { objectPermissions: [], types: payload.unpackaged.types.map((t) => ({ members: t.members, name: t.name })), version: payload.unpackaged.version ?? payload.apiVersion ?? ctx.conn.version } }
+      : {}),
+  };
+  const started = await ctx.conn.metadata.retrieve(request);
+  ctx.log(`retrieve started: ${started.id}`);
+  ctx.progress({ percent: 0, step: "Queued" });
+  for (;;) {
+    await pause(ctx);
+    const r = await ctx.conn.metadata.checkRetrieveStatus(started.id);
+    ctx.progress({ percent: r.done ? 100 : 50, step: r.status });
+    if (!r.done) continue;
+    const files = (r.fileProperties ?? []).map((f) => ({ type: f.type, fullName: f.fullName, fileName: f.fileName }));
+    const zip = r.zipFile ? Buffer.from(r.zipFile, "base64") : Buffer.alloc(0);
+    const result = {
+      id: r.id,
+      status: r.status,
+      success: r.success,
+      files,
+      messages: (r.messages ?? []).map((m) => ({ fileName: m.fileName, problem: m.problem })),
+      zipBytes: zip.length,
+      ...(zip.length && zip.length <= MAX_INLINE_ZIP_BYTES ? { zipBase64: r.zipFile } : {}),
+    };
+    ctx.log(`retrieve ${r.id} ${r.status}: ${files.length} file(s), ${zip.length} bytes`);
+    if (r.status !== "Succeeded") {
+      throw new OperationError("retrieve_failed", `retrieve ${r.id} ${r.status}: ${r.errorMessage ?? "see messages"}`, result);
+    }
+    return { outcome: "succeeded", result };
+  }
+}

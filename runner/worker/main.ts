@@ -1,0 +1,89 @@
+// The worker process: one job, then exit. The manager forks this file with an IPC channel and a
+// sanitized environment; the job and the credential-store settings arrive only over IPC (runner/ipc.ts).
+//   worker → ready; manager → start; worker → event…; worker → done; worker exits 0.
+// A cancel message, SIGTERM, or the manager going away cancels the job (cancelDeploy for a deploy).
+import type { ManagerToWorker, WorkerToManager } from "../ipc.ts";
+
+/** No start message within this time means the manager is gone or confused. */
+export const START_TIMEOUT_MS = 30_000;
+/** After the manager disconnects, how long the job may take to cancel before the process exits. */
+const ORPHAN_GRACE_MS = 10_000;
+const EXIT_NO_IPC = 2;
+const EXIT_NO_START = 3;
+
+// jsforce reads its log level once, when loaded: keep its debug output (which shows requests) off.
+process.env.JSFORCE_LOG_LEVEL = "NONE";
+const { runJob, DEFAULT_POLL_INTERVAL_MS } = await import("./run-job.ts");
+
+const diag = (fields: Record<string, unknown>) =>
+  process.stderr.write(`${JSON.stringify({ at: new Date().toISOString(), component: "worker", pid: process.pid, ...fields })}\n`);
+
+if (!process.send) {
+  diag({ level: "error", msg: "the worker must be forked by the manager with an IPC channel" });
+  process.exit(EXIT_NO_IPC);
+}
+
+const send = (msg: WorkerToManager): Promise<void> =>
+  new Promise((resolve) => {
+    if (!process.connected || !process.send) return resolve();
+    process.send(msg, undefined, {}, () => resolve());
+  });
+
+const cancel = new AbortController();
+let started = false;
+let finishing = false;
+
+const startTimer = setTimeout(() => {
+  diag({ level: "error", msg: "no start message from the manager", timeoutMs: START_TIMEOUT_MS });
+  process.exit(EXIT_NO_START);
+}, START_TIMEOUT_MS);
+
+process.on("message", (raw: unknown) => {
+  const msg = raw as ManagerToWorker;
+  if (msg?.type === "cancel") {
+    diag({ level: "info", msg: "cancel requested", reason: String(msg.reason ?? "") });
+    cancel.abort();
+    if (!started) process.exit(0);
+    return;
+  }
+  if (msg?.type !== "start" || started) return;
+  started = true;
+  clearTimeout(startTimer);
+  const pollIntervalMs = Number(process.env.SFP_WORKER_POLL_INTERVAL_MS) || DEFAULT_POLL_INTERVAL_MS;
+  void runJob(msg.task, msg.credentials, { send: (m) => void send(m), diag }, { signal: cancel.signal, pollIntervalMs }).then(
+    async (done) => {
+      finishing = true;
+      await send(done);
+      if (process.connected) process.disconnect();
+      process.exit(0);
+    },
+  );
+});
+
+process.on("disconnect", () => {
+  if (finishing) return;
+  // The manager is gone: nobody can receive the outcome. Cancel what runs, then leave.
+  diag({ level: "warn", msg: "manager disconnected; canceling" });
+  cancel.abort();
+  setTimeout(() => process.exit(0), ORPHAN_GRACE_MS).unref();
+  if (!started) process.exit(0);
+});
+
+let terms = 0;
+process.on("SIGTERM", () => {
+  terms += 1;
+  if (terms > 1 || !started) process.exit(143);
+  diag({ level: "info", msg: "SIGTERM: canceling" });
+  cancel.abort();
+});
+
+// An uncaught error must not print a stack holding secrets: report it generically and fail the job.
+process.on("uncaughtException", (err) => {
+  diag({ level: "error", msg: "uncaught exception", name: err.name });
+  void send({ type: "done", outcome: "failed", error: { code: "internal", message: `worker crashed: ${err.name}` } }).then(() => process.exit(1));
+});
+process.on("unhandledRejection", (reason) => {
+  diag({ level: "error", msg: "unhandled rejection", name: reason instanceof Error ? reason.name : typeof reason });
+});
+
+await send({ type: "ready" });
