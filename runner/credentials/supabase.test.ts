@@ -1,0 +1,124 @@
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startInfisical, type InfisicalDouble } from "../../test/doubles/infisical.ts";
+import { startPostgres, type TestPostgres } from "../../test/doubles/postgres.ts";
+import { startSupabaseRest, type SupabaseRestDouble } from "../../test/doubles/supabase-rest.ts";
+import { parseSfdxAuthUrl } from "./auth-url.ts";
+import type { CredentialsConfig } from "./config.ts";
+import { createCredentialStore, registerOrg } from "./index.ts";
+import { migrate } from "./migrate.ts";
+
+const REFRESH = "5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJrKfPgRSH4dvhLoFTj5n9V8PY.p_V7X6e1c4FlQ.RR2NS2VRkRr";
+const URL_A = `force://3MVG9client:CLIENTSECRET42:${REFRESH}@acme.my.salesforce.com`;
+
+describe("the supabase credential store (real PostgreSQL, real supabase-js, Infisical-held data key)", () => {
+  let postgres: TestPostgres;
+  let db: pg.Client;
+  let rest: SupabaseRestDouble;
+  let infisical: InfisicalDouble;
+  let config: Extract<CredentialsConfig, { provider: "supabase" }>;
+
+  beforeAll(async () => {
+    postgres = await startPostgres();
+    db = await postgres.client();
+    rest = await startSupabaseRest({ connectionString: postgres.connectionString });
+    infisical = await startInfisical();
+    config = {
+      provider: "supabase",
+      supabase: { url: rest.url, serviceKey: rest.serviceKey },
+      infisical: {
+        siteUrl: infisical.url,
+        clientId: infisical.clientId,
+        clientSecret: infisical.clientSecret,
+        projectId: infisical.projectId,
+        environment: infisical.environment,
+        secretPath: "/sfp-edge",
+      },
+    };
+  });
+  afterAll(async () => {
+    await rest?.close();
+    await infisical?.close();
+    await postgres?.close();
+  });
+
+  it("applies the SQL migrations once, in order", async () => {
+    expect(await migrate(db)).toEqual(["001_org_auth.sql", "002_org_auth_updated_at.sql"]);
+    expect(await migrate(db)).toEqual([]);
+    const cols = await db.query<{ column_name: string }>(
+      "select column_name from information_schema.columns where table_name = 'sfp_org_auth' order by ordinal_position",
+    );
+    expect(cols.rows.map((r) => r.column_name)).toEqual(["project", "alias", "ciphertext", "iv", "key_version", "created_at", "updated_at"]);
+  });
+
+  it("round-trips an org, creating data key version 1 in Infisical on first write", async () => {
+    await registerOrg({ alias: "uat", sfdxAuthUrl: URL_A, config, project: "prj_A" });
+    expect(infisical.peek("SFP_DATA_KEY_V1")).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    const store = createCredentialStore(config);
+    expect(await store.get({ project: "prj_A", alias: "uat" })).toEqual(parseSfdxAuthUrl(URL_A));
+    expect(await store.get({ project: "prj_B", alias: "uat" })).toBeNull();
+    expect(await store.list("prj_A")).toEqual(["uat"]);
+    await store.close();
+  });
+
+  it("stores only ciphertext in PostgreSQL", async () => {
+    const { rows } = await db.query("select * from sfp_org_auth where project = 'prj_A' and alias = 'uat'");
+    expect(rows).toHaveLength(1);
+    const dump = JSON.stringify(rows);
+    expect(dump).not.toContain(REFRESH);
+    expect(dump).not.toContain("CLIENTSECRET42");
+    expect(rows[0].key_version).toBe(1);
+  });
+
+  it("upserts over an existing row and bumps updated_at", async () => {
+    const before = (await db.query<{ updated_at: Date }>("select updated_at from sfp_org_auth where alias = 'uat'")).rows[0].updated_at;
+    await new Promise((r) => setTimeout(r, 20));
+    const store = createCredentialStore(config);
+    await store.put({ project: "prj_A", alias: "uat" }, parseSfdxAuthUrl(`force://PlatformCLI::v2${REFRESH}@acme.my.salesforce.com`));
+    expect((await store.get({ project: "prj_A", alias: "uat" }))?.refreshToken).toBe(`v2${REFRESH}`);
+    const after = (await db.query<{ updated_at: Date; n: string }>("select updated_at, count(*) over () as n from sfp_org_auth where alias = 'uat'")).rows[0];
+    expect(after.n).toBe("1");
+    expect(after.updated_at.getTime()).toBeGreaterThan(before.getTime());
+    await store.close();
+  });
+
+  it("encrypts new rows with a rotated key while old rows stay readable", async () => {
+    const store = createCredentialStore(config);
+    await store.put({ project: "prj_A", alias: "old" }, parseSfdxAuthUrl(URL_A));
+    infisical.seed("SFP_DATA_KEY_V2", Buffer.alloc(32, 7).toString("base64"));
+    const rotated = createCredentialStore(config);
+    await rotated.put({ project: "prj_A", alias: "new" }, parseSfdxAuthUrl(URL_A));
+    const versions = await db.query<{ alias: string; key_version: number }>("select alias, key_version from sfp_org_auth where alias in ('old','new') order by alias");
+    expect(versions.rows).toEqual([{ alias: "new", key_version: 2 }, { alias: "old", key_version: 1 }]);
+    expect(await rotated.get({ project: "prj_A", alias: "old" })).toEqual(parseSfdxAuthUrl(URL_A));
+    await store.close();
+    await rotated.close();
+  });
+
+  it("detects a row moved to another alias (the ciphertext is bound to its place)", async () => {
+    await db.query("insert into sfp_org_auth (project, alias, ciphertext, iv, key_version) select project, 'moved', ciphertext, iv, key_version from sfp_org_auth where alias = 'old'");
+    const store = createCredentialStore(config);
+    await expect(store.get({ project: "prj_A", alias: "moved" })).rejects.toThrow(/cannot decrypt/);
+    await store.close();
+  });
+
+  it("deletes a row and says whether there was one", async () => {
+    const store = createCredentialStore(config);
+    expect(await store.delete({ project: "prj_A", alias: "moved" })).toBe(true);
+    expect(await store.delete({ project: "prj_A", alias: "moved" })).toBe(false);
+    await store.close();
+  });
+
+  it("fails with the PostgREST answer when the service key is wrong", async () => {
+    const store = createCredentialStore({ ...config, supabase: { ...config.supabase, serviceKey: "anon-key" } });
+    await expect(store.get({ project: "prj_A", alias: "uat" })).rejects.toThrow(/Invalid API key/);
+    await store.close();
+  });
+
+  it("sends the service key only as apikey/Authorization headers", () => {
+    for (const r of rest.requests) {
+      expect(r.url).not.toContain(rest.serviceKey);
+      expect(r.body).not.toContain(REFRESH);
+    }
+  });
+});
