@@ -96,7 +96,7 @@ describe("POST /v1/wake", () => {
   it("refuses a correctly signed wake whose timestamp is more than 5 minutes old with 401 stale_timestamp", async () => {
     const res = await fetch(base + WAKE_PATH, signedWake(WAKE_BODY, { timestamp: Math.floor(Date.now() / 1000) - 301 }));
     expect(res.status).toBe(401);
-    expect((await res.json()).error.code).toBe("stale_timestamp");
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("stale_timestamp");
     const future = await fetch(base + WAKE_PATH, signedWake(WAKE_BODY, { timestamp: Math.floor(Date.now() / 1000) + 301 }));
     expect(future.status).toBe(401);
   });
