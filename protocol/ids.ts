@@ -14,7 +14,8 @@ function encodeTime(ms: number): string {
   return out;
 }
 
-function encodeBytes(bytes: Uint8Array, chars: number): string {
+/** Crockford base32 of `bytes`, cut to `chars` characters. */
+export function encodeBytes(bytes: Uint8Array, chars: number): string {
   let out = "";
   let acc = 0;
   let bits = 0;

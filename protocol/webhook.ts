@@ -1,7 +1,6 @@
 // Webhook sources and deliveries (DESIGN.md §2 "Webhooks"): what an owner PUTs, what the edge
 // answers, and the source-id format that lets the edge find a source's project without a lookup.
 import { z } from "@hono/zod-openapi";
-import { isId, randomPart } from "./ids.ts";
 import { JsonObject, Label, OrgAlias, PoolName, Priority, TaskType } from "./task.ts";
 
 export const WEBHOOK_KINDS = ["github", "gitlab", "standard", "salesforce"] as const;
@@ -110,22 +109,16 @@ export type DeliveryAnswer = z.infer<typeof DeliveryAnswer>;
  * What the ProjectActor hands the edge so it can verify deliveries. It holds the secret: it crosses
  * only the actor → edge RPC and lives in isolate memory, and is never serialized to a client.
  */
-export interface WebhookSourceRecord extends WebhookSource {
-  project: string;
-  secret: string | null;
-}
+export type WebhookSourceRecord = WebhookSource & { project: string; secret: string | null };
 
-// Source ids: `whs_` + the project id's 26-character body + 26 random characters (130 bits). The
-// edge reads the project straight from the id (no global lookup actor), and the random half makes
-// the URL unguessable, which is all the authenticity a Salesforce outbound message has besides orgId.
-const SOURCE_ID = /^whs_([0-9A-HJKMNP-TV-Z]{26})[0-9A-HJKMNP-TV-Z]{26}$/;
+// Source ids: `whs_` + the project id's 26-character body + 13 random characters + a 13-character
+// tag (an HMAC of the rest under the edge's signing key; edge/webhooks/sources.ts). The edge reads
+// the project straight from the id (no global lookup actor), refuses forged ids without touching any
+// actor, and the random part plus the tag keep the URL unguessable (130 bits to a guesser without the
+// key), which is all the authenticity a Salesforce outbound message has besides its orgId.
+export const SOURCE_ID = /^whs_([0-9A-HJKMNP-TV-Z]{26})([0-9A-HJKMNP-TV-Z]{13})([0-9A-HJKMNP-TV-Z]{13})$/;
 
-export function newSourceId(projectId: string): string {
-  if (!isId("prj", projectId)) throw new Error(`not a project id: ${projectId}`);
-  return `whs_${projectId.slice(4)}${randomPart(26)}`;
-}
-
-/** The project a source id belongs to, or undefined when the id is not one of ours. */
+/** The project a source id names, or undefined when the id does not have our shape. */
 export function projectOfSource(sourceId: string): string | undefined {
   const m = SOURCE_ID.exec(sourceId);
   return m ? `prj_${m[1]}` : undefined;

@@ -1,0 +1,206 @@
+// Webhook sources (owner API) and deliveries (`POST /v1/hooks/:sourceId`, DESIGN.md §2 "Webhooks").
+// A delivery is refused as early and as cheaply as possible: forged source id (no actor hop), rate
+// limit, media type, size (before reading it all), authenticity on the raw bytes, then parsing. A
+// genuine one becomes one task per (delivery id, matching rule) with a derived id, so re-deliveries
+// and concurrent copies land on the same TaskActor, whose idempotent create is the dedupe.
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError, derivedId, fromRpcError, type TaskSource } from "../../protocol/index.ts";
+import {
+  DeliveryAnswer,
+  PutWebhookSourceBody,
+  WebhookSourceAnswer,
+  WebhookSourceList,
+  WebhookSourceName,
+  type WebhookSource,
+} from "../../protocol/webhook.ts";
+import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
+import { projectStub } from "../env.ts";
+import { requestIdOf, type AppContext } from "../http.ts";
+import { bearerAuth, errors, ErrorSchema, json, jsonBody, router } from "../openapi.ts";
+import { createTask, newTask, poolOf } from "../tasks.ts";
+import { readLimitedBody } from "../webhooks/body.ts";
+import { KINDS } from "../webhooks/kinds.ts";
+import { renderPayload, ruleMatches } from "../webhooks/rules.ts";
+import { SOAP_ACK, soapFault } from "../webhooks/salesforce.ts";
+import type { VerifiedDelivery } from "../webhooks/verify.ts";
+import { forgetSource, loadSource, type LiveSource } from "../webhooks/sources.ts";
+
+export const webhooks = router();
+
+const ProjectParam = z.object({ project: z.string().min(1).max(64) });
+const SourceParam = ProjectParam.extend({ name: WebhookSourceName });
+/** The rate-limit binding's period (wrangler.toml): a refused sender may try again after it. */
+const LIMIT_PERIOD_SECONDS = 10;
+
+// ---- owner API ----------------------------------------------------------------------------------
+
+webhooks.openapi(
+  createRoute({
+    method: "put",
+    path: "/v1/projects/{project}/webhook-sources/{name}",
+    summary: "Create or replace a webhook source (owner); the answer never holds the secret",
+    security: bearerAuth,
+    request: { params: SourceParam, ...jsonBody(PutWebhookSourceBody) },
+    responses: { 200: json(WebhookSourceAnswer, "the source, with its delivery URL"), ...errors(400, 401, 403, 404, 415, 429) },
+  }),
+  async (c) => {
+    const { project, name } = c.req.valid("param");
+    await requireProjectToken(c, "project:admin", project);
+    const body = c.req.valid("json");
+    // A rule naming an unknown org would fail every delivery; say so to the owner now instead.
+    for (const [i, rule] of body.rules.entries()) await poolOf(c.env, project, rule.task.org, `rules[${i}].task.org`);
+    const source: WebhookSource = await projectStub(c.env, project).putWebhookSource(name, body);
+    forgetSource(source.id);
+    return c.json({ source }, 200);
+  },
+);
+
+webhooks.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/projects/{project}/webhook-sources",
+    summary: "List the project's webhook sources (owner)",
+    security: bearerAuth,
+    request: { params: ProjectParam },
+    responses: { 200: json(WebhookSourceList, "sources"), ...errors(401, 403, 404, 429) },
+  }),
+  async (c) => {
+    const { project } = c.req.valid("param");
+    await requireProjectToken(c, "project:admin", project);
+    const sources: WebhookSource[] = await projectStub(c.env, project).listWebhookSources();
+    return c.json({ sources }, 200);
+  },
+);
+
+webhooks.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/projects/{project}/webhook-sources/{name}",
+    summary: "Read a webhook source (owner)",
+    security: bearerAuth,
+    request: { params: SourceParam },
+    responses: { 200: json(WebhookSourceAnswer, "the source"), ...errors(401, 403, 404, 429) },
+  }),
+  async (c) => {
+    const { project, name } = c.req.valid("param");
+    await requireProjectToken(c, "project:admin", project);
+    const source: WebhookSource = await projectStub(c.env, project).getWebhookSource(name);
+    return c.json({ source }, 200);
+  },
+);
+
+webhooks.openapi(
+  createRoute({
+    method: "delete",
+    path: "/v1/projects/{project}/webhook-sources/{name}",
+    summary: "Delete a webhook source (owner): at once on this edge, within 30 s everywhere",
+    security: bearerAuth,
+    request: { params: SourceParam },
+    responses: { 204: { description: "deleted" }, ...errors(401, 403, 404, 429) },
+  }),
+  async (c) => {
+    const { project, name } = c.req.valid("param");
+    await requireProjectToken(c, "project:admin", project);
+    forgetSource(await projectStub(c.env, project).deleteWebhookSource(name));
+    return c.body(null, 204);
+  },
+);
+
+// ---- deliveries ---------------------------------------------------------------------------------
+
+// Salesforce sources are answered in SOAP (an Ack, or a fault with the same status as the JSON error).
+const soap = { "text/xml": { schema: z.string().openapi({ description: "SOAP envelope (salesforce sources)" }) } };
+const jsonOrSoap = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema }, ...soap },
+});
+
+const deliveryRoute = createRoute({
+  method: "post",
+  path: "/v1/hooks/{sourceId}",
+  summary: "Receive a delivery (GitHub, GitLab, Standard Webhooks, Salesforce outbound message)",
+  description:
+    "Authenticated by the sender's signature (or, for Salesforce, by orgId and the unguessable source id), never by a bearer token.",
+  request: { params: z.object({ sourceId: z.string().max(100) }) },
+  responses: {
+    202: json(DeliveryAnswer, "tasks created"),
+    200: jsonOrSoap(DeliveryAnswer, "a re-delivery (duplicate), a ping, or no rule matched; Salesforce: the Ack"),
+    ...Object.fromEntries([400, 401, 413, 415, 429].map((s) => [s, jsonOrSoap(ErrorSchema, `error (${s})`)])),
+    ...errors(404),
+  },
+});
+
+webhooks.openapi(deliveryRoute, async (c) => {
+  const { sourceId } = c.req.valid("param");
+  const source = await loadSource(c.env, sourceId);
+  if (!source) {
+    // An unknown id is a failed authentication (someone guessing URLs): per-IP limit applies.
+    await limitFailedAuth(c);
+    throw new ApiError("not_found", "no such webhook source");
+  }
+  try {
+    return await receive(c, source);
+  } catch (err) {
+    if (source.kind !== "salesforce") throw err;
+    // Salesforce reads SOAP faults, not JSON; everything else keeps the contract's JSON errors.
+    const api = fromRpcError(err) ?? new ApiError("internal", "internal error; quote the requestId when reporting it");
+    if (api.code === "internal") console.log(JSON.stringify({ level: "error", msg: "webhook delivery failed", requestId: requestIdOf(c), sourceId, error: String(err) }));
+    const headers: Record<string, string> = { "content-type": "text/xml; charset=utf-8" };
+    if (api.retryAfter !== undefined) headers["retry-after"] = String(api.retryAfter);
+    return c.body(soapFault(api.status, api.code, api.message, requestIdOf(c)), api.status, headers);
+  }
+});
+
+async function receive(c: AppContext, source: LiveSource) {
+  const { success } = await c.env.WEBHOOK_LIMIT.limit({ key: source.id });
+  if (!success) throw new ApiError("rate_limited", "too many deliveries for this source", { retryAfter: LIMIT_PERIOD_SECONDS });
+
+  const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (!KINDS[source.kind].mediaTypes.includes(mediaType)) {
+    await c.req.raw.body?.cancel();
+    throw new ApiError("unsupported_media_type", `a ${source.kind} delivery is ${KINDS[source.kind].mediaTypes.join(" or ")}`);
+  }
+  const body = await readLimitedBody(c.req.raw);
+
+  let delivery: VerifiedDelivery;
+  try {
+    delivery = await source.verify(c.req.raw.headers, body, Date.now());
+  } catch (err) {
+    if (err instanceof ApiError && (err.code === "bad_signature" || err.code === "stale_timestamp")) await limitFailedAuth(c);
+    throw err;
+  }
+  if (delivery.ping) return c.json({ deliveryId: delivery.deliveryId, tasks: [] }, 200);
+
+  const planned: { id: string; run: () => Promise<boolean> }[] = [];
+  const seen = new Set<string>();
+  for (const item of delivery.items) {
+    for (const [index, rule] of source.rules.entries()) {
+      if (!ruleMatches(rule, item.event, item.payload)) continue;
+      const id = await derivedId("tsk", source.id, item.deliveryId, String(index));
+      // Salesforce may repeat a Notification within one message; one task per (id, rule) still.
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const taskSource: TaskSource = { kind: "webhook", sourceId: source.id, deliveryId: item.deliveryId, event: item.event, rule: index };
+      const { type, org, priority, pool, labels } = rule.task;
+      const payload = renderPayload(rule.task.payload ?? {}, item.payload);
+      planned.push({
+        id,
+        run: async () => {
+          const input = await newTask(c.env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource);
+          return (await createTask(c.env, input)).created;
+        },
+      });
+    }
+  }
+  // One TaskActor hop per task, all at once; a copy racing this one lands on the same actors.
+  const created = await Promise.all(planned.map((p) => p.run()));
+  const tasks = planned.map((p) => p.id);
+  const duplicate = tasks.length > 0 && !created.includes(true);
+  console.log(
+    JSON.stringify({ level: "info", msg: "webhook delivery", requestId: requestIdOf(c), sourceId: source.id, deliveryId: delivery.deliveryId, tasks, duplicate }),
+  );
+
+  if (source.kind === "salesforce") return c.body(SOAP_ACK, 200, { "content-type": "text/xml; charset=utf-8" });
+  if (duplicate) return c.json({ deliveryId: delivery.deliveryId, duplicate: true as const, tasks }, 200);
+  return c.json({ deliveryId: delivery.deliveryId, tasks }, tasks.length > 0 && created.includes(true) ? 202 : 200);
+}
