@@ -44,6 +44,7 @@ async function dispatch(type: TaskType, payload: unknown, ctx: OperationContext)
 /** Runs one operation; never throws: every failure becomes an outcome with an error code. */
 export async function runOperation(type: TaskType, payload: unknown, ctx: OperationContext): Promise<OperationResult> {
   try {
+    validatePayload(type, payload);
     return await dispatch(type, payload ?? {}, ctx);
   } catch (err) {
     if (err instanceof CanceledError || (ctx.signal.aborted && !(err instanceof OperationError))) {
