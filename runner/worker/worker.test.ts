@@ -1,0 +1,208 @@
+// The worker process end to end, forked as the manager forks it: IPC only, sanitized environment.
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Task, TaskType } from "../../protocol/task.ts";
+import { makeZip } from "../../test/doubles/salesforce-fixtures.ts";
+import { startSalesforceOrg, type SalesforceOrgDouble } from "../../test/doubles/salesforce-org.ts";
+import type { CredentialsConfig } from "../credentials/config.ts";
+import { registerOrg } from "../credentials/index.ts";
+import type { ManagerToWorker, WorkerToManager } from "../ipc.ts";
+
+const WORKER = fileURLToPath(new URL("./main.ts", import.meta.url));
+const ZIP = makeZip({ "package.xml": "<Package/>" }).toString("base64");
+const LOCAL_KEY = "worker-test-local-store-passphrase";
+
+function task(type: TaskType, payload: Record<string, unknown>, org = "uat"): Task {
+  const now = new Date().toISOString();
+  return {
+    id: "tsk_01JD0000000000000000000000",
+    project: "prj_01JD0000000000000000000000",
+    type,
+    org,
+    payload,
+    priority: "normal",
+    pool: "default",
+    labels: [],
+    status: "running",
+    attempt: 1,
+    maxAttempts: 3,
+    timeoutSeconds: 600,
+    version: 2,
+    createdAt: now,
+    updatedAt: now,
+    source: { kind: "api", tokenId: "tok_01JD0000000000000000000000" },
+  };
+}
+
+interface Run {
+  child: ChildProcess;
+  messages: WorkerToManager[];
+  stdout: string[];
+  stderr: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitFor(pred: (m: WorkerToManager) => boolean): Promise<WorkerToManager>;
+}
+
+function startWorker(): Run {
+  // What the manager passes: nothing secret, only what a Node process needs.
+  const env = { PATH: process.env.PATH ?? "", SFP_WORKER_POLL_INTERVAL_MS: "5" };
+  const child = fork(WORKER, [], { env, serialization: "advanced", stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  const messages: WorkerToManager[] = [];
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const waiters: Array<{ pred: (m: WorkerToManager) => boolean; resolve: (m: WorkerToManager) => void }> = [];
+  child.stdout?.on("data", (d: Buffer) => stdout.push(d.toString()));
+  child.stderr?.on("data", (d: Buffer) => stderr.push(d.toString()));
+  child.on("message", (m: WorkerToManager) => {
+    messages.push(m);
+    for (const w of [...waiters]) if (w.pred(m)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(m));
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    messages,
+    stdout,
+    stderr,
+    exited,
+    waitFor: (pred) => {
+      const found = messages.find(pred);
+      return found ? Promise.resolve(found) : new Promise((resolve) => waiters.push({ pred, resolve }));
+    },
+  };
+}
+
+const send = (run: Run, msg: ManagerToWorker) => run.child.send(msg);
+const isDone = (m: WorkerToManager): m is Extract<WorkerToManager, { type: "done" }> => m.type === "done";
+
+describe("the worker process over IPC", () => {
+  let org: SalesforceOrgDouble;
+  let dir: string;
+  let credentials: CredentialsConfig;
+
+  beforeAll(async () => {
+    org = await startSalesforceOrg();
+    dir = await mkdtemp(join(tmpdir(), "sfp-worker-"));
+    credentials = { provider: "local", file: join(dir, "credentials.json"), key: LOCAL_KEY };
+    await registerOrg({ alias: "uat", sfdxAuthUrl: org.authUrl, config: credentials });
+  });
+  afterAll(async () => {
+    await org.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    org.controls.deployPolls = 3;
+    org.controls.componentFailures = [];
+  });
+
+  /** Every secret the worker held or saw, in the forms that could leak. */
+  const secrets = () => [org.refreshToken, org.clientSecret, LOCAL_KEY, ...org.issuedTokens].flatMap((s) => [s, encodeURIComponent(s)]);
+  const assertNoSecret = (text: string) => {
+    for (const s of secrets()) expect(text.includes(s), `a secret leaked into: ${text.slice(0, 200)}`).toBe(false);
+  };
+
+  it("says ready, runs a deploy from a start message, streams events, reports done, and exits 0", async () => {
+    const run = startWorker();
+    await run.waitFor((m) => m.type === "ready");
+    // While it runs: nothing secret in its argv or environment.
+    const [cmdline, environ] = await Promise.all([
+      readFile(`/proc/${run.child.pid}/cmdline`, "utf8"),
+      readFile(`/proc/${run.child.pid}/environ`, "utf8"),
+    ]);
+    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
+    const done = await run.waitFor(isDone);
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+
+    expect(run.messages[0]).toEqual({ type: "ready" });
+    expect(run.messages.at(-1)).toBe(done);
+    expect(done).toMatchObject({ type: "done", outcome: "succeeded", result: { status: "Succeeded", success: true } });
+    const events = run.messages.filter((m) => m.type === "event").map((m) => m.event);
+    expect(events.some((e) => e.type === "progress" && e.percent === 100)).toBe(true);
+    expect(events.some((e) => e.type === "log" && e.lines.some((l) => l.startsWith("deploy on uat")))).toBe(true);
+    for (const text of [cmdline, environ, JSON.stringify(run.messages), run.stdout.join(""), run.stderr.join("")]) assertNoSecret(text);
+    expect(run.stderr.join("").trim().split("\n").every((l) => JSON.parse(l).component === "worker")).toBe(true);
+  });
+
+  it("masks secrets that Salesforce echoes back, in events and in the result", async () => {
+    const token = () => org.issuedTokens.at(-1) ?? "";
+    // A failure message that quotes credentials, plain and URL-encoded (it happens with misconfigured callouts).
+    org.controls.componentFailures = [
+      { componentType: "ApexClass", fullName: "Leaky", fileName: "classes/Leaky.cls", problem: `callout failed: refresh_token=${org.refreshToken}&client_secret=${encodeURIComponent(org.clientSecret)}` },
+    ];
+    const run = startWorker();
+    await run.waitFor((m) => m.type === "ready");
+    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
+    const done = await run.waitFor(isDone);
+    await run.exited;
+    expect(done).toMatchObject({ outcome: "failed", error: { code: "deploy_failed" } });
+    const all = JSON.stringify(run.messages);
+    expect(all).toContain("callout failed: refresh_token=***&client_secret=***");
+    assertNoSecret(all);
+    expect(token()).not.toBe("");
+  });
+
+  it("cancels a running deploy on a cancel message: cancelDeploy, done canceled, exit 0", async () => {
+    org.controls.deployPolls = 100_000;
+    const run = startWorker();
+    await run.waitFor((m) => m.type === "ready");
+    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
+    await run.waitFor((m) => m.type === "event" && m.event.type === "progress" && m.event.step === "InProgress");
+    send(run, { type: "cancel", reason: "user asked" });
+    const done = await run.waitFor(isDone);
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(done).toMatchObject({ outcome: "canceled", result: { status: "Canceled" } });
+    expect(org.requests.some((r) => r.body.includes("<cancelDeploy>"))).toBe(true);
+  });
+
+  it("treats SIGTERM as a cancel and still reports done", async () => {
+    org.controls.deployPolls = 100_000;
+    const run = startWorker();
+    await run.waitFor((m) => m.type === "ready");
+    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
+    await run.waitFor((m) => m.type === "event" && m.event.type === "progress" && m.event.step === "InProgress");
+    run.child.kill("SIGTERM");
+    const done = await run.waitFor(isDone);
+    expect(done.outcome).toBe("canceled");
+    expect((await run.exited).code).toBe(0);
+  });
+
+  it("fails a bad payload with invalid_payload without calling Salesforce", async () => {
+    const before = org.requests.length;
+    const run = startWorker();
+    await run.waitFor((m) => m.type === "ready");
+    send(run, { type: "start", task: task("query", { soql: "" }), credentials });
+    const done = await run.waitFor(isDone);
+    await run.exited;
+    expect(done).toEqual({ type: "done", outcome: "failed", error: { code: "invalid_payload", message: expect.stringContaining("payload.soql") } });
+    expect(org.requests.length).toBe(before);
+  });
+
+  it("fails with credentials_not_found for an org nobody registered", async () => {
+    const run = startWorker();
+    await run.waitFor((m) => m.type === "ready");
+    send(run, { type: "start", task: task("org-check", {}, "prod"), credentials });
+    const done = await run.waitFor(isDone);
+    expect((await run.exited).code).toBe(0);
+    expect(done).toMatchObject({ outcome: "failed", error: { code: "credentials_not_found", message: expect.stringContaining("sfp-edge org register --alias prod") } });
+  });
+
+  it("fails with credentials_unavailable (masked) when the store key is wrong", async () => {
+    const run = startWorker();
+    await run.waitFor((m) => m.type === "ready");
+    send(run, { type: "start", task: task("org-check", {}), credentials: { ...credentials, key: "the-wrong-passphrase" } });
+    const done = await run.waitFor(isDone);
+    await run.exited;
+    expect(done).toMatchObject({ outcome: "failed", error: { code: "credentials_unavailable" } });
+    expect(JSON.stringify(run.messages)).not.toContain("the-wrong-passphrase");
+  });
+
+  it("exits when the manager disconnects before sending a job", async () => {
+    const run = startWorker();
+    await run.waitFor((m) => m.type === "ready");
+    run.child.disconnect();
+    expect((await run.exited).code).toBe(0);
+  });
+});
