@@ -1,0 +1,193 @@
+// `sfp-edge task …`: create (optionally waiting for the outcome), get, watch, logs, cancel, list.
+import { readFile } from "node:fs/promises";
+import { EdgeError } from "../../protocol/client.ts";
+import { CreateTaskBody, isTerminal, TASK_STATUSES, type Task, type TaskList } from "../../protocol/index.ts";
+import { connect, getText, projectPath, type Session } from "../connect.ts";
+import { CliError, EXIT, line, parse, printJson, UsageError, type Globals, type Io } from "../io.ts";
+import { EventPrinter, taskSummary } from "../render.ts";
+import { watchTask } from "../watch.ts";
+
+export const TASK_USAGE = {
+  create:
+    "sfp-edge task create <type> --org <alias> [--payload-file <file|->] [--priority critical|normal|batch] [--pool <pool>] [--label <l>]… [--timeout-seconds <n>] [--max-attempts <n>] [--idempotency-key <k>] [--wait] [--poll]",
+  get: "sfp-edge task get <id>",
+  watch: "sfp-edge task watch <id> [--poll]",
+  logs: "sfp-edge task logs <id> [--follow]",
+  cancel: "sfp-edge task cancel <id>",
+  list: "sfp-edge task list [--status <status>] [--limit <n>] [--cursor <c>]",
+} as const;
+
+/** Builds the create body from the command line; the contract's schema has the last word. */
+export async function createBody(argv: string[], io: Io): Promise<{ body: CreateTaskBody; idempotencyKey?: string; wait: boolean; poll: boolean }> {
+  const { values, positionals } = parse(
+    argv,
+    {
+      org: { type: "string" },
+      "payload-file": { type: "string" },
+      priority: { type: "string" },
+      pool: { type: "string" },
+      label: { type: "string", multiple: true },
+      "timeout-seconds": { type: "string" },
+      "max-attempts": { type: "string" },
+      "idempotency-key": { type: "string" },
+      wait: { type: "boolean" },
+      poll: { type: "boolean" },
+    },
+    TASK_USAGE.create,
+  );
+  if (positionals.length !== 1) throw new UsageError("task create takes exactly one task type", TASK_USAGE.create);
+  if (!values.org) throw new UsageError("--org is required", TASK_USAGE.create);
+  const raw: Record<string, unknown> = { type: positionals[0], org: values.org };
+  if (values["payload-file"] !== undefined) raw.payload = await readPayload(values["payload-file"], io);
+  if (values.priority !== undefined) raw.priority = values.priority;
+  if (values.pool !== undefined) raw.pool = values.pool;
+  if (values.label?.length) raw.labels = values.label;
+  if (values["timeout-seconds"] !== undefined) raw.timeoutSeconds = integer(values["timeout-seconds"], "--timeout-seconds", TASK_USAGE.create);
+  if (values["max-attempts"] !== undefined) raw.maxAttempts = integer(values["max-attempts"], "--max-attempts", TASK_USAGE.create);
+  const parsed = CreateTaskBody.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.join(".") || "body";
+    throw new UsageError(`${field}: ${issue.message}`, TASK_USAGE.create);
+  }
+  return { body: parsed.data, idempotencyKey: values["idempotency-key"], wait: values.wait === true, poll: values.poll === true };
+}
+
+async function readPayload(file: string, io: Io): Promise<unknown> {
+  let text: string;
+  try {
+    text = file === "-" ? await io.readStdin() : await readFile(file, "utf8");
+  } catch (err) {
+    throw new CliError(`cannot read the payload file ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CliError(`the payload file ${file} is not valid JSON`);
+  }
+}
+
+export function integer(value: string, flag: string, usage: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number`, usage);
+  return Number(value);
+}
+
+function oneId(positionals: string[], usage: string): string {
+  if (positionals.length !== 1 || !positionals[0]) throw new UsageError("expected one task id", usage);
+  return positionals[0];
+}
+
+export async function taskCreate(io: Io, globals: Globals, argv: string[]): Promise<number> {
+  const { body, idempotencyKey, wait, poll } = await createBody(argv, io);
+  const s = await connect(io, globals);
+  const res = await s.client.request<{ task: Task }>("POST", projectPath(s, "/tasks"), {
+    body,
+    headers: idempotencyKey ? { "idempotency-key": idempotencyKey } : undefined,
+  });
+  const task = res.body.task;
+  if (globals.json) printJson(io, { task, created: res.status === 201 });
+  else line(io, `${res.status === 201 ? "created" : "already created (same Idempotency-Key)"}: ${task.id} (${task.type} on ${task.org}, ${task.status})`);
+  if (!wait) return EXIT.ok;
+  return follow(io, globals, s, task.id, poll);
+}
+
+async function follow(io: Io, globals: Globals, s: Session, taskId: string, poll: boolean): Promise<number> {
+  const printer = new EventPrinter(io, globals.json);
+  const final = await watchTask({
+    client: s.client,
+    taskId,
+    transport: poll ? "poll" : "auto",
+    onEvent: (e) => printer.event(e),
+    onNotice: (t) => printer.notice(t),
+  });
+  printer.finish(final);
+  return final.status === "succeeded" ? EXIT.ok : EXIT.failed;
+}
+
+export async function taskWatch(io: Io, globals: Globals, argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { poll: { type: "boolean" } }, TASK_USAGE.watch);
+  const id = oneId(positionals, TASK_USAGE.watch);
+  return follow(io, globals, await connect(io, globals), id, values.poll === true);
+}
+
+export async function taskGet(io: Io, globals: Globals, argv: string[]): Promise<number> {
+  const { positionals } = parse(argv, {}, TASK_USAGE.get);
+  const id = oneId(positionals, TASK_USAGE.get);
+  const s = await connect(io, globals);
+  const { body } = await s.client.request<{ task: Task }>("GET", `/v1/tasks/${encodeURIComponent(id)}`);
+  if (globals.json) printJson(io, body);
+  else for (const text of taskSummary(body.task)) line(io, text);
+  return EXIT.ok;
+}
+
+export async function taskCancel(io: Io, globals: Globals, argv: string[]): Promise<number> {
+  const { positionals } = parse(argv, {}, TASK_USAGE.cancel);
+  const id = oneId(positionals, TASK_USAGE.cancel);
+  const s = await connect(io, globals);
+  const { body } = await s.client.request<{ task: Task }>("POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`);
+  if (globals.json) printJson(io, body);
+  else line(io, body.task.status === "canceled" ? `canceled ${id}` : `cancel requested: ${id} is ${body.task.status} until its runner stops`);
+  return EXIT.ok;
+}
+
+export async function taskList(io: Io, globals: Globals, argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { status: { type: "string" }, limit: { type: "string" }, cursor: { type: "string" } },
+    TASK_USAGE.list,
+  );
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`, TASK_USAGE.list);
+  const query = new URLSearchParams();
+  if (values.status !== undefined) {
+    if (!(TASK_STATUSES as readonly string[]).includes(values.status)) throw new UsageError(`--status must be one of ${TASK_STATUSES.join(", ")}`, TASK_USAGE.list);
+    query.set("status", values.status);
+  }
+  if (values.limit !== undefined) query.set("limit", String(integer(values.limit, "--limit", TASK_USAGE.list)));
+  if (values.cursor !== undefined) query.set("cursor", values.cursor);
+  const s = await connect(io, globals);
+  const qs = query.toString();
+  const { body } = await s.client.request<TaskList>("GET", projectPath(s, `/tasks${qs ? `?${qs}` : ""}`));
+  if (globals.json) {
+    printJson(io, body);
+    return EXIT.ok;
+  }
+  if (!body.tasks.length) line(io, "no tasks");
+  for (const t of body.tasks) {
+    const progress = t.progress?.percent !== undefined && !isTerminal(t.status) ? ` ${t.progress.percent}%` : "";
+    line(io, `${t.id}  ${t.status.padEnd(9)}${progress}  ${t.type.padEnd(12)}  ${t.org}  ${t.createdAt}`);
+  }
+  if (body.cursor) line(io, `more: sfp-edge task list --cursor ${body.cursor}`);
+  return EXIT.ok;
+}
+
+/** Prints the log; with --follow, keeps reading from the last byte until the task is finished. */
+export async function taskLogs(io: Io, globals: Globals, argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { follow: { type: "boolean", short: "f" } }, TASK_USAGE.logs);
+  const id = encodeURIComponent(oneId(positionals, TASK_USAGE.logs));
+  const s = await connect(io, globals);
+  let offset = 0;
+  const readMore = async (): Promise<void> => {
+    try {
+      const res = await getText(s.client, `/v1/tasks/${id}/logs`, { range: `bytes=${offset}-` });
+      if (res.text) {
+        if (globals.json) printJson(io, { offset, text: res.text });
+        else io.stdout.write(res.text);
+      }
+      // The total after this read is the next offset; without Content-Range, count what we got.
+      const total = /\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
+      offset = total ? Number(total[1]) : offset + Buffer.byteLength(res.text);
+    } catch (err) {
+      // 416: nothing past `offset` yet.
+      if (!(err instanceof EdgeError && err.status === 416)) throw err;
+    }
+  };
+  await readMore();
+  if (!values.follow) return EXIT.ok;
+  let { body } = await s.client.request<{ task: Task }>("GET", `/v1/tasks/${id}`);
+  while (!isTerminal(body.task.status)) {
+    ({ body } = await s.client.request<{ task: Task }>("GET", `/v1/tasks/${id}?wait=25&version=${body.task.version}`));
+    await readMore();
+  }
+  await readMore();
+  return body.task.status === "succeeded" ? EXIT.ok : EXIT.failed;
+}

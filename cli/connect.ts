@@ -1,0 +1,56 @@
+// Turns the stored login (and its environment overrides) into a client for the edge.
+import { EdgeClient, EdgeError } from "../protocol/client.ts";
+import type { ErrorCode } from "../protocol/errors.ts";
+import { configDir, readConfig, withEnv } from "./config.ts";
+import { CliError, type Globals, type Io } from "./io.ts";
+
+export interface Session {
+  client: EdgeClient;
+  project: string;
+  url: string;
+}
+
+export async function connect(io: Io, globals: Globals): Promise<Session> {
+  const settings = withEnv(await readConfig(configDir(io.env, globals.configDir)), io.env);
+  const missing = (["url", "token", "project"] as const).filter((k) => !settings[k]);
+  if (missing.length) {
+    throw new CliError(`not logged in (no ${missing.join(", ")}): run sfp-edge login --url <edge URL> --token <token> --project <project id>`);
+  }
+  const url = settings.url!;
+  return { client: new EdgeClient(url, settings.token), project: settings.project!, url };
+}
+
+export function projectPath(s: Session, rest = ""): string {
+  return `/v1/projects/${encodeURIComponent(s.project)}${rest}`;
+}
+
+/**
+ * GET for a text answer (the task log) with a Range header. EdgeClient parses every body as JSON
+ * when it can, which would mangle a log whose text happens to be JSON, so this reads the text itself
+ * and turns errors into the same EdgeError.
+ */
+export async function getText(
+  client: EdgeClient,
+  path: string,
+  headers: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<{ status: number; text: string; headers: Headers }> {
+  const all: Record<string, string> = { accept: "text/plain", ...headers };
+  if (client.token) all.authorization = `Bearer ${client.token}`;
+  let res: Response;
+  try {
+    res = await fetch(client.baseUrl + path, { headers: all, signal });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new EdgeError(0, "network", `cannot reach ${client.baseUrl}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const text = await res.text();
+  if (res.ok) return { status: res.status, text, headers: res.headers };
+  let error: { code?: ErrorCode; message?: string; requestId?: string } | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: typeof error }).error;
+  } catch {
+    error = undefined;
+  }
+  throw new EdgeError(res.status, error?.code ?? "internal", error?.message ?? `HTTP ${res.status} from GET ${path}`, error?.requestId, Number(res.headers.get("retry-after")) || undefined);
+}
