@@ -77,11 +77,17 @@ function startWorker(): Run {
 
 const send = (run: Run, msg: ManagerToWorker) => run.child.send(msg);
 const isDone = (m: WorkerToManager): m is Extract<WorkerToManager, { type: "done" }> => m.type === "done";
+async function waitDone(run: Run): Promise<Extract<WorkerToManager, { type: "done" }>> {
+  await run.waitFor(isDone);
+  const done = run.messages.find(isDone);
+  if (!done) throw new Error("no done message");
+  return done;
+}
 
 describe("the worker process over IPC", () => {
   let org: SalesforceOrgDouble;
   let dir: string;
-  let credentials: CredentialsConfig;
+  let credentials: Extract<CredentialsConfig, { provider: "local" }>;
 
   beforeAll(async () => {
     org = await startSalesforceOrg();
@@ -113,7 +119,7 @@ describe("the worker process over IPC", () => {
       readFile(`/proc/${run.child.pid}/environ`, "utf8"),
     ]);
     send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
-    const done = await run.waitFor(isDone);
+    const done = await waitDone(run);
     expect(await run.exited).toEqual({ code: 0, signal: null });
 
     expect(run.messages[0]).toEqual({ type: "ready" });
@@ -135,7 +141,7 @@ describe("the worker process over IPC", () => {
     const run = startWorker();
     await run.waitFor((m) => m.type === "ready");
     send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
-    const done = await run.waitFor(isDone);
+    const done = await waitDone(run);
     await run.exited;
     expect(done).toMatchObject({ outcome: "failed", error: { code: "deploy_failed" } });
     const all = JSON.stringify(run.messages);
@@ -151,7 +157,7 @@ describe("the worker process over IPC", () => {
     send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
     await run.waitFor((m) => m.type === "event" && m.event.type === "progress" && m.event.step === "InProgress");
     send(run, { type: "cancel", reason: "user asked" });
-    const done = await run.waitFor(isDone);
+    const done = await waitDone(run);
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect(done).toMatchObject({ outcome: "canceled", result: { status: "Canceled" } });
     expect(org.requests.some((r) => r.body.includes("<cancelDeploy>"))).toBe(true);
@@ -164,7 +170,7 @@ describe("the worker process over IPC", () => {
     send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
     await run.waitFor((m) => m.type === "event" && m.event.type === "progress" && m.event.step === "InProgress");
     run.child.kill("SIGTERM");
-    const done = await run.waitFor(isDone);
+    const done = await waitDone(run);
     expect(done.outcome).toBe("canceled");
     expect((await run.exited).code).toBe(0);
   });
@@ -174,7 +180,7 @@ describe("the worker process over IPC", () => {
     const run = startWorker();
     await run.waitFor((m) => m.type === "ready");
     send(run, { type: "start", task: task("query", { soql: "" }), credentials });
-    const done = await run.waitFor(isDone);
+    const done = await waitDone(run);
     await run.exited;
     expect(done).toEqual({ type: "done", outcome: "failed", error: { code: "invalid_payload", message: expect.stringContaining("payload.soql") } });
     expect(org.requests.length).toBe(before);
@@ -184,7 +190,7 @@ describe("the worker process over IPC", () => {
     const run = startWorker();
     await run.waitFor((m) => m.type === "ready");
     send(run, { type: "start", task: task("org-check", {}, "prod"), credentials });
-    const done = await run.waitFor(isDone);
+    const done = await waitDone(run);
     expect((await run.exited).code).toBe(0);
     expect(done).toMatchObject({ outcome: "failed", error: { code: "credentials_not_found", message: expect.stringContaining("sfp-edge org register --alias prod") } });
   });
@@ -193,7 +199,7 @@ describe("the worker process over IPC", () => {
     const run = startWorker();
     await run.waitFor((m) => m.type === "ready");
     send(run, { type: "start", task: task("org-check", {}), credentials: { ...credentials, key: "the-wrong-passphrase" } });
-    const done = await run.waitFor(isDone);
+    const done = await waitDone(run);
     await run.exited;
     expect(done).toMatchObject({ outcome: "failed", error: { code: "credentials_unavailable" } });
     expect(JSON.stringify(run.messages)).not.toContain("the-wrong-passphrase");
