@@ -1,4 +1,5 @@
 // The container's HEALTHCHECK: GET /healthz on the manager's own listener (SFP_RUNNER_LISTEN).
+export {}; // an ES module: top-level await
 const listen = process.env.SFP_RUNNER_LISTEN || "127.0.0.1:8790";
 const at = listen.lastIndexOf(":");
 const host = listen.slice(0, at).replace(/^\[|\]$/g, "");
