@@ -2,17 +2,12 @@
 import type { OrgCheckPayload } from "../../protocol/payloads.ts";
 import type { OperationContext, OperationResult } from "./context.ts";
 
-interface Limit {
-  Max: number;
-  Remaining: number;
-}
-
 export async function runOrgCheck(ctx: OperationContext, payload: OrgCheckPayload): Promise<OperationResult> {
   const id = await ctx.conn.identity();
   ctx.progress({ percent: 33, step: "identity" });
   const versions = await ctx.conn.request<Array<{ version: string }>>(`${ctx.conn.instanceUrl}/services/data`);
   ctx.progress({ percent: 66, step: "versions" });
-  const all = (await ctx.conn.limits()) as unknown as Record<string, Limit>;
+  const all = await ctx.conn.limits();
   const wanted = payload.limits ? new Set(payload.limits) : null;
   const limits = Object.fromEntries(
     Object.entries(all)

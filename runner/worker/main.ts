@@ -50,14 +50,18 @@ process.on("message", (raw: unknown) => {
   started = true;
   clearTimeout(startTimer);
   const pollIntervalMs = Number(process.env.SFP_WORKER_POLL_INTERVAL_MS) || DEFAULT_POLL_INTERVAL_MS;
-  void runJob(msg.task, msg.credentials, { send: (m) => void send(m), diag }, { signal: cancel.signal, pollIntervalMs }).then(
-    async (done) => {
+  void runJob(msg.task, msg.credentials, { send: (m) => void send(m), diag }, { signal: cancel.signal, pollIntervalMs })
+    .catch((err: unknown): WorkerToManager => {
+      // runJob reports every failure itself; this is a bug in the worker, told without details.
+      diag({ level: "error", msg: "runJob threw", name: err instanceof Error ? err.name : typeof err });
+      return { type: "done", outcome: "failed", error: { code: "internal", message: "the worker failed unexpectedly" } };
+    })
+    .then(async (done) => {
       finishing = true;
       await send(done);
       if (process.connected) process.disconnect();
       process.exit(0);
-    },
-  );
+    });
 });
 
 process.on("disconnect", () => {
