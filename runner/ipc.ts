@@ -8,7 +8,13 @@ import type { CredentialsConfig } from "./credentials/config.ts";
 export type WorkerEvent = RunnerEvent extends infer E ? (E extends { seq: number } ? Omit<E, "seq"> : never) : never;
 
 export type ManagerToWorker =
-  | { type: "start"; task: Task; credentials: CredentialsConfig }
+  | {
+      type: "start";
+      task: Task;
+      credentials: CredentialsConfig;
+      /** Between two status checks of a Salesforce async job (default 2000 ms); tests make it short. */
+      pollIntervalMs?: number;
+    }
   | { type: "cancel"; reason: string };
 
 export type WorkerToManager =

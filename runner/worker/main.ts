@@ -49,7 +49,7 @@ process.on("message", (raw: unknown) => {
   if (msg?.type !== "start" || started) return;
   started = true;
   clearTimeout(startTimer);
-  const pollIntervalMs = Number(process.env.SFP_WORKER_POLL_INTERVAL_MS) || DEFAULT_POLL_INTERVAL_MS;
+  const pollIntervalMs = msg.pollIntervalMs && msg.pollIntervalMs > 0 ? msg.pollIntervalMs : DEFAULT_POLL_INTERVAL_MS;
   void runJob(msg.task, msg.credentials, { send: (m) => void send(m), diag }, { signal: cancel.signal, pollIntervalMs })
     .catch((err: unknown): WorkerToManager => {
       // runJob reports every failure itself; this is a bug in the worker, told without details.

@@ -49,8 +49,8 @@ interface Run {
 
 function startWorker(): Run {
   // What the manager passes: nothing secret, only what a Node process needs.
-  const env = { PATH: process.env.PATH ?? "", SFP_WORKER_POLL_INTERVAL_MS: "5" };
-  const child = fork(WORKER, [], { env, serialization: "advanced", stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  const env = { PATH: process.env.PATH ?? "" };
+  const child = fork(WORKER, [], { env, execArgv: [], serialization: "json", stdio: ["ignore", "pipe", "pipe", "ipc"] });
   const messages: WorkerToManager[] = [];
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -75,7 +75,8 @@ function startWorker(): Run {
   };
 }
 
-const send = (run: Run, msg: ManagerToWorker) => run.child.send(msg);
+/** Sends like the manager; start messages get a short poll interval so deploys finish quickly. */
+const send = (run: Run, msg: ManagerToWorker) => run.child.send(msg.type === "start" ? { pollIntervalMs: 5, ...msg } : msg);
 const isDone = (m: WorkerToManager): m is Extract<WorkerToManager, { type: "done" }> => m.type === "done";
 async function waitDone(run: Run): Promise<Extract<WorkerToManager, { type: "done" }>> {
   await run.waitFor(isDone);
