@@ -5,7 +5,7 @@ import { EventEmitter, once } from "node:events";
 import { EdgeError } from "../../protocol/client.ts";
 import type { Assignment, RunnerAction, RunnerHeartbeatBody, RunnerSettings } from "../../protocol/runner.ts";
 import type { CredentialsConfig } from "../credentials/config.ts";
-import { ConfigError, RETRY, type ManagerConfig } from "./config.ts";
+import { ConfigError, RETRY, TIMING, type ManagerConfig } from "./config.ts";
 import { RunnerApi, backoffMs, sleep } from "./edge-api.ts";
 import { Job } from "./job.ts";
 import type { Logger } from "./log.ts";
@@ -214,11 +214,17 @@ export class Agent {
         await once(this.changes, "change");
         continue;
       }
+      const startedAt = Date.now();
       try {
         const assignments = await this.api.poll(free, waitSeconds, this.stopPolling.signal);
         failures = 0;
+        // Drain began while the answer was on its way: those assignments go back to the queue.
+        if (this.draining) return;
         if (assignments.length > free) this.log.warn("the edge offered more assignments than free slots", { offered: assignments.length, free });
         for (const assignment of assignments.slice(0, free)) void this.take(assignment);
+        // An edge that answers an empty poll at once must not turn this loop into a busy loop.
+        const elapsed = Date.now() - startedAt;
+        if (assignments.length === 0 && elapsed < TIMING.emptyPollMinMs) await sleep(TIMING.emptyPollMinMs - elapsed, this.wakeUp.signal);
       } catch (err) {
         if (this.stopPolling.signal.aborted) return;
         if (err instanceof EdgeError && err.status === 401) {

@@ -51,6 +51,8 @@ export const TIMING = {
   workerExitAfterDoneMs: 5_000,
   /** Any edge call but a long poll is abandoned after this (and retried by its policy). */
   requestTimeoutMs: 30_000,
+  /** Polls that come back empty are at least this far apart (a wake cuts the wait short). */
+  emptyPollMinMs: 1_000,
   /** A long poll is abandoned this long after the wait it asked for. */
   pollSlackMs: 10_000,
   /** Lease renewals run this many times per lease (DESIGN.md §2: every third of it). */
