@@ -7,6 +7,7 @@ import { sha256Hex, signToken } from "../edge/auth/tokens.ts";
 import {
   newId,
   rpcError,
+  type CreateRegistrationTokenBody,
   type CreateTokenBody,
   type Org,
   type Project,
@@ -49,9 +50,17 @@ const MIGRATIONS = [
     `CREATE TABLE sfp_webhook_sources (name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, secret TEXT,
        org_id TEXT, rules TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`,
   ],
+  // runner registration (issue 4): registration tokens as hashes with their remaining uses, and the
+  // runners the project has seen with their pool, so owners can list and revoke across pools.
+  [
+    `CREATE TABLE sfp_registration_tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL, pool TEXT NOT NULL, labels TEXT NOT NULL,
+       uses_left INTEGER NOT NULL, expires_at INTEGER NOT NULL, created_at TEXT NOT NULL)`,
+    "CREATE TABLE sfp_runner_index (id TEXT PRIMARY KEY, pool TEXT NOT NULL, registered_at TEXT NOT NULL, revoked_at TEXT)",
+  ],
 ] as const;
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+const REGISTRATION_TOKEN_TTL_SECONDS = 3600;
 const TICKET_TTL_MS = 60 * 1000;
 const MAX_LIST = 200;
 
@@ -316,6 +325,66 @@ export class ProjectActor extends DurableObject<Env> {
 
   private webhookRows(clause: string, ...args: string[]): WebhookSourceRow[] {
     return this.sql.exec<WebhookSourceRow>(`SELECT * FROM sfp_webhook_sources ${clause}`, ...args).toArray();
+  }
+
+  // ---- runner registration (issue 4) ----------------------------------------------------------------
+
+  /** A registration token for `pool`: signed (so a forged one costs no lookup), stored as a hash. */
+  async createRegistrationToken(body: CreateRegistrationTokenBody, now = Date.now()): Promise<{ token: string; expiresAt: string }> {
+    const project = this.project();
+    const id = newId("rtk");
+    const expires = now + (body.expiresInSeconds ?? REGISTRATION_TOKEN_TTL_SECONDS) * 1000;
+    const token = await signToken(this.env.TOKEN_SIGNING_KEY, { k: "reg", id, p: project.id, pool: body.pool, e: Math.floor(expires / 1000) });
+    this.sql.exec(
+      "INSERT INTO sfp_registration_tokens (id, hash, pool, labels, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      id,
+      await sha256Hex(token),
+      body.pool,
+      JSON.stringify(body.labels ?? []),
+      body.uses ?? 1,
+      expires,
+      nowIso(now),
+    );
+    return { token, expiresAt: nowIso(expires) };
+  }
+
+  /**
+   * Spends one use of a registration token and records the runner it registers. Used up, expired or
+   * unknown tokens are all "unauthenticated": the caller learns nothing about which.
+   */
+  async redeemRegistrationToken(id: string, hash: string, runnerId: string): Promise<{ pool: string; labels: string[] }> {
+    const now = Date.now();
+    const row = this.sql
+      .exec<{ hash: string; pool: string; labels: string; uses_left: number; expires_at: number }>(
+        "SELECT hash, pool, labels, uses_left, expires_at FROM sfp_registration_tokens WHERE id = ?",
+        id,
+      )
+      .toArray()[0];
+    if (!row || row.hash !== hash || row.uses_left <= 0 || row.expires_at <= now) {
+      throw rpcError("unauthenticated", "the registration token is invalid, used up or expired");
+    }
+    this.sql.exec("UPDATE sfp_registration_tokens SET uses_left = uses_left - 1 WHERE id = ?", id);
+    this.sql.exec("DELETE FROM sfp_registration_tokens WHERE uses_left <= 0 OR expires_at <= ?", now);
+    this.sql.exec("INSERT INTO sfp_runner_index (id, pool, registered_at) VALUES (?, ?, ?)", runnerId, row.pool, nowIso(now));
+    return { pool: row.pool, labels: JSON.parse(row.labels) as string[] };
+  }
+
+  /** The pools that have (or had) runners, for listing runners across pools. */
+  async runnerPools(): Promise<string[]> {
+    this.project();
+    return this.sql.exec<{ pool: string }>("SELECT DISTINCT pool FROM sfp_runner_index WHERE revoked_at IS NULL ORDER BY pool").toArray().map((r) => r.pool);
+  }
+
+  /** The pool of a runner that is not revoked; 404 otherwise. */
+  async runnerPool(runnerId: string): Promise<string> {
+    this.project();
+    const row = this.sql.exec<{ pool: string }>("SELECT pool FROM sfp_runner_index WHERE id = ? AND revoked_at IS NULL", runnerId).toArray()[0];
+    if (!row) throw rpcError("not_found", "no such runner");
+    return row.pool;
+  }
+
+  async runnerRevoked(runnerId: string): Promise<void> {
+    this.sql.exec("UPDATE sfp_runner_index SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", nowIso(), runnerId);
   }
 
   // ---- the project feed (hibernating WebSockets) ------------------------------------------------

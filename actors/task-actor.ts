@@ -3,9 +3,15 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../edge/env.ts";
 import { dispatcherStub, projectStub } from "../edge/env.ts";
+import { signToken } from "../edge/auth/tokens.ts";
+import { timings } from "../edge/env.ts";
 import {
   isTerminal,
   rpcError,
+  type Accepted,
+  type FinishBody,
+  type JobHeartbeatAnswer,
+  type RunnerEvent,
   type EventsPage,
   type Progress,
   type Task,
@@ -30,6 +36,13 @@ const MIGRATIONS = [
     "CREATE TABLE sfp_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, body TEXT NOT NULL)",
     TIMERS_TABLE,
   ],
+  // The leases runners held (issue 4), one row per epoch; `live` marks the current one. Ended rows stay
+  // so that a retried accept, a repeated finish and a stale write each get their answer. The lease's
+  // expiry is the "lease" timer itself, so renewing it is one timer write.
+  [
+    `CREATE TABLE sfp_leases (epoch INTEGER PRIMARY KEY, assignment_id TEXT NOT NULL UNIQUE, runner_id TEXT NOT NULL,
+       live INTEGER NOT NULL, acked_seq INTEGER NOT NULL DEFAULT 0, finish TEXT, finish_task TEXT)`,
+  ],
 ] as const;
 
 /** What the edge (or the webhook ingest) hands over to create a task; validated before it gets here. */
@@ -49,7 +62,12 @@ export interface QueueEntry {
 type OutboxMessage =
   | { kind: "project"; body: { task: Task } }
   | { kind: "enqueue"; body: QueueEntry }
-  | { kind: "dequeue"; body: { project: string; pool: string; taskId: string } };
+  | { kind: "dequeue"; body: { project: string; pool: string; taskId: string } }
+  | { kind: "release"; body: LeaseNotice }
+  | { kind: "cancel"; body: LeaseNotice };
+
+/** Tells the task's dispatcher about one of its leases (ended, or asked to cancel). */
+type LeaseNotice = { project: string; pool: string; taskId: string; epoch: number };
 
 type EventDraft =
   | { type: "status"; status: TaskStatus; attempt: number; error?: TaskErrorInfo }
@@ -168,7 +186,7 @@ export class TaskActor extends DurableObject<Env> {
     if (task.status === "queued") {
       this.moveTo("canceled", {}, [{ kind: "dequeue", body: { project: task.project, pool: task.pool, taskId: task.id } }]);
     } else {
-      this.moveTo("canceling");
+      this.moveTo("canceling", {}, this.cancelNotice());
     }
     // Like create, the answer waits until the project index and the queue know.
     await this.flushOutbox();
@@ -243,6 +261,177 @@ export class TaskActor extends DurableObject<Env> {
     }
   }
 
+  // ---- the lease (runner protocol, issue 4) ----------------------------------------------------
+  // A runner holds a task through a lease: one epoch per accept, renewed by job heartbeats, ended by
+  // finish, by lapsing (the "lease" timer), or by its runner's revocation. Only the live epoch may
+  // write; every later write of an older epoch answers 409, and after the task finished 410.
+
+  private leaseRow(where: "live" | "epoch" | "assignment", value?: number | string): LeaseRow | undefined {
+    const clause = where === "live" ? "live = 1" : where === "epoch" ? "epoch = ?" : "assignment_id = ?";
+    const args = value === undefined ? [] : [value];
+    return this.ctx.storage.sql.exec<LeaseRow>(`SELECT * FROM sfp_leases WHERE ${clause}`, ...args).toArray()[0];
+  }
+
+  /**
+   * A runner accepts the dispatcher's offer. The first accept of a queued task (when the dispatcher
+   * says the offer is open: `grant`) starts a lease and the task runs; the same assignment again
+   * answers the same lease. Refusals come back as values so the dispatcher can tell whether the task
+   * still wants a runner; the edge turns them into 409/410.
+   */
+  async accept(project: string, offer: { assignmentId: string; runnerId: string; grant: boolean }): Promise<AcceptAnswer> {
+    const task = this.visible(project);
+    const held = this.leaseRow("assignment", offer.assignmentId);
+    if (held?.live && held.runner_id === offer.runnerId) return { accepted: await this.acceptedAnswer(held) };
+    if (held || task.status !== "queued" || !offer.grant) return refusal(task, held ? "that lease has ended" : "the offer is no longer open");
+    const epoch = (this.ctx.storage.sql.exec<{ e: number | null }>("SELECT MAX(epoch) AS e FROM sfp_leases").one().e ?? 0) + 1;
+    this.ctx.storage.sql.exec("INSERT INTO sfp_leases (epoch, assignment_id, runner_id, live) VALUES (?, ?, ?, 1)", epoch, offer.assignmentId, offer.runnerId);
+    this.timers.set("lease", Date.now() + timings(this.env).leaseSeconds * 1000);
+    this.moveTo("running");
+    await this.timers.arm();
+    void this.flushOutbox();
+    leaseLog("lease granted", task.id, { runnerId: offer.runnerId, epoch, attempt: task.attempt });
+    return { accepted: await this.acceptedAnswer(this.leaseRow("epoch", epoch)!) };
+  }
+
+  private async acceptedAnswer(lease: LeaseRow): Promise<Accepted> {
+    const task = this.task!;
+    const jobToken = await signToken(this.env.TOKEN_SIGNING_KEY, { k: "job", t: task.id, p: task.project, ep: lease.epoch });
+    return { jobToken, leaseEpoch: lease.epoch, leaseExpiresAt: nowIso(this.timers.get("lease") ?? Date.now()), task };
+  }
+
+  /** The live lease of `epoch`, or the contract's refusal: 410 once the task finished, else 409. */
+  private writableLease(epoch: number): LeaseRow {
+    const lease = this.leaseRow("live");
+    if (lease && lease.epoch === epoch) return lease;
+    if (isTerminal(this.task!.status)) throw rpcError("gone", `the task is already ${this.task!.status}`);
+    throw rpcError("stale_lease", `lease epoch ${epoch} is no longer this task's lease`);
+  }
+
+  /** A job heartbeat renews the lease and tells the runner whether a client asked to cancel. */
+  async jobHeartbeat(project: string, epoch: number): Promise<JobHeartbeatAnswer> {
+    const task = this.visible(project);
+    this.writableLease(epoch);
+    const expires = Date.now() + timings(this.env).leaseSeconds * 1000;
+    this.timers.set("lease", expires);
+    await this.timers.arm();
+    return { leaseExpiresAt: nowIso(expires), cancelRequested: task.status === "canceling" };
+  }
+
+  /**
+   * The runner's progress and log events, numbered by the runner per lease. Stored in seq order:
+   * seqs already stored are skipped, and at a gap only the contiguous prefix is kept; the answer's
+   * `ackedSeq` tells the runner where to resend from. Each stored one becomes a task event.
+   */
+  async jobEvents(project: string, epoch: number, events: RunnerEvent[]): Promise<{ ackedSeq: number }> {
+    this.visible(project);
+    const lease = this.writableLease(epoch);
+    let acked = lease.acked_seq;
+    const drafts: EventDraft[] = [];
+    for (const event of [...events].sort((a, b) => a.seq - b.seq)) {
+      if (event.seq <= acked) continue;
+      if (event.seq !== acked + 1) break;
+      acked = event.seq;
+      if (event.type === "log") drafts.push({ type: "log", lines: event.lines });
+      else drafts.push({ type: "progress", ...progressOf(event) });
+    }
+    if (drafts.length) {
+      this.ctx.storage.sql.exec("UPDATE sfp_leases SET acked_seq = ? WHERE epoch = ?", acked, epoch);
+      this.commit({ ...this.task! }, drafts);
+    }
+    return { ackedSeq: acked };
+  }
+
+  /**
+   * The runner's outcome ends the lease and the task. The same finish again answers the same task; a
+   * different one for a finished epoch is a conflict. `canceled` only answers a client's cancel.
+   */
+  async jobFinish(project: string, epoch: number, body: FinishBody): Promise<Task> {
+    const task = this.visible(project);
+    const key = JSON.stringify(body);
+    const done = this.leaseRow("epoch", epoch);
+    if (done?.finish) {
+      if (done.finish === key) return JSON.parse(done.finish_task ?? "null") as Task;
+      throw rpcError("conflict", "this lease already finished with a different outcome");
+    }
+    this.writableLease(epoch);
+    if (body.outcome === "canceled" && task.status !== "canceling") {
+      throw rpcError("conflict", "outcome canceled answers a cancel request; this task was not asked to cancel (report failed)");
+    }
+    if (!canMove(task.status, body.outcome)) throw rpcError("conflict", `cannot finish a ${task.status} task as ${body.outcome}`);
+    const patch: Partial<Task> = {};
+    if (body.outcome === "failed") patch.error = body.error ?? { code: "failed", message: "the runner reported a failure" };
+    const extra: EventDraft[] = body.result === undefined ? [] : [{ type: "result", result: body.result }];
+    this.ctx.storage.sql.exec("UPDATE sfp_leases SET live = 0, finish = ? WHERE epoch = ?", key, epoch);
+    this.timers.clear("lease");
+    const finished = this.moveTo(body.outcome, patch, [this.leaseNotice("release", epoch)], extra);
+    this.ctx.storage.sql.exec("UPDATE sfp_leases SET finish_task = ? WHERE epoch = ?", JSON.stringify(finished), epoch);
+    await this.timers.arm();
+    void this.flushOutbox();
+    leaseLog("lease finished", task.id, { epoch, outcome: body.outcome });
+    return finished;
+  }
+
+  /** Ends the lease of `epoch` now, as if it lapsed (its runner was revoked or deregistered). */
+  async endLease(project: string, epoch: number, reason: string): Promise<Task> {
+    this.visible(project);
+    const lease = this.leaseRow("live");
+    if (lease?.epoch === epoch) {
+      this.loseLease(lease, reason);
+      await this.timers.arm();
+      await this.flushOutbox();
+    }
+    return this.task!;
+  }
+
+  /** The "lease" timer fired: no heartbeat renewed the lease in time. */
+  private async leaseLapsed(): Promise<void> {
+    const lease = this.leaseRow("live");
+    if (!lease || !this.task || isTerminal(this.task.status)) return;
+    this.loseLease(lease, "the lease lapsed");
+    await this.flushOutbox();
+  }
+
+  /**
+   * A lease ended without a finish: a canceling task is canceled; otherwise the task goes back to
+   * the queue with attempt+1, or fails as `lost` after its last attempt. Events stored so far stay.
+   */
+  private loseLease(lease: LeaseRow, reason: string): void {
+    const task = this.task!;
+    this.ctx.storage.sql.exec("UPDATE sfp_leases SET live = 0 WHERE epoch = ?", lease.epoch);
+    this.timers.clear("lease");
+    const release = this.leaseNotice("release", lease.epoch);
+    if (task.status === "canceling") {
+      this.moveTo("canceled", {}, [release]);
+    } else if (task.attempt < task.maxAttempts) {
+      const attempt = task.attempt + 1;
+      this.moveTo("queued", { attempt }, [release, { kind: "enqueue", body: queueEntry({ ...task, attempt }) }]);
+    } else {
+      const error = { code: "lost", message: `${reason} on the last of ${task.maxAttempts} attempts` };
+      this.moveTo("failed", { error }, [release]);
+    }
+    leaseLog("lease lost", task.id, { runnerId: lease.runner_id, epoch: lease.epoch, reason, status: this.task!.status });
+  }
+
+  /** The dispatcher found no runner that could ever take this queued attempt (queue TTL). */
+  async failUnrunnable(project: string, attempt: number, error: TaskErrorInfo): Promise<Task> {
+    const task = this.visible(project);
+    if (task.status !== "queued" || task.attempt !== attempt) return task;
+    this.moveTo("failed", { error });
+    void this.flushOutbox();
+    return this.task!;
+  }
+
+  private leaseNotice(kind: "release" | "cancel", epoch: number): OutboxMessage {
+    const task = this.task!;
+    return { kind, body: { project: task.project, pool: task.pool, taskId: task.id, epoch } };
+  }
+
+  /** A cancel of a running task reaches its runner through the dispatcher's heartbeat answer too. */
+  private cancelNotice(): OutboxMessage[] {
+    const lease = this.leaseRow("live");
+    return lease ? [this.leaseNotice("cancel", lease.epoch)] : [];
+  }
+
   // ---- outbox -----------------------------------------------------------------------------------
 
   /** Delivers queued messages in order; on a failure the rest wait for the retry alarm. */
@@ -283,6 +472,12 @@ export class TaskActor extends DurableObject<Env> {
       case "dequeue":
         await dispatcherStub(this.env, message.body.project, message.body.pool).remove(message.body.taskId);
         return;
+      case "release":
+        await dispatcherStub(this.env, message.body.project, message.body.pool).released(message.body.taskId, message.body.epoch);
+        return;
+      case "cancel":
+        await dispatcherStub(this.env, message.body.project, message.body.pool).cancelRequested(message.body.taskId, message.body.epoch);
+        return;
     }
   }
 
@@ -293,6 +488,7 @@ export class TaskActor extends DurableObject<Env> {
     for (const name of due) {
       if (name === "outbox") await this.flushOutbox();
       if (name === "close-sockets") this.closeFinishedSockets();
+      if (name === "lease") await this.leaseLapsed();
     }
     await this.timers.arm();
   }
@@ -386,4 +582,30 @@ export function queueEntry(task: Task): QueueEntry {
     createdAt: task.createdAt,
     attempt: task.attempt,
   };
+}
+
+// ---- lease helpers (issue 4) --------------------------------------------------------------------
+
+type LeaseRow = { epoch: number; assignment_id: string; runner_id: string; live: number; acked_seq: number; finish: string | null; finish_task: string | null };
+
+/** The task's answer to an accept: the lease, or a refusal the dispatcher can act on. */
+export type AcceptAnswer = { accepted: Accepted; refused?: undefined } | { accepted?: undefined; refused: AcceptRefusal };
+export interface AcceptRefusal {
+  code: "gone" | "conflict" | "already_finished" | "assignment_expired";
+  message: string;
+  /** Whether the task still wants a runner (it is queued), so the dispatcher keeps it in the queue. */
+  wanted: boolean;
+  attempt: number;
+}
+
+function refusal(task: Task, why: string): AcceptAnswer {
+  const base = { wanted: task.status === "queued", attempt: task.attempt };
+  if (task.status === "canceled") return { refused: { ...base, code: "gone", message: "the task was canceled" } };
+  if (isTerminal(task.status)) return { refused: { ...base, code: "already_finished", message: `the task is already ${task.status}` } };
+  if (task.status !== "queued") return { refused: { ...base, code: "conflict", message: "the task is held by another lease" } };
+  return { refused: { ...base, code: "assignment_expired", message: why } };
+}
+
+function leaseLog(msg: string, taskId: string, fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ level: "info", msg, taskId, ...fields }));
 }

@@ -5,7 +5,9 @@ import { authenticate } from "./auth/middleware.ts";
 import { VERSION } from "./env.ts";
 import { errorResponse, onError } from "./http.ts";
 import { router } from "./openapi.ts";
+import { jobs } from "./routes/jobs.ts";
 import { projects } from "./routes/projects.ts";
+import { runners } from "./routes/runners.ts";
 import { system } from "./routes/system.ts";
 import { tasks } from "./routes/tasks.ts";
 import { ws } from "./routes/ws.ts";
@@ -37,6 +39,8 @@ app.use(
 app.route("/", system);
 app.route("/", projects);
 app.route("/", tasks);
+app.route("/", runners);
+app.route("/", jobs);
 app.route("/", ws);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });

@@ -88,3 +88,22 @@ export async function requireProjectToken(c: AppContext, permission: Permission,
   if (!allows(caller.role, permission)) throw new ApiError("forbidden", `the ${caller.role} role may not do this`);
   return caller;
 }
+
+/** A runner token (runner calls only); any other credential is 403. */
+export async function requireRunner(c: AppContext): Promise<Extract<Caller, { kind: "runner" }>> {
+  const caller = await requireCaller(c);
+  if (caller.kind !== "runner") throw new ApiError("forbidden", "this endpoint needs a runner token");
+  return caller;
+}
+
+/**
+ * A job token for this task and lease epoch. Another task's job token gets 403 without the task
+ * being looked up, so a token learns nothing about tasks that are not its own.
+ */
+export async function requireJob(c: AppContext, taskId: string, epoch: number): Promise<Extract<Caller, { kind: "job" }>> {
+  const caller = await requireCaller(c);
+  if (caller.kind !== "job") throw new ApiError("forbidden", "this endpoint needs the job token of the task's lease");
+  if (caller.taskId !== taskId) throw new ApiError("forbidden", "this job token is for another task");
+  if (caller.epoch !== epoch) throw new ApiError("forbidden", `this job token is for lease epoch ${caller.epoch}`, { field: "leaseEpoch" });
+  return caller;
+}

@@ -7,6 +7,8 @@ export type Claims =
   | { k: "api"; id: string; p: string; r: Role; e: number }
   | { k: "rnr"; id: string; p: string; pool: string }
   | { k: "job"; t: string; p: string; ep: number }
+  // A runner registration token: redeemable `uses` times (counted by the ProjectActor) until `e`.
+  | { k: "reg"; id: string; p: string; pool: string; e: number }
   | { k: "wst"; id: string; p: string; tok: string; r: Role; e: number; task?: string };
 
 const PREFIX = "sfp_";

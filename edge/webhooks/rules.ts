@@ -78,13 +78,29 @@ export function ruleMatches(rule: WebhookRule, event: string, payload: unknown):
 const WHOLE = /^\{\{\s*([A-Za-z0-9_$.-]+)\s*\}\}$/;
 const EMBEDDED = /\{\{\s*([A-Za-z0-9_$.-]+)\s*\}\}/g;
 
-// JSON.stringify throws RangeError on pathological nesting; a hostile delivery must not make that a 500.
-function jsonText(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    throw new ApiError("invalid_request", "a rule's payload took a value from the delivery that is nested too deeply");
+/** Deepest nesting a rendered payload may have: RPC's structured clone recurses, and so do runners. */
+export const MAX_PAYLOAD_DEPTH = 64;
+
+/** Whether `value` nests deeper than `limit`, found without recursion (a delivery may nest 500k deep). */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== "object" || node === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1]);
   }
+  return false;
+}
+
+// A hostile delivery's nesting must be a 400, never a RangeError (500) in stringify or RPC later.
+function jsonText(value: unknown): string {
+  if (nestsDeeperThan(value, MAX_PAYLOAD_DEPTH)) throw tooDeep();
+  return JSON.stringify(value);
+}
+
+function tooDeep(): ApiError {
+  return new ApiError("invalid_request", `a rule's payload took a value from the delivery nested deeper than ${MAX_PAYLOAD_DEPTH} levels`);
 }
 
 /**

@@ -43,7 +43,7 @@ export function nowSeconds(offset = 0): string {
 
 export interface Delivered {
   status: number;
-  json: { deliveryId?: string; tasks?: string[]; duplicate?: boolean; error?: { code: string; message: string; requestId: string } };
+  json: { deliveryId?: string; tasks?: string[]; duplicate?: boolean; error?: { code: string; message: string; requestId: string; field?: string } };
   text: string;
   headers: Headers;
 }

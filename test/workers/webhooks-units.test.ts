@@ -1,6 +1,5 @@
 // The pure parts of webhook ingestion, inside workerd: body limits, rule matching and templates,
 // the XML reader and the Salesforce envelope extractor, and source-id tags.
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../protocol/errors.ts";
 import { readLimitedBody, decodeUtf8 } from "../../edge/webhooks/body.ts";
@@ -115,6 +114,13 @@ describe("rules", () => {
     expect(out).toEqual({ zipUrl: "https://ci.example/acme-dx/salesforce-app/42.zip", pr: 42, base: { ref: "main" }, nested: [null, "xy"] });
   });
 
+  it("refuses a rendered payload nested deeper than 64 levels, however deep the delivery", () => {
+    const deep = JSON.parse("[".repeat(100_000) + "]".repeat(100_000));
+    expect(() => renderPayload({ copy: "{{deep}}" }, { deep })).toThrow(ApiError);
+    expect(() => renderPayload({ copy: "x{{deep}}" }, { deep })).toThrow(ApiError);
+    expect(renderPayload({ copy: "{{deep.0.0}}" }, { deep: [[["ok"]]] })).toEqual({ copy: ["ok"] });
+  });
+
   it("refuses a rendered payload over 256 KiB", () => {
     expect(() => renderPayload({ big: "{{blob}}" }, { blob: "x".repeat(300_000) })).toThrow(ApiError);
   });
@@ -191,15 +197,16 @@ describe("the Salesforce outbound message extractor", () => {
 });
 
 describe("source ids", () => {
+  const KEY = "test-token-signing-key-0123456789abcdef";
   it("embed the project and carry a tag only this deployment's key can make", async () => {
     const project = "prj_01JKQ4X0M3ABCDEFGHJKMNPQRS";
-    const id = await mintSourceId(env.TOKEN_SIGNING_KEY, project);
+    const id = await mintSourceId(KEY, project);
     expect(id).toMatch(/^whs_[0-9A-Z]{52}$/);
     expect(projectOfSource(id)).toBe(project);
-    expect(await isGenuineSourceId(env.TOKEN_SIGNING_KEY, id)).toBe(true);
+    expect(await isGenuineSourceId(KEY, id)).toBe(true);
     expect(await isGenuineSourceId("another-key-0123456789abcdef", id)).toBe(false);
     const forged = id.slice(0, -1) + (id.endsWith("0") ? "1" : "0");
-    expect(await isGenuineSourceId(env.TOKEN_SIGNING_KEY, forged)).toBe(false);
-    expect(await isGenuineSourceId(env.TOKEN_SIGNING_KEY, "whs_nope")).toBe(false);
+    expect(await isGenuineSourceId(KEY, forged)).toBe(false);
+    expect(await isGenuineSourceId(KEY, "whs_nope")).toBe(false);
   });
 });
