@@ -76,6 +76,21 @@ describe("retrieve, run-tests, query and org-check against the Salesforce double
     });
   });
 
+  it("cancels a test run by aborting its queued classes", async () => {
+    org.controls.testRunPolls = 100_000;
+    const cancel = new AbortController();
+    const h = await harness(org);
+    const running = runOperation("run-tests", { classNames: ["AccountServiceTest", "InvoiceTest"] }, { ...h.ctx, signal: cancel.signal });
+    while (!h.progress.some((p) => p.step === "Processing")) await new Promise((r) => setTimeout(r, 5));
+    cancel.abort();
+    const out = await running;
+    org.controls.testRunPolls = 1;
+    expect(out.outcome).toBe("canceled");
+    expect(out.result).toMatchObject({ abortedClasses: 2 });
+    const patch = org.requests.find((r) => r.method === "PATCH" && r.url.endsWith("/composite/sobjects"));
+    expect(JSON.parse(patch?.body ?? "{}").records).toHaveLength(2);
+  });
+
   it("queries with queryMore along nextRecordsUrl until done", async () => {
     org.controls.records.Account = accounts(25);
     org.controls.queryPageSize = 10;

@@ -2,7 +2,7 @@
 // job, ApexTestRunResult reports its progress, ApexTestResult holds one row per test method.
 // (A metadata deploy with runTests would also run tests, but needs a zip and a deploy slot.)
 import type { RunTestsPayload } from "../../protocol/payloads.ts";
-import { OperationError, pause, percentOf, type OperationContext, type OperationResult } from "./context.ts";
+import { CanceledError, OperationError, pause, percentOf, type OperationContext, type OperationResult } from "./context.ts";
 
 const FINISHED = new Set(["Completed", "Failed", "Aborted"]);
 
@@ -40,7 +40,12 @@ export async function runTests(ctx: OperationContext, payload: RunTestsPayload):
   ctx.log(`test run started: ${jobId} (${payload.testLevel})`);
   let last = "";
   for (;;) {
-    await pause(ctx);
+    try {
+      await pause(ctx);
+    } catch (err) {
+      if (err instanceof CanceledError) return abortRun(ctx, jobId);
+      throw err;
+    }
     const { records } = await ctx.conn.tooling.query<TestRunRow>(
       `SELECT AsyncApexJobId, Status, ClassesCompleted, ClassesEnqueued, MethodsCompleted, MethodsEnqueued, MethodsFailed, TestTime FROM ApexTestRunResult WHERE AsyncApexJobId = ${quoteId(jobId)}`,
     );
@@ -81,4 +86,18 @@ export async function runTests(ctx: OperationContext, payload: RunTestsPayload):
     if (failures.length) throw new OperationError("tests_failed", `${failures.length} of ${tests.length} test(s) failed`, result);
     return { outcome: "succeeded", result };
   }
+}
+
+/** A cancel aborts the run's queued and running classes (ApexTestQueueItem.Status = Aborted). */
+async function abortRun(ctx: OperationContext, jobId: string): Promise<OperationResult> {
+  const { records } = await ctx.conn.query<{ Id: string }>(
+    `SELECT Id FROM ApexTestQueueItem WHERE ParentJobId = ${quoteId(jobId)} AND Status IN ('Holding', 'Queued', 'Preparing', 'Processing')`,
+  );
+  let aborted = 0;
+  if (records.length) {
+    const saved = await ctx.conn.sobject("ApexTestQueueItem").update(records.map((r) => ({ Id: r.Id, Status: "Aborted" })));
+    aborted = saved.filter((s) => s.success).length;
+  }
+  ctx.log(`test run ${jobId} canceled: ${aborted} queued class(es) aborted`);
+  return { outcome: "canceled", result: { jobId, abortedClasses: aborted }, error: { code: "canceled", message: `test run ${jobId} was canceled` } };
 }

@@ -62,6 +62,9 @@ interface TestRun {
   id: string;
   classes: string[];
   polls: number;
+  aborted: boolean;
+  /** One ApexTestQueueItem id per class. */
+  items: string[];
 }
 
 function soapEnvelope(inner: string): string {
@@ -189,7 +192,7 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
         return [{
           attributes: { type: "ApexTestRunResult", url: `/services/data/v62.0/tooling/sobjects/ApexTestRunResult/${sfId("05m")}` },
           AsyncApexJobId: run.id,
-          Status: complete ? "Completed" : run.polls === 1 ? "Queued" : "Processing",
+          Status: run.aborted ? "Aborted" : complete ? "Completed" : run.polls === 1 ? "Queued" : "Processing",
           ClassesEnqueued: run.classes.length,
           ClassesCompleted: complete ? run.classes.length : Math.floor(run.classes.length / 2),
           MethodsEnqueued: methods.length,
@@ -218,6 +221,12 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
     return from ? (controls.records[from] ?? null) : null;
   };
 
+  const queueItems = (soql: string): Array<Record<string, unknown>> => {
+    const run = testRuns.get(/ParentJobId\s*=\s*'([^']+)'/i.exec(soql)?.[1] ?? "");
+    if (!run || run.aborted || run.polls > controls.testRunPolls) return [];
+    return run.items.map((id, i) => ({ attributes: { type: "ApexTestQueueItem" }, Id: id, ApexClassId: `01p${i}`, Status: "Processing" }));
+  };
+
   const rest = async (req: IncomingMessage, res: ServerResponse, body: string, u: URL, base: string) => {
     const bearer = (req.headers.authorization ?? "").replace(/^Bearer /, "");
     if (u.pathname === "/services/data" || u.pathname === "/services/data/") return sendJson(res, 200, versions(base));
@@ -241,11 +250,24 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
       }
       const soql = u.searchParams.get("q") ?? "";
       const from = /\bfrom\s+(\w+)/i.exec(soql)?.[1];
-      const records = tooling ? toolingQuery(soql) : from ? (controls.records[from] ?? null) : null;
+      const records = tooling ? toolingQuery(soql) : from === "ApexTestQueueItem" ? queueItems(soql) : from ? (controls.records[from] ?? null) : null;
       if (!records) {
         return sendJson(res, 400, [{ errorCode: "INVALID_TYPE", message: `\n${soql}\n^\nERROR at Row:1:Column:1\nsObject type '${from ?? "?"}' is not supported.` }]);
       }
       return queryPage(res, records, 0, `${vbase}${q[1] ?? ""}`);
+    }
+    if (path === "/composite/sobjects" && req.method === "PATCH") {
+      // Only what aborting a test run needs: ApexTestQueueItem Status = Aborted.
+      const input = JSON.parse(body || "{}") as { records?: Array<{ attributes?: { type?: string }; id?: string; Id?: string; Status?: string }> };
+      return sendJson(res, 200, (input.records ?? []).map((r) => {
+        const id = r.id ?? r.Id; // jsforce sends "id"; Salesforce takes either
+        const run = [...testRuns.values()].find((t) => id !== undefined && t.items.includes(id));
+        if (!run || r.attributes?.type !== "ApexTestQueueItem" || r.Status !== "Aborted") {
+          return { success: false, errors: [{ statusCode: "INVALID_CROSS_REFERENCE_KEY", message: "invalid cross reference id", fields: [] }] };
+        }
+        run.aborted = true;
+        return { id, success: true, errors: [] };
+      }));
     }
     if (path === "/tooling/runTestsAsynchronous" && req.method === "POST") {
       const input = JSON.parse(body || "{}") as { classNames?: string; suiteNames?: string; tests?: Array<{ className: string }>; testLevel?: string };
@@ -255,7 +277,8 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
         ...(input.suiteNames ? ["SuiteMemberTest"] : []),
       ];
       const runAll = input.testLevel === "RunLocalTests" || input.testLevel === "RunAllTestsInOrg";
-      const run: TestRun = { id: sfId("707"), classes: runAll ? ["AccountServiceTest", "InvoiceTest"] : classes, polls: 0 };
+      const runClasses = runAll ? ["AccountServiceTest", "InvoiceTest"] : classes;
+      const run: TestRun = { id: sfId("707"), classes: runClasses, polls: 0, aborted: false, items: runClasses.map(() => sfId("709")) };
       if (!run.classes.length) return sendJson(res, 400, [{ errorCode: "INVALID_INPUT", message: "No tests found" }]);
       testRuns.set(run.id, run);
       return sendJson(res, 200, run.id);
