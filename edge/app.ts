@@ -10,6 +10,7 @@ import { projects } from "./routes/projects.ts";
 import { runners } from "./routes/runners.ts";
 import { system } from "./routes/system.ts";
 import { tasks } from "./routes/tasks.ts";
+import { webhooks } from "./routes/webhooks.ts";
 import { ws } from "./routes/ws.ts";
 
 /** JSON bodies on the API are small; webhook deliveries have their own 1 MiB limit in their route. */
@@ -28,13 +29,14 @@ app.use("/v1/*", async (c, next) => {
   return authenticate(c, next);
 });
 
-app.use(
-  "/v1/*",
-  bodyLimit({
-    maxSize: API_BODY_LIMIT,
-    onError: (c) => errorResponse(c, new ApiError("too_large", `request bodies are limited to ${API_BODY_LIMIT} bytes`)),
-  }),
-);
+const apiBodyLimit = bodyLimit({
+  maxSize: API_BODY_LIMIT,
+  onError: (c) => errorResponse(c, new ApiError("too_large", `request bodies are limited to ${API_BODY_LIMIT} bytes`)),
+});
+app.use("/v1/*", async (c, next) => {
+  if (c.req.path.startsWith("/v1/hooks/")) return next();
+  return apiBodyLimit(c, next);
+});
 
 app.route("/", system);
 app.route("/", projects);
@@ -42,6 +44,7 @@ app.route("/", tasks);
 app.route("/", runners);
 app.route("/", jobs);
 app.route("/", ws);
+app.route("/", webhooks);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/v1/openapi.json", {
