@@ -62,11 +62,15 @@ describe("stopping a job", () => {
   });
 
   it("cancels a job when a runner heartbeat answer carries a cancel action", async () => {
+    // A long lease: the first job heartbeat (which would also say cancelRequested) is 10 s away.
+    edge.settings.leaseSeconds = 30;
     manager = startTestManager(edge);
     const taskId = edge.enqueueTask({ payload: { fake: { sleepMs: 30_000 } } });
     await edge.waitFor(running(taskId), 10_000, "running");
+    edge.cancelTask(taskId);
     edge.queueAction(manager.agent.runnerId ?? "", { type: "cancel", taskId });
     expect((await edge.waitFor(finished(taskId), 10_000, "finish")).body.outcome).toBe("canceled");
+    expect(jobHeartbeats(taskId)).toEqual([]);
   });
 
   it("stops the job when a lease renewal gets 409, and sends no finish for the lost epoch", async () => {

@@ -379,6 +379,9 @@ export class EdgeRunnerApiDouble {
       return [200, { ackedSeq: acked }];
     }
     const finish = parsed.data as z.infer<typeof FinishBody>;
+    if (finish.outcome === "canceled" && !rec.cancelRequested) {
+      return [409, errorBody("conflict", "outcome canceled, but no cancel was requested")];
+    }
     rec.status = finish.outcome;
     rec.task = {
       ...rec.task,
