@@ -131,7 +131,7 @@ export class Agent {
         this.log.info("reusing the stored runner registration", { runnerId: stored.runnerId, pool: stored.pool });
         return;
       } catch (err) {
-        if (!(err instanceof EdgeError) || err.status !== 401) {
+        if (!tokenRefused(err)) {
           // The edge is unreachable for now: the loops keep trying with the stored token.
           this.adopt(stored.runnerId, stored.settings);
           this.log.warn("could not check the stored runner token; using it", { runnerId: stored.runnerId, error: err });
@@ -185,7 +185,7 @@ export class Agent {
     try {
       this.handleActions(await this.api.heartbeat(this.heartbeatBody(state)));
     } catch (err) {
-      if (err instanceof EdgeError && err.status === 401) this.revoked();
+      if (tokenRefused(err)) this.revoked();
       else this.log.warn("runner heartbeat failed", { error: err });
     }
   }
@@ -227,7 +227,7 @@ export class Agent {
         if (assignments.length === 0 && elapsed < TIMING.emptyPollMinMs) await sleep(TIMING.emptyPollMinMs - elapsed, this.wakeUp.signal);
       } catch (err) {
         if (this.stopPolling.signal.aborted) return;
-        if (err instanceof EdgeError && err.status === 401) {
+        if (tokenRefused(err)) {
           this.revoked();
           return;
         }
@@ -285,4 +285,9 @@ export class Agent {
       this.log.warn("could not deregister", { error: err });
     }
   }
+}
+
+/** The edge no longer takes this runner token (revoked, deleted, or of no use here). */
+function tokenRefused(err: unknown): boolean {
+  return err instanceof EdgeError && (err.status === 401 || err.status === 403);
 }
