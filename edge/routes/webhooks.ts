@@ -4,6 +4,7 @@
 // genuine one becomes one task per (delivery id, matching rule) with a derived id, so re-deliveries
 // and concurrent copies land on the same TaskActor, whose idempotent create is the dedupe.
 import { createRoute, z } from "@hono/zod-openapi";
+import type { NewTask } from "../../actors/task-actor.ts";
 import { ApiError, derivedId, fromRpcError, type TaskSource } from "../../protocol/index.ts";
 import {
   DeliveryAnswer,
@@ -14,7 +15,7 @@ import {
   type WebhookSource,
 } from "../../protocol/webhook.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
-import { projectStub } from "../env.ts";
+import { projectStub, type Env } from "../env.ts";
 import { requestIdOf, type AppContext } from "../http.ts";
 import { bearerAuth, errors, ErrorSchema, json, jsonBody, router } from "../openapi.ts";
 import { createTask, newTask, poolOf } from "../tasks.ts";
@@ -22,8 +23,8 @@ import { readLimitedBody } from "../webhooks/body.ts";
 import { KINDS } from "../webhooks/kinds.ts";
 import { renderPayload, ruleMatches } from "../webhooks/rules.ts";
 import { SOAP_ACK, soapFault } from "../webhooks/salesforce.ts";
-import type { VerifiedDelivery } from "../webhooks/verify.ts";
 import { forgetSource, loadSource, type LiveSource } from "../webhooks/sources.ts";
+import type { VerifiedDelivery } from "../webhooks/verify.ts";
 
 export const webhooks = router();
 
@@ -171,36 +172,47 @@ async function receive(c: AppContext, source: LiveSource) {
   }
   if (delivery.ping) return c.json({ deliveryId: delivery.deliveryId, tasks: [] }, 200);
 
-  const planned: { id: string; run: () => Promise<boolean> }[] = [];
-  const seen = new Set<string>();
+  // One entry per delivery id (one per Notification for Salesforce, which may repeat one in a message).
+  const planned: PlannedDelivery[] = [];
   for (const item of delivery.items) {
+    if (planned.some((p) => p.deliveryId === item.deliveryId)) continue;
+    const tasks: Promise<NewTask>[] = [];
     for (const [index, rule] of source.rules.entries()) {
       if (!ruleMatches(rule, item.event, item.payload)) continue;
-      const id = await derivedId("tsk", source.id, item.deliveryId, String(index));
-      // Salesforce may repeat a Notification within one message; one task per (id, rule) still.
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const taskSource: TaskSource = { kind: "webhook", sourceId: source.id, deliveryId: item.deliveryId, event: item.event, rule: index };
       const { type, org, priority, pool, labels } = rule.task;
       const payload = renderPayload(rule.task.payload ?? {}, item.payload);
-      planned.push({
-        id,
-        run: async () => {
-          const input = await newTask(c.env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource);
-          return (await createTask(c.env, input)).created;
-        },
-      });
+      const taskSource: TaskSource = { kind: "webhook", sourceId: source.id, deliveryId: item.deliveryId, event: item.event, rule: index };
+      tasks.push(
+        derivedId("tsk", source.id, item.deliveryId, String(index)).then((id) =>
+          newTask(c.env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource),
+        ),
+      );
     }
+    planned.push({ deliveryId: item.deliveryId, tasks: await Promise.all(tasks) });
   }
-  // One TaskActor hop per task, all at once; a copy racing this one lands on the same actors.
-  const created = await Promise.all(planned.map((p) => p.run()));
-  const tasks = planned.map((p) => p.id);
-  const duplicate = tasks.length > 0 && !created.includes(true);
+  const outcomes = await Promise.all(planned.map((p) => persist(c.env, p)));
+  const tasks = outcomes.flatMap((o) => o.taskIds);
+  const duplicate = tasks.length > 0 && outcomes.every((o) => o.duplicate);
   console.log(
     JSON.stringify({ level: "info", msg: "webhook delivery", requestId: requestIdOf(c), sourceId: source.id, deliveryId: delivery.deliveryId, tasks, duplicate }),
   );
 
   if (source.kind === "salesforce") return c.body(SOAP_ACK, 200, { "content-type": "text/xml; charset=utf-8" });
   if (duplicate) return c.json({ deliveryId: delivery.deliveryId, duplicate: true as const, tasks }, 200);
-  return c.json({ deliveryId: delivery.deliveryId, tasks }, tasks.length > 0 && created.includes(true) ? 202 : 200);
+  return c.json({ deliveryId: delivery.deliveryId, tasks }, tasks.length > 0 ? 202 : 200);
+}
+
+interface PlannedDelivery {
+  deliveryId: string;
+  tasks: NewTask[];
+}
+
+/**
+ * Makes a delivery's tasks: one TaskActor hop each, all at once. The ids are derived from (source,
+ * delivery id, rule index), so a re-delivery or a copy racing this one lands on the same actors,
+ * whose idempotent create is the dedupe; a delivery is a duplicate when none of its tasks was new.
+ */
+async function persist(env: Env, delivery: PlannedDelivery): Promise<{ duplicate: boolean; taskIds: string[] }> {
+  const created = await Promise.all(delivery.tasks.map(async (t) => (await createTask(env, t)).created));
+  return { duplicate: created.length > 0 && !created.includes(true), taskIds: delivery.tasks.map((t) => t.id) };
 }
