@@ -2,6 +2,7 @@
 // `webhook-signature: v1,<base64 HMAC-SHA256(key, "<webhook-id>.<webhook-timestamp>.<body>")>`, one
 // or more space-separated (any valid one passes, which allows key rotation on the sender's side);
 // the key is the base64 after `whsec_`; the timestamp must be within ±5 minutes (replay guard).
+// Svix senders that predate the standard use `svix-id`/`svix-timestamp`/`svix-signature`: same scheme.
 import { ApiError } from "../../protocol/errors.ts";
 import { WEBHOOK_TOLERANCE_SECONDS } from "../../protocol/webhook.ts";
 import { decodeUtf8, parseJsonObject } from "./body.ts";
@@ -18,13 +19,14 @@ export const standard: KindHandler = {
     if (!raw) throw new Error(`standard source ${source.id} has no whsec_ key`);
     const key = await hmacVerifyKey(raw);
     return async (headers, body, nowMs) => {
-      const header = headers.get("webhook-signature");
+      const prefix = headers.has("webhook-signature") || !headers.has("svix-signature") ? "webhook" : "svix";
+      const header = headers.get(`${prefix}-signature`);
       if (header === null) throw badSignature("the webhook-signature header is missing");
-      const id = deliveryIdHeader(headers, "webhook-id");
-      const timestamp = headers.get("webhook-timestamp")?.trim();
-      if (!timestamp) throw new ApiError("invalid_request", "the webhook-timestamp header is missing", { field: "webhook-timestamp" });
+      const id = deliveryIdHeader(headers, `${prefix}-id`);
+      const timestamp = headers.get(`${prefix}-timestamp`)?.trim();
+      if (!timestamp) throw new ApiError("invalid_request", `the ${prefix}-timestamp header is missing`, { field: `${prefix}-timestamp` });
       if (!/^\d{1,12}$/.test(timestamp))
-        throw new ApiError("invalid_request", "webhook-timestamp must be Unix seconds", { field: "webhook-timestamp" });
+        throw new ApiError("invalid_request", `${prefix}-timestamp must be Unix seconds`, { field: `${prefix}-timestamp` });
       if (Math.abs(nowMs / 1000 - Number(timestamp)) > WEBHOOK_TOLERANCE_SECONDS)
         throw new ApiError("stale_timestamp", "webhook-timestamp is more than 5 minutes from now");
 

@@ -92,6 +92,15 @@ describe("webhook sources (owner API)", () => {
   });
 });
 
+describe("the contract document", () => {
+  it("lists the webhook source routes and the delivery route", async () => {
+    const doc = await api("GET", "/v1/openapi.json");
+    expect(doc.status).toBe(200);
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/v1/hooks/{sourceId}", "/v1/projects/{project}/webhook-sources", "/v1/projects/{project}/webhook-sources/{name}"]));
+    expect(doc.body.components.schemas).toHaveProperty("PutWebhookSourceBody");
+  });
+});
+
 describe("deliveries, before any signature check,", () => {
   it("answer 404 to an unknown, forged or malformed source id", async () => {
     const { project, owner } = await setup();
@@ -103,6 +112,17 @@ describe("deliveries, before any signature check,", () => {
       expect(res.json.error?.code).toBe("not_found");
     }
   });
+
+  it("limit a client address that keeps guessing source ids (429 after the unauthenticated limit)", async () => {
+    const ip = "203.0.113.9";
+    const statuses: number[] = [];
+    for (let batch = 0; batch < 40 && !statuses.includes(429); batch++) {
+      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => deliver(`whs_${String(batch * 50 + i).padStart(52, "0")}`, "{}", { "content-type": "application/json" }, { ip })));
+      statuses.push(...answers.map((a) => a.status));
+    }
+    expect(statuses.every((s) => s === 404 || s === 429)).toBe(true);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+  }, 60_000);
 
   it("answer 413 to a declared body over 1 MiB without needing its signature", async () => {
     const { project, owner, source } = await githubWorld();
@@ -150,7 +170,8 @@ describe("rate limits", () => {
     const { source } = await githubWorld();
     // The cheapest request that still counts: a wrong media type (415) after the limit check.
     let limited: Response | undefined;
-    for (let batch = 0; batch < 12 && !limited; batch++) {
+    // The limiter counts in fixed 10 s windows, so keep sending until one window has seen its limit.
+    for (let batch = 0; batch < 60 && !limited; batch++) {
       const answers = await Promise.all(
         Array.from({ length: 100 }, (_, i) =>
           SELF.fetch(`${BASE}/v1/hooks/${source.id}`, { method: "POST", body: "x", headers: { "content-type": "text/plain", "cf-connecting-ip": `10.9.${batch}.${i}` } }),
@@ -162,13 +183,13 @@ describe("rate limits", () => {
     }
     expect(limited?.status).toBe(429);
     expect(Number(limited?.headers.get("retry-after"))).toBeGreaterThan(0);
-  });
+  }, 120_000);
 
   it("limit failed signatures per client address, while genuine deliveries from that address still pass", async () => {
     const { source } = await githubWorld();
     const ip = "203.0.113.77";
     const statuses: number[] = [];
-    for (let batch = 0; batch < 3; batch++) {
+    for (let batch = 0; batch < 40 && !statuses.includes(429); batch++) {
       const answers = await Promise.all(Array.from({ length: 50 }, async (_, i) => deliver(source.id, push, await githubHeaders(push, `bad-${batch}-${i}`, "wrong-secret-wrong-secret"), { ip })));
       statuses.push(...answers.map((a) => a.status));
     }
@@ -178,7 +199,7 @@ describe("rate limits", () => {
     expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
     const genuine = await deliver(source.id, push, await githubHeaders(push, "good-from-same-ip"), { ip });
     expect(genuine.status).toBe(202);
-  });
+  }, 60_000);
 });
 
 async function githubWorld() {

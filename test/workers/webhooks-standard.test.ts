@@ -57,6 +57,14 @@ describe("Standard Webhooks deliveries", () => {
     expect(res.status).toBe(202);
   });
 
+  it("accept Svix's svix-id, svix-timestamp and svix-signature headers (the same scheme)", async () => {
+    const { source } = await world();
+    const h = await standardHeaders("msg_svix");
+    const res = await deliver(source.id, pipeline, { "content-type": "application/json", "svix-id": h["webhook-id"], "svix-timestamp": h["webhook-timestamp"], "svix-signature": h["webhook-signature"] });
+    expect(res.status).toBe(202);
+    expect(res.json.deliveryId).toBe("msg_svix");
+  });
+
   describe("answer 401 and make no task for", () => {
     const cases: [string, (h: Record<string, string>) => Promise<[string, Record<string, string>]>][] = [
       ["a signature made with another key", async (h) => [pipeline, { ...h, "webhook-signature": await standardSignature(h["webhook-id"], h["webhook-timestamp"], pipeline, "whsec_" + btoa("some-other-key-of-thirty-two-b!!")) }]],
