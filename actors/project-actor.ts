@@ -19,9 +19,9 @@ import {
   type TokenInfo,
 } from "../protocol/index.ts";
 import { DEFAULT_POOL } from "../protocol/task.ts";
+import { isGenuineSourceId, mintSourceId } from "../edge/webhooks/sources.ts";
 import {
   hookUrl,
-  newSourceId,
   type PutWebhookSourceBody,
   type WebhookKind,
   type WebhookRule,
@@ -187,8 +187,19 @@ export class ProjectActor extends DurableObject<Env> {
 
   /** Called (through the TaskActor's outbox) on every status change; stale or repeated calls are no-ops. */
   async taskChanged(task: Task): Promise<void> {
+    if (this.index(task)) for (const ws of this.ctx.getWebSockets()) send(ws, { type: "task", task });
+  }
+
+  /** The same for a batch (from an ingest shard's hand-off): one commit for all of them. */
+  async tasksChanged(tasks: Task[]): Promise<void> {
+    const fresh = tasks.filter((t) => this.index(t));
+    for (const ws of this.ctx.getWebSockets()) for (const task of fresh) send(ws, { type: "task", task });
+  }
+
+  /** Stores the task in the index unless a newer version is there; true when it did. */
+  private index(task: Task): boolean {
     const old = this.sql.exec<{ version: number }>("SELECT version FROM sfp_tasks WHERE id = ?", task.id).toArray()[0];
-    if (old && old.version >= task.version) return;
+    if (old && old.version >= task.version) return false;
     this.sql.exec(
       `INSERT INTO sfp_tasks (id, created_at, status, version, body) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET status = excluded.status, version = excluded.version, body = excluded.body`,
@@ -198,7 +209,7 @@ export class ProjectActor extends DurableObject<Env> {
       task.version,
       JSON.stringify(task),
     );
-    for (const ws of this.ctx.getWebSockets()) send(ws, { type: "task", task });
+    return true;
   }
 
   /** Newest first; the cursor is the (createdAt, id) of the last task returned. */
@@ -273,17 +284,22 @@ export class ProjectActor extends DurableObject<Env> {
 
   // ---- webhook sources (issue 3): config the edge caches; secrets leave only toward the edge ------
 
-  /** Creates or replaces the source called `name`; its id (and so its URL) survives replacement. */
+  /**
+   * Creates or replaces the source called `name`. Its id (and so its URL) survives replacement,
+   * unless the signing key was rotated since it was minted: then it gets a new, valid one.
+   */
   async putWebhookSource(name: string, body: PutWebhookSourceBody): Promise<WebhookSource> {
     const project = this.project();
     const old = this.webhookRows("WHERE name = ?", name)[0];
+    const keep = old && (await isGenuineSourceId(this.env.TOKEN_SIGNING_KEY, old.id));
+    const id = keep ? old.id : await mintSourceId(this.env.TOKEN_SIGNING_KEY, project.id);
     const at = nowIso();
     this.sql.exec(
       `INSERT INTO sfp_webhook_sources (name, id, kind, secret, org_id, rules, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, secret = excluded.secret, org_id = excluded.org_id,
+       ON CONFLICT(name) DO UPDATE SET id = excluded.id, kind = excluded.kind, secret = excluded.secret, org_id = excluded.org_id,
        rules = excluded.rules, updated_at = excluded.updated_at`,
       name,
-      old?.id ?? newSourceId(project.id),
+      id,
       body.kind,
       body.secret ?? null,
       body.orgId ?? null,

@@ -5,7 +5,9 @@ import type { RunnerEvent } from "../protocol/runner.ts";
 import type { CredentialsConfig } from "./credentials/config.ts";
 
 /** A runner event before the manager numbers it for the edge (the manager owns seq and batching). */
-export type WorkerEvent = RunnerEvent extends infer E ? (E extends { seq: number } ? Omit<E, "seq"> : never) : never;
+export type WorkerEvent = WithoutSeq<RunnerEvent>;
+// Distributes over the union, so each event kind keeps its own fields.
+type WithoutSeq<E> = E extends { seq: number } ? Omit<E, "seq"> : never;
 
 export type ManagerToWorker =
   | {

@@ -88,7 +88,7 @@ describe("creating tasks", () => {
 describe("listing tasks", () => {
   it("lists newest first with a cursor and a status filter", async () => {
     const { project, owner } = await setup();
-    const made = [];
+    const made: Awaited<ReturnType<typeof createTask>>[] = [];
     for (let i = 0; i < 5; i++) made.push(await createTask(project, owner));
     await moveTo(made[1].id, "canceled");
     const page1 = await api("GET", `/v1/projects/${project}/tasks?limit=2`, { token: owner });
