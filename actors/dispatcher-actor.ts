@@ -6,6 +6,7 @@ import { DurableObject } from "cloudflare:workers";
 import { taskStub, timings, type Env } from "../edge/env.ts";
 import {
   newId,
+  NO_RUNNER,
   ORIGIN_TOKEN_HEADER,
   rpcError,
   WAKE_PATH,
@@ -486,7 +487,7 @@ export class DispatcherActor extends DurableObject<Env> {
       ? `no runner of pool "${this.identity().pool}" has the labels ${labels.join(", ")}`
       : `no runner registered in pool "${this.identity().pool}"`;
     try {
-      await taskStub(this.env, taskId).failUnrunnable(this.identity().project, row.attempt, { code: "no_runner", message });
+      await taskStub(this.env, taskId).failUnrunnable(this.identity().project, row.attempt, { code: NO_RUNNER, message });
     } catch (err) {
       log("warn", "could not fail an unrunnable task", { taskId, error: String(err) });
       this.timers.set(`ttl:${taskId}`, Date.now() + TTL_RETRY_MS);

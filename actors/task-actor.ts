@@ -1,13 +1,13 @@
 // One TaskActor per task: it owns the task's state, its gapless event log, its log lines, the
 // long-poll waiters and the hibernating WebSocket sessions of everyone watching it.
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../edge/env.ts";
-import { dispatcherStub, projectStub } from "../edge/env.ts";
 import { signToken } from "../edge/auth/tokens.ts";
-import { timings } from "../edge/env.ts";
+import { dispatcherStub, ingestStub, projectStub, timings, type Env } from "../edge/env.ts";
 import {
+  ingestShardOf,
   isTerminal,
   rpcError,
+  LEASE_LOST,
   type Accepted,
   type FinishBody,
   type JobHeartbeatAnswer,
@@ -63,6 +63,7 @@ type OutboxMessage =
   | { kind: "project"; body: { task: Task } }
   | { kind: "enqueue"; body: QueueEntry }
   | { kind: "dequeue"; body: { project: string; pool: string; taskId: string } }
+  | { kind: "materialized"; body: { shard: number; taskId: string } }
   | { kind: "release"; body: LeaseNotice }
   | { kind: "cancel"; body: LeaseNotice };
 
@@ -95,7 +96,23 @@ export class TaskActor extends DurableObject<Env> {
       migrate(ctx.storage.sql, MIGRATIONS);
       const row = ctx.storage.sql.exec<{ body: string }>("SELECT body FROM sfp_task LIMIT 1").toArray()[0];
       this.task = row ? (JSON.parse(row.body) as Task) : null;
+      if (!this.task) await this.materialize();
     });
+  }
+
+  /**
+   * A task a webhook made is born in an ingest shard (actors/ingest-actor.ts), which durably holds,
+   * queues and indexes it; the first time anyone touches this actor, it takes the record over, so a
+   * delivery costs no task-actor commit until somebody reads or runs the task.
+   */
+  private async materialize(): Promise<void> {
+    const id = this.ctx.id.name;
+    const shard = id === undefined ? null : ingestShardOf(id);
+    if (id === undefined || shard === null) return;
+    const born = await ingestStub(this.env, shard).peek(id);
+    if (!born) return;
+    const task: Task = { ...born, version: 0 };
+    this.commit(task, [{ type: "status", status: "queued", attempt: 1 }], [{ kind: "materialized", body: { shard, taskId: id } }], { at: born.createdAt, indexed: true });
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -215,9 +232,9 @@ export class TaskActor extends DurableObject<Env> {
    * outbox messages — all in one synchronous block, which the runtime commits as one transaction —
    * then wakes long-polls and sends the events to every socket.
    */
-  private commit(next: Task, drafts: EventDraft[], outbox: OutboxMessage[] = []): TaskEvent[] {
+  private commit(next: Task, drafts: EventDraft[], outbox: OutboxMessage[] = [], birth?: { at: string; indexed: true }): TaskEvent[] {
     const sql = this.ctx.storage.sql;
-    const at = nowIso();
+    const at = birth?.at ?? nowIso();
     const events: TaskEvent[] = [];
     let version = this.task?.version ?? 0;
     let logEnd = drafts.some((d) => d.type === "log") ? (sql.exec<{ t: number | null }>("SELECT MAX(end_byte) AS t FROM sfp_log").one().t ?? 0) : 0;
@@ -235,7 +252,8 @@ export class TaskActor extends DurableObject<Env> {
       if (draft.type === "progress") next.progress = progressOf(draft);
       if (draft.type === "result") next.result = draft.result;
     }
-    const statusChanged = !this.task || this.task.status !== next.status;
+    // A task born in an ingest shard is already in its project's index.
+    const statusChanged = (!this.task && !birth?.indexed) || (this.task !== null && this.task.status !== next.status);
     next.version = version;
     next.updatedAt = at;
     sql.exec("INSERT INTO sfp_task (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body", next.id, JSON.stringify(next));
@@ -366,7 +384,8 @@ export class TaskActor extends DurableObject<Env> {
     const finished = this.moveTo(body.outcome, patch, [this.leaseNotice("release", epoch)], extra);
     this.ctx.storage.sql.exec("UPDATE sfp_leases SET finish_task = ? WHERE epoch = ?", JSON.stringify(finished), epoch);
     await this.timers.arm();
-    void this.flushOutbox();
+    // The answer waits until the dispatcher knows the lease ended (an ephemeral runner is then done).
+    await this.flushOutbox();
     leaseLog("lease finished", task.id, { epoch, outcome: body.outcome });
     return finished;
   }
@@ -406,7 +425,7 @@ export class TaskActor extends DurableObject<Env> {
       const attempt = task.attempt + 1;
       this.moveTo("queued", { attempt }, [release, { kind: "enqueue", body: queueEntry({ ...task, attempt }) }]);
     } else {
-      const error = { code: "lost", message: `${reason} on the last of ${task.maxAttempts} attempts` };
+      const error = { code: LEASE_LOST, message: `${reason} on the last of ${task.maxAttempts} attempts` };
       this.moveTo("failed", { error }, [release]);
     }
     leaseLog("lease lost", task.id, { runnerId: lease.runner_id, epoch: lease.epoch, reason, status: this.task!.status });
@@ -471,6 +490,9 @@ export class TaskActor extends DurableObject<Env> {
         return;
       case "dequeue":
         await dispatcherStub(this.env, message.body.project, message.body.pool).remove(message.body.taskId);
+        return;
+      case "materialized":
+        await ingestStub(this.env, message.body.shard).materialized(message.body.taskId);
         return;
       case "release":
         await dispatcherStub(this.env, message.body.project, message.body.pool).released(message.body.taskId, message.body.epoch);

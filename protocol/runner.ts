@@ -1,6 +1,25 @@
 import { z } from "@hono/zod-openapi";
 import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
 
+// How the edge answers the runner protocol, beyond the table in DESIGN.md §2:
+// - accept: 409 `assignment_expired` (offer expired, unknown, or another runner's), `conflict` (the
+//   task is held by another lease), `already_finished`; 410 `gone` when the task was canceled. A
+//   retried accept of an offer the task already granted answers the same lease, even after acceptBy.
+// - heartbeat/events of a job: 409 `stale_lease` for an epoch that is not the live lease, 410 `gone`
+//   once the task finished. finish: 409 for a stale epoch, for a different finish of a finished lease,
+//   and for outcome `canceled` when no cancel was requested (report `failed` instead).
+// - A job token of another task or another epoch than the body's `leaseEpoch` is 403, as is a runner
+//   token on job calls, a job token on runner calls, and a project token on either.
+// - Runner calls of a revoked, deregistered or unknown runner are 401, except `DELETE /v1/runners/self`
+//   of a deregistered runner, which answers 204 again. An ephemeral runner is deregistered when its
+//   one job's lease ends.
+// - `POST /v1/projects/:project/runners/:id/drain` (owner) → 204: the runner is offered nothing more
+//   and its next heartbeat answer carries `{type:"drain"}`.
+// - Tasks fail with `error.code` LEASE_LOST after the last attempt's lease lapsed, and NO_RUNNER when
+//   they waited QUEUE_TTL_SECONDS while no registered runner of the pool had all their labels.
+export const LEASE_LOST = "lost";
+export const NO_RUNNER = "no_runner";
+
 export const RUNNER_STATES = ["idle", "busy", "draining", "offline"] as const;
 export const RunnerState = z.enum(RUNNER_STATES).openapi("RunnerState");
 export type RunnerState = z.infer<typeof RunnerState>;

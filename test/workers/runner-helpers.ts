@@ -1,8 +1,11 @@
 // Clients for the runner protocol tests: a runner registers, polls, accepts and writes as the runner
 // manager would, over the Worker's HTTP API; actor stubs are for alarms and eviction only.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import type { Accepted, Assignment, Registered, RunnerEvent, Task } from "../../protocol/index.ts";
+import type { Accepted, Assignment, ErrorBody, Registered, RunnerEvent, Task } from "../../protocol/index.ts";
 import { api, createTask, setup, type Answer } from "./helpers.ts";
+
+/** An answer that is either `T` or the contract's error body. */
+type Reply<T> = Answer<T & Partial<ErrorBody>>;
 
 export const RESOURCES = { cpuPercent: 12.5, memoryRssBytes: 50_000_000, load1: 0.4 };
 
@@ -37,7 +40,7 @@ export async function registrationToken(project: string, owner: string, body: Re
   return res.body.token;
 }
 
-export function registerWith(registrationToken: string, body: Record<string, unknown> = {}): Promise<Answer<Registered>> {
+export function registerWith(registrationToken: string, body: Record<string, unknown> = {}): Promise<Reply<Registered>> {
   return api("POST", "/v1/runners/register", {
     body: { registrationToken, name: "runner-1", labels: [], slots: 1, ephemeral: false, version: "test", ...body },
   });
@@ -51,11 +54,11 @@ export async function register(project: string, owner: string, body: Record<stri
   return res.body;
 }
 
-export function poll(runnerToken: string, body: { freeSlots?: number; waitSeconds?: number } = {}): Promise<Answer<{ assignments: Assignment[] }>> {
+export function poll(runnerToken: string, body: { freeSlots?: number; waitSeconds?: number } = {}): Promise<Reply<{ assignments: Assignment[] }>> {
   return api("POST", "/v1/runners/poll", { token: runnerToken, body: { freeSlots: 1, waitSeconds: 0, ...body } });
 }
 
-export function accept(runnerToken: string, taskId: string, assignmentId: string): Promise<Answer<Accepted>> {
+export function accept(runnerToken: string, taskId: string, assignmentId: string): Promise<Reply<Accepted>> {
   return api("POST", `/v1/jobs/${taskId}/accept`, { token: runnerToken, body: { assignmentId } });
 }
 

@@ -43,7 +43,7 @@ describe("accept", () => {
     await fireTimers(dispatcher(project), "accept:");
     const late = await accept(runner.runnerToken, task.id, first.assignmentId);
     expect(late.status).toBe(409);
-    expect(late.body.error.code).toBe("assignment_expired");
+    expect(late.body.error?.code).toBe("assignment_expired");
     const second = await pollOne(runner.runnerToken);
     expect(second.taskId).toBe(task.id);
     expect(second.assignmentId).not.toBe(first.assignmentId);
