@@ -63,6 +63,8 @@ const FINAL = Number.MAX_SAFE_INTEGER;
 const LEFT_TTL_MS = 7 * 86_400_000;
 /** Answers to ended assignments are kept this long, so that a late retry still gets a clean 409. */
 const ASSIGNMENT_TTL_MS = 86_400_000;
+/** How often the memory of departed attempts and ended offers is pruned. */
+const PRUNE_EVERY_MS = 86_400_000;
 /** A burst of arrivals wakes the origin once, not once per task. */
 const WAKE_MIN_INTERVAL_MS = 1_000;
 /** When failing an unrunnable task could not reach its actor, try again this much later. */
@@ -159,6 +161,7 @@ export class DispatcherActor extends DurableObject<Env> {
     ).rowsWritten;
     if (!written) return false;
     this.timers.set(`ttl:${entry.taskId}`, now + timings(this.env).queueTtlSeconds * 1000);
+    if (this.timers.get("prune") === null) this.timers.set("prune", now + PRUNE_EVERY_MS);
     return true;
   }
 
@@ -239,7 +242,6 @@ export class DispatcherActor extends DurableObject<Env> {
       capacity -= 1;
       log("info", "task offered", { taskId: row.task_id, runnerId, assignmentId: id });
     }
-    if (offers.length) this.sql.exec("DELETE FROM sfp_assignments WHERE state != 'offered' AND accept_by < ?", now - ASSIGNMENT_TTL_MS);
     return offers;
   }
 
@@ -464,6 +466,11 @@ export class DispatcherActor extends DurableObject<Env> {
         if (a?.state === "offered") this.expireOffer(a);
       } else if (name.startsWith("ttl:")) {
         await this.queueTtl(name.slice("ttl:".length));
+      } else if (name === "prune") {
+        const now = Date.now();
+        this.sql.exec("DELETE FROM sfp_left WHERE at < ?", now - LEFT_TTL_MS);
+        this.sql.exec("DELETE FROM sfp_assignments WHERE state != 'offered' AND accept_by < ?", now - ASSIGNMENT_TTL_MS);
+        if (this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_left").one().n > 0) this.timers.set("prune", now + PRUNE_EVERY_MS);
       }
     }
     this.dispatch();
