@@ -1,4 +1,4 @@
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { DispatcherActor } from "../../actors/dispatcher-actor.ts";
 import type { Assignment } from "../../protocol/index.ts";
@@ -154,6 +154,19 @@ describe("a dispatcher evicted while polls are parked", () => {
     else taken = await accept(a.runnerToken, task.id, (await pollOne(a.runnerToken)).assignmentId);
     expect(taken.status).toBe(200);
     expect((await readTask(owner, task.id)).status).toBe("running");
+  });
+});
+
+describe("a dispatcher reset while a poll is parked", () => {
+  it("answers the parked poll cleanly, and the next poll gets the work", async () => {
+    const { project, owner } = await setup();
+    const runner = await register(project, owner);
+    const parked = api("POST", "/v1/runners/poll", { token: runner.runnerToken, body: { freeSlots: 1, waitSeconds: 20 } });
+    await new Promise((r) => setTimeout(r, 100));
+    await abortAllDurableObjects();
+    expect((await parked).status).toBe(204);
+    const task = await createTask(project, owner);
+    expect((await pollOne(runner.runnerToken)).taskId).toBe(task.id);
   });
 });
 
