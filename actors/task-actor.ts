@@ -317,11 +317,14 @@ export class TaskActor extends DurableObject<Env> {
     return { jobToken, leaseEpoch: lease.epoch, leaseExpiresAt: nowIso(this.timers.get("lease") ?? Date.now()), task };
   }
 
-  /** The live lease of `epoch`, or the contract's refusal: 410 once the task finished, else 409. */
+  /**
+   * The live lease of `epoch`, or the contract's refusal: 410 to the lease that finished the task,
+   * 409 to every other epoch (a lapsed or revoked lease stays stale even once the task is over).
+   */
   private writableLease(epoch: number): LeaseRow {
     const lease = this.leaseRow("live");
     if (lease && lease.epoch === epoch) return lease;
-    if (isTerminal(this.task!.status)) throw rpcError("gone", `the task is already ${this.task!.status}`);
+    if (this.leaseRow("epoch", epoch)?.finish) throw rpcError("gone", `the task is already ${this.task!.status}`);
     throw rpcError("stale_lease", `lease epoch ${epoch} is no longer this task's lease`);
   }
 

@@ -5,8 +5,8 @@ import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
 // - accept: 409 `assignment_expired` (offer expired, unknown, or another runner's), `conflict` (the
 //   task is held by another lease), `already_finished`; 410 `gone` when the task was canceled. A
 //   retried accept of an offer the task already granted answers the same lease, even after acceptBy.
-// - heartbeat/events of a job: 409 `stale_lease` for an epoch that is not the live lease, 410 `gone`
-//   once the task finished. finish: 409 for a stale epoch, for a different finish of a finished lease,
+// - heartbeat/events of a job: 409 `stale_lease` for an epoch that is not the live lease (also after
+//   a lapsed lease's task was failed as lost), 410 `gone` to the lease whose finish ended the task. finish: 409 for a stale epoch, for a different finish of a finished lease,
 //   and for outcome `canceled` when no cancel was requested (report `failed` instead).
 // - A job token of another task or another epoch than the body's `leaseEpoch` is 403, as is a runner
 //   token on job calls, a job token on runner calls, and a project token on either.
