@@ -7,22 +7,18 @@ import { taskStub, timings, type Env } from "../edge/env.ts";
 import {
   newId,
   NO_RUNNER,
-  ORIGIN_TOKEN_HEADER,
   rpcError,
-  WAKE_PATH,
-  WAKE_SIGNATURE_HEADER,
-  WAKE_TIMESTAMP_HEADER,
   type Accepted,
   type Assignment,
   type Resources,
   type RunnerAction,
   type RunnerHeartbeatBody,
   type RunnerInfo,
-  type WakeBody,
 } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
 import type { AcceptAnswer, QueueEntry } from "./task-actor.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
+import { originOf, sendWake } from "./wake.ts";
 
 const MIGRATIONS = [
   [
@@ -581,47 +577,8 @@ export class DispatcherActor extends DurableObject<Env> {
     if (now - this.lastWake < WAKE_MIN_INTERVAL_MS) return;
     this.lastWake = now;
     const queued = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_queue WHERE assignment_id IS NULL").one().n;
-    const body = JSON.stringify({ project: id.project, pool: id.pool, queued } satisfies WakeBody);
-    const timestamp = String(Math.floor(now / 1000));
-    const send = async () => {
-      try {
-        const res = await fetch(new URL(WAKE_PATH, origin), {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            [ORIGIN_TOKEN_HEADER]: secret,
-            [WAKE_TIMESTAMP_HEADER]: timestamp,
-            [WAKE_SIGNATURE_HEADER]: await hmacHex(secret, `${timestamp}.${body}`),
-          },
-          body,
-        });
-        await res.body?.cancel();
-        log(res.ok ? "info" : "warn", "wake sent", { project: id.project, pool: id.pool, status: res.status, queued });
-      } catch (err) {
-        log("warn", "wake failed", { project: id.project, pool: id.pool, error: String(err) });
-      }
-    };
-    this.ctx.waitUntil(send());
+    this.ctx.waitUntil(sendWake(origin, secret, { project: id.project, pool: id.pool, queued }, now));
   }
-}
-
-/** The origin URL for a pool from POOL_ORIGINS (`{"<project>/<pool>": url}` or `{"*": url}`), or null. */
-export function originOf(config: string | undefined, project: string, pool: string): string | null {
-  if (!config) return null;
-  try {
-    const map = JSON.parse(config) as Record<string, unknown>;
-    const url = map[`${project}/${pool}`] ?? map["*"];
-    return typeof url === "string" && url ? url : null;
-  } catch {
-    log("warn", "POOL_ORIGINS is not a JSON object", {});
-    return null;
-  }
-}
-
-async function hmacHex(secret: string, text: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)));
-  return [...sig].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function log(level: "info" | "warn", msg: string, fields: Record<string, unknown>): void {
