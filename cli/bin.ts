@@ -14,3 +14,5 @@ process.exitCode = await run(process.argv.slice(2), {
   env: process.env,
   readStdin,
 });
+// A WebSocket still in its closing handshake must not hold a finished command open.
+setTimeout(() => process.exit(), 100).unref();

@@ -30,6 +30,9 @@ export const WATCH_POLICY = {
   /** A keep-alive `ping` this often; no `pong` (or anything) within `silenceMs` means a dead path. */
   pingEveryMs: 20_000,
   silenceMs: 45_000,
+  /** An upgrade not answered within this is abandoned (and retried). */
+  openTimeoutMs: 15_000,
+  closeAfterErrorMs: 2_000,
   /** Long-poll hold (the contract allows ≤ 30 s). */
   pollWaitSeconds: 25,
   pollRetryInitialMs: 500,
@@ -123,6 +126,11 @@ function socketSession(
     let heardAt = Date.now();
     let settled = false;
     const ws = make(url.toString(), headers);
+    // A handshake that hangs (a proxy holding the upgrade) counts as a failed attempt.
+    const openTimer = setTimeout(() => {
+      finish(4002);
+      ws.close(4002, "handshake timeout");
+    }, WATCH_POLICY.openTimeoutMs);
     const keepAlive = setInterval(() => {
       if (Date.now() - heardAt > WATCH_POLICY.silenceMs) return ws.close(4000, "silent");
       if (ws.readyState === 1) ws.send("ping");
@@ -133,11 +141,13 @@ function socketSession(
       if (settled) return;
       settled = true;
       clearInterval(keepAlive);
+      clearTimeout(openTimer);
       signal?.removeEventListener("abort", onAbort);
       resolve({ opened, terminal: terminal || terminalSeen(), code });
     };
     ws.addEventListener("open", () => {
       opened = true;
+      clearTimeout(openTimer);
     });
     ws.addEventListener("message", (ev) => {
       heardAt = Date.now();
@@ -155,10 +165,18 @@ function socketSession(
       } else if (msg.type === "task" && isTerminal(msg.task.status) && msg.task.version <= after) {
         terminal = true;
       }
+      // Done: settle now rather than wait out the closing handshake, which a proxy may hold open.
+      if (terminal || terminalSeen()) {
+        finish(1000);
+        ws.close(1000, "done");
+      }
     });
     ws.addEventListener("close", (ev) => finish(ev.code));
     ws.addEventListener("error", () => {
-      // A close event always follows; it settles the session.
+      // undici fires no close event after a failed handshake (readyState stays CONNECTING), so a
+      // socket that never opened is settled here; an open one gets its close, or this backstop.
+      if (!opened) finish(1006);
+      else setTimeout(() => finish(1006), WATCH_POLICY.closeAfterErrorMs);
     });
   });
 }

@@ -181,9 +181,14 @@ export async function taskLogs(io: Io, globals: Globals, argv: string[]): Promis
       if (!(err instanceof EdgeError && err.status === 416)) throw err;
     }
   };
-  await readMore();
-  if (!values.follow) return EXIT.ok;
+  if (!values.follow) {
+    await readMore();
+    return EXIT.ok;
+  }
+  // The version is read before the log, so a line logged in between moves the version past it and
+  // the long-poll below answers at once rather than sleeping on a change already made.
   let { body } = await s.client.request<{ task: Task }>("GET", `/v1/tasks/${id}`);
+  await readMore();
   while (!isTerminal(body.task.status)) {
     ({ body } = await s.client.request<{ task: Task }>("GET", `/v1/tasks/${id}?wait=25&version=${body.task.version}`));
     await readMore();
