@@ -109,8 +109,9 @@ export class TaskActor extends DurableObject<Env> {
     const id = this.ctx.id.name;
     const shard = id === undefined ? null : ingestShardOf(id);
     if (id === undefined || shard === null) return;
-    const born = await ingestStub(this.env, shard).peek(id);
-    if (!born) return;
+    const record = await ingestStub(this.env, shard).peek(id);
+    if (!record) return;
+    const born = JSON.parse(record) as Task;
     const task: Task = { ...born, version: 0 };
     this.commit(task, [{ type: "status", status: "queued", attempt: 1 }], [{ kind: "materialized", body: { shard, taskId: id } }], { at: born.createdAt, indexed: true });
   }

@@ -1,6 +1,7 @@
 // The task's state machine in one table (DESIGN.md §2). Every status change goes through `canMove`;
 // the TaskActor never sets a status any other way.
-import type { TaskStatus } from "../protocol/index.ts";
+import type { Task, TaskStatus } from "../protocol/index.ts";
+import type { NewTask } from "./task-actor.ts";
 
 export const TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
   // queued → running when a runner accepts; → canceled by a client; → failed when no runner could
@@ -18,4 +19,9 @@ export const TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
 
 export function canMove(from: TaskStatus, to: TaskStatus): boolean {
   return TRANSITIONS[from].includes(to);
+}
+
+/** A task as it is born: queued, first attempt, version 1 (its first event is the `queued` status). */
+export function initialTask(input: NewTask, at: string): Task {
+  return { ...input, status: "queued", attempt: 1, version: 1, createdAt: at, updatedAt: at };
 }

@@ -1,4 +1,5 @@
 import type { DispatcherActor } from "../actors/dispatcher-actor.ts";
+import type { IngestActor } from "../actors/ingest-actor.ts";
 import type { ProjectActor } from "../actors/project-actor.ts";
 import type { TaskActor } from "../actors/task-actor.ts";
 
@@ -7,6 +8,7 @@ export interface Env {
   TASK: DurableObjectNamespace<TaskActor>;
   PROJECT: DurableObjectNamespace<ProjectActor>;
   DISPATCHER: DurableObjectNamespace<DispatcherActor>;
+  INGEST: DurableObjectNamespace<IngestActor>;
   API_LIMIT: RateLimit;
   WEBHOOK_LIMIT: RateLimit;
   UNAUTH_LIMIT: RateLimit;
@@ -43,6 +45,11 @@ export function taskStub(env: Env, taskId: string) {
 
 export function projectStub(env: Env, projectId: string) {
   return env.PROJECT.get(env.PROJECT.idFromName(projectId));
+}
+
+/** One of the few ingest shards (protocol/ids.ts INGEST_SHARDS) that take webhook deliveries in batches. */
+export function ingestStub(env: Env, shard: number) {
+  return env.INGEST.get(env.INGEST.idFromName(`ingest-${shard}`));
 }
 
 export function dispatcherStub(env: Env, projectId: string, pool: string) {

@@ -46,9 +46,39 @@ export function newId(prefix: IdPrefix, now = Date.now()): string {
  * It keeps the 26-character shape but is not time-ordered; lists order by createdAt, not by id.
  */
 export async function derivedId(prefix: IdPrefix, ...parts: string[]): Promise<string> {
-  const data = new TextEncoder().encode(parts.join("\u0000"));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-  return `${prefix}_${encodeBytes(digest, 26)}`;
+  return `${prefix}_${encodeBytes(await digestOf(parts), 26)}`;
+}
+
+async function digestOf(parts: string[]): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\u0000"))));
+}
+
+/**
+ * Tasks made by webhook deliveries are born in an ingest shard, and their id says which: `tsk_Z`, the
+ * shard as one base32 character, then 24 characters of a digest of (source, delivery, rule). A
+ * time-ordered id never starts with Z (that would be the year 10889), so the two cannot collide, and
+ * a task actor that has not yet materialized knows where its record waits.
+ */
+export const INGEST_SHARDS = 8;
+const INGEST_MARK = "Z";
+
+export async function ingestShard(...parts: string[]): Promise<number> {
+  return (await digestOf(parts))[0] % INGEST_SHARDS;
+}
+
+export async function ingestTaskId(shard: number, ...parts: string[]): Promise<string> {
+  return `tsk_${INGEST_MARK}${CROCKFORD[shard]}${encodeBytes(await digestOf(parts), 24)}`;
+}
+
+/** The task a webhook delivery's rule makes: the same (source, delivery, rule) always names it. */
+export async function webhookTaskId(sourceId: string, deliveryId: string, rule: number): Promise<string> {
+  return ingestTaskId(await ingestShard(sourceId, deliveryId), sourceId, deliveryId, String(rule));
+}
+
+export function ingestShardOf(taskId: string): number | null {
+  if (taskId.length !== 30 || taskId[4] !== INGEST_MARK) return null;
+  const shard = CROCKFORD.indexOf(taskId[5]);
+  return shard >= 0 && shard < INGEST_SHARDS ? shard : null;
 }
 
 const ID_RE = /^[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}$/;

@@ -5,7 +5,7 @@
 // and concurrent copies land on the same TaskActor, whose idempotent create is the dedupe.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { NewTask } from "../../actors/task-actor.ts";
-import { ApiError, derivedId, fromRpcError, type TaskSource } from "../../protocol/index.ts";
+import { ApiError, fromRpcError, ingestShard, webhookTaskId, type TaskSource } from "../../protocol/index.ts";
 import {
   DeliveryAnswer,
   PutWebhookSourceBody,
@@ -18,7 +18,8 @@ import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
 import { projectStub, type Env } from "../env.ts";
 import { requestIdOf, type AppContext } from "../http.ts";
 import { bearerAuth, errors, ErrorSchema, json, jsonBody, router } from "../openapi.ts";
-import { createTask, newTask, poolOf } from "../tasks.ts";
+import { ingest } from "../ingest.ts";
+import { newTask, poolOf } from "../tasks.ts";
 import { readLimitedBody } from "../webhooks/body.ts";
 import { KINDS } from "../webhooks/kinds.ts";
 import { renderPayload, ruleMatches } from "../webhooks/rules.ts";
@@ -176,6 +177,7 @@ async function receive(c: AppContext, source: LiveSource) {
   const planned: PlannedDelivery[] = [];
   for (const item of delivery.items) {
     if (planned.some((p) => p.deliveryId === item.deliveryId)) continue;
+    const shard = await ingestShard(source.id, item.deliveryId);
     const tasks: Promise<NewTask>[] = [];
     for (const [index, rule] of source.rules.entries()) {
       if (!ruleMatches(rule, item.event, item.payload)) continue;
@@ -183,14 +185,14 @@ async function receive(c: AppContext, source: LiveSource) {
       const payload = renderPayload(rule.task.payload ?? {}, item.payload);
       const taskSource: TaskSource = { kind: "webhook", sourceId: source.id, deliveryId: item.deliveryId, event: item.event, rule: index };
       tasks.push(
-        derivedId("tsk", source.id, item.deliveryId, String(index)).then((id) =>
+        webhookTaskId(source.id, item.deliveryId, index).then((id) =>
           newTask(c.env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource),
         ),
       );
     }
-    planned.push({ deliveryId: item.deliveryId, tasks: await Promise.all(tasks) });
+    planned.push({ deliveryId: item.deliveryId, shard, tasks: await Promise.all(tasks) });
   }
-  const outcomes = await Promise.all(planned.map((p) => persist(c.env, p)));
+  const outcomes = await Promise.all(planned.map((p) => persist(c.env, source.id, p)));
   const tasks = outcomes.flatMap((o) => o.taskIds);
   const duplicate = tasks.length > 0 && outcomes.every((o) => o.duplicate);
   console.log(
@@ -204,6 +206,8 @@ async function receive(c: AppContext, source: LiveSource) {
 
 interface PlannedDelivery {
   deliveryId: string;
+  /** The ingest shard that records this delivery: the same delivery always lands on the same one. */
+  shard: number;
   tasks: NewTask[];
 }
 
@@ -212,7 +216,11 @@ interface PlannedDelivery {
  * delivery id, rule index), so a re-delivery or a copy racing this one lands on the same actors,
  * whose idempotent create is the dedupe; a delivery is a duplicate when none of its tasks was new.
  */
-async function persist(env: Env, delivery: PlannedDelivery): Promise<{ duplicate: boolean; taskIds: string[] }> {
-  const created = await Promise.all(delivery.tasks.map(async (t) => (await createTask(env, t)).created));
-  return { duplicate: created.length > 0 && !created.includes(true), taskIds: delivery.tasks.map((t) => t.id) };
+/**
+ * Makes a delivery's tasks durable in its ingest shard, whose record of the delivery id is the
+ * re-delivery check. A delivery no rule maps makes nothing and needs no record.
+ */
+async function persist(env: Env, sourceId: string, delivery: PlannedDelivery): Promise<{ duplicate: boolean; taskIds: string[] }> {
+  if (!delivery.tasks.length) return { duplicate: false, taskIds: [] };
+  return ingest(env, delivery.shard, { sourceId, deliveryId: delivery.deliveryId, tasks: delivery.tasks });
 }

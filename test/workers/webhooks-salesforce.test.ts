@@ -1,7 +1,7 @@
 // Salesforce Outbound Messages: SOAP envelopes authenticated by OrganizationId (= the source's orgId)
 // and the unguessable source id; one delivery per Notification Id; answered with the SOAP Ack.
 import { describe, expect, it } from "vitest";
-import { derivedId } from "../../protocol/ids.ts";
+import { webhookTaskId } from "../../protocol/ids.ts";
 import { api, newToken, putOrg, setup } from "./helpers.ts";
 import { deliver, getTask, listTasks, ORG_ID, putSource } from "./webhooks-helpers.ts";
 import one from "../fixtures/webhooks/salesforce-one-notification.xml?raw";
@@ -31,7 +31,7 @@ describe("Salesforce outbound messages", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/xml/);
     expect(isAck(res.text)).toBe(true);
-    const id = await derivedId("tsk", source.id, "04l5g00000LqT9aAAF", "0");
+    const id = await webhookTaskId(source.id, "04l5g00000LqT9aAAF", 0);
     const { status, task } = await getTask(id, viewer);
     expect(status).toBe(200);
     expect(task).toMatchObject({
@@ -48,7 +48,7 @@ describe("Salesforce outbound messages", () => {
     const res = await deliver(source.id, three, SOAP);
     expect(isAck(res.text)).toBe(true);
     const tasks = await listTasks(project, viewer);
-    const expected = [await derivedId("tsk", source.id, "04l5g00000LqTA1AAN", "1"), await derivedId("tsk", source.id, "04l5g00000LqTA3AAN", "1")];
+    const expected = [await webhookTaskId(source.id, "04l5g00000LqTA1AAN", 1), await webhookTaskId(source.id, "04l5g00000LqTA3AAN", 1)];
     expect(tasks.map((t) => t.id).sort()).toEqual(expected.sort());
     const byRelease = Object.fromEntries(tasks.map((t) => [t.payload.release, t]));
     expect(byRelease.a015g00000Hh1QmAAJ).toMatchObject({ org: "uat", pool: "uat-pool", payload: { zipUrl: "https://ci.example/releases/2025.02.zip" } });

@@ -1,0 +1,158 @@
+// A few IngestActor shards take webhook deliveries: a shard records each delivery once (its
+// re-delivery check) with the tasks it made, answers as soon as that is durable, and hands the tasks
+// to their dispatchers and project indexes in batches afterwards. A task's own TaskActor takes the
+// record over the first time anyone touches it, so a delivery costs one actor round trip and no
+// task-actor commit until somebody reads or runs the task.
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../edge/env.ts";
+import { dispatcherStub, projectStub } from "../edge/env.ts";
+import type { Task } from "../protocol/index.ts";
+import { migrate, nowIso } from "./sql.ts";
+import { queueEntry, type NewTask, type QueueEntry } from "./task-actor.ts";
+import { initialTask } from "./task-state.ts";
+import { Timers, TIMERS_TABLE } from "./timers.ts";
+
+const MIGRATIONS = [
+  [
+    `CREATE TABLE sfp_deliveries (source_id TEXT NOT NULL, delivery_id TEXT NOT NULL, task_ids TEXT NOT NULL,
+       received_at INTEGER NOT NULL, PRIMARY KEY (source_id, delivery_id))`,
+    "CREATE INDEX sfp_deliveries_age ON sfp_deliveries (received_at)",
+    // A task waits here until it is handed to its dispatcher and index (handed) and its own actor
+    // has taken it over (materialized); then the row goes.
+    `CREATE TABLE sfp_tasks (seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL,
+       handed INTEGER NOT NULL DEFAULT 0, materialized INTEGER NOT NULL DEFAULT 0)`,
+    "CREATE INDEX sfp_tasks_unhanded ON sfp_tasks (handed, seq)",
+    TIMERS_TABLE,
+  ],
+] as const;
+
+export interface IngestItem {
+  sourceId: string;
+  deliveryId: string;
+  tasks: NewTask[];
+}
+
+export interface IngestAnswer {
+  duplicate: boolean;
+  taskIds: string[];
+}
+
+/** How long a delivery id is remembered: GitHub and Salesforce re-send for up to a day. */
+const DELIVERY_MEMORY_MS = 72 * 3600 * 1000;
+const HANDOFF_BATCH = 500;
+const HANDOFF_RETRY_MS = 2_000;
+const PRUNE_EVERY_MS = 3600 * 1000;
+
+export class IngestActor extends DurableObject<Env> {
+  private readonly timers: Timers;
+  private handing: Promise<void> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.timers = new Timers(ctx.storage);
+    ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, MIGRATIONS));
+  }
+
+  /**
+   * Records a delivery and the tasks it made, or answers the task ids a delivery with this id made
+   * before. The runtime holds the answer until the write is durable; concurrent deliveries to one
+   * shard share its commits.
+   */
+  async ingest(item: IngestItem): Promise<IngestAnswer> {
+    const sql = this.ctx.storage.sql;
+    const now = Date.now();
+    const seen = sql
+      .exec<{ task_ids: string }>("SELECT task_ids FROM sfp_deliveries WHERE source_id = ? AND delivery_id = ?", item.sourceId, item.deliveryId)
+      .toArray()[0];
+    if (seen) return { duplicate: true, taskIds: JSON.parse(seen.task_ids) as string[] };
+    const taskIds = item.tasks.map((t) => t.id);
+    sql.exec("INSERT INTO sfp_deliveries (source_id, delivery_id, task_ids, received_at) VALUES (?, ?, ?, ?)", item.sourceId, item.deliveryId, JSON.stringify(taskIds), now);
+    const at = nowIso(now);
+    for (const input of item.tasks) sql.exec("INSERT OR IGNORE INTO sfp_tasks (task_id, body) VALUES (?, ?)", input.id, JSON.stringify(initialTask(input, at)));
+    if (this.timers.get("prune") === null) {
+      this.timers.set("prune", now + PRUNE_EVERY_MS);
+      await this.timers.arm();
+    }
+    // While one hand-off is in flight, later deliveries queue up behind it and go in its next batch.
+    void this.handOff();
+    return { duplicate: false, taskIds };
+  }
+
+  /** A task's record as stored (JSON), for its TaskActor to materialize from; null once it has (or never existed). */
+  async peek(taskId: string): Promise<string | null> {
+    const row = this.ctx.storage.sql.exec<{ body: string; materialized: number }>("SELECT body, materialized FROM sfp_tasks WHERE task_id = ?", taskId).toArray()[0];
+    return row && !row.materialized ? row.body : null;
+  }
+
+  /** The TaskActor now holds the task: forget it once the hand-off is done too. */
+  async materialized(taskId: string): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    sql.exec("UPDATE sfp_tasks SET materialized = 1 WHERE task_id = ?", taskId);
+    sql.exec("DELETE FROM sfp_tasks WHERE task_id = ? AND handed = 1", taskId);
+  }
+
+  // ---- hand-off to dispatchers and project indexes ---------------------------------------------
+
+  private handOff(): Promise<void> {
+    if (!this.handing) {
+      this.handing = this.handBatches().finally(() => {
+        this.handing = null;
+      });
+    }
+    return this.handing;
+  }
+
+  private async handBatches(): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    for (;;) {
+      const rows = sql.exec<{ task_id: string; body: string }>("SELECT task_id, body FROM sfp_tasks WHERE handed = 0 ORDER BY seq LIMIT ?", HANDOFF_BATCH).toArray();
+      if (!rows.length) return;
+      const tasks = rows.map((r) => JSON.parse(r.body) as Task);
+      try {
+        await Promise.all([...this.toDispatchers(tasks), ...this.toProjects(tasks)]);
+      } catch (err) {
+        console.log(JSON.stringify({ level: "warn", msg: "ingest hand-off failed; retrying", shard: this.ctx.id.name, error: String(err) }));
+        this.timers.set("handoff", Date.now() + HANDOFF_RETRY_MS);
+        await this.timers.arm();
+        return;
+      }
+      for (const r of rows) {
+        sql.exec("UPDATE sfp_tasks SET handed = 1 WHERE task_id = ?", r.task_id);
+        sql.exec("DELETE FROM sfp_tasks WHERE task_id = ? AND materialized = 1", r.task_id);
+      }
+    }
+  }
+
+  private toDispatchers(tasks: Task[]): Promise<void>[] {
+    const byPool = groupBy(tasks, (t) => `${t.project}/${t.pool}`, queueEntry);
+    return [...byPool.values()].map((entries) => dispatcherStub(this.env, entries[0].project, entries[0].pool).enqueueMany(entries));
+  }
+
+  private toProjects(tasks: Task[]): Promise<void>[] {
+    const byProject = groupBy(tasks, (t) => t.project, (t) => t);
+    return [...byProject.entries()].map(([project, list]) => projectStub(this.env, project).tasksChanged(list));
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    for (const name of this.timers.takeDue(now)) {
+      if (name === "handoff") await this.handOff();
+      if (name === "prune") {
+        this.ctx.storage.sql.exec("DELETE FROM sfp_deliveries WHERE received_at < ?", now - DELIVERY_MEMORY_MS);
+        this.timers.set("prune", now + PRUNE_EVERY_MS);
+      }
+    }
+    await this.timers.arm();
+  }
+}
+
+function groupBy<T, V>(items: T[], key: (item: T) => string, value: (item: T) => V): Map<string, V[]> {
+  const groups = new Map<string, V[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(value(item));
+    else groups.set(k, [value(item)]);
+  }
+  return groups;
+}

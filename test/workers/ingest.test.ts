@@ -1,0 +1,99 @@
+// Webhook tasks are born in an ingest shard: one actor round trip per delivery, handed to the
+// dispatcher and the project index in batches, and taken over by their own TaskActor on first touch.
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import { ingestShardOf } from "../../protocol/ids.ts";
+import { api, setup } from "./helpers.ts";
+import { accept, pollOne, register } from "./runner-helpers.ts";
+import { deliver, GITHUB_SECRET, githubSignature, putSource } from "./webhooks-helpers.ts";
+
+const RULES = [{ on: "push", task: { type: "deploy", org: "demo", payload: { sha: "{{after}}" } } }];
+
+async function push(sourceId: string, delivery = crypto.randomUUID()) {
+  const body = JSON.stringify({ ref: "refs/heads/main", after: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b" });
+  const res = await deliver(sourceId, body, {
+    "content-type": "application/json",
+    "x-github-event": "push",
+    "x-github-delivery": delivery,
+    "x-hub-signature-256": await githubSignature(body, GITHUB_SECRET),
+  });
+  expect(res.status).toBe(202);
+  return res.json.tasks![0];
+}
+
+type Row = { task_id: string; handed: number; materialized: number };
+function shardRows(taskId: string): Promise<Row[]> {
+  const shard = ingestShardOf(taskId)!;
+  const stub = env.INGEST.get(env.INGEST.idFromName(`ingest-${shard}`));
+  return runInDurableObject(stub, (_i, state) =>
+    state.storage.sql.exec<Row>("SELECT task_id, handed, materialized FROM sfp_tasks WHERE task_id = ?", taskId).toArray(),
+  );
+}
+
+function taskActorRows(taskId: string): Promise<number> {
+  const stub = env.TASK.get(env.TASK.idFromName(taskId));
+  return runInDurableObject(stub, (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_task").one().n);
+}
+
+describe("ingest shards", () => {
+  it("name the shard in the task id and keep the task there until its actor is touched", async () => {
+    const { project, owner } = await setup();
+    const source = await putSource(project, owner, "gh", { kind: "github", secret: GITHUB_SECRET, rules: RULES });
+    const taskId = await push(source.id);
+    expect(taskId).toMatch(/^tsk_Z[0-7][0-9A-HJKMNP-TV-Z]{24}$/);
+    expect(await shardRows(taskId)).toHaveLength(1);
+    // The project index learned of it from the shard's hand-off, without the task's own actor.
+    await vi.waitFor(async () => {
+      const list = await api("GET", `/v1/projects/${project}/tasks`, { token: owner });
+      expect(list.body.tasks.map((t: any) => t.id)).toEqual([taskId]);
+    });
+    expect((await shardRows(taskId))[0]).toMatchObject({ handed: 1, materialized: 0 });
+  });
+
+  it("let the task actor take the record over on first read, with version 1 and the delivery's time", async () => {
+    const { project, owner } = await setup();
+    const source = await putSource(project, owner, "gh", { kind: "github", secret: GITHUB_SECRET, rules: RULES });
+    const before = Date.now();
+    const taskId = await push(source.id);
+    const res = await api("GET", `/v1/tasks/${taskId}`, { token: owner });
+    expect(res.status).toBe(200);
+    expect(res.body.task).toMatchObject({ id: taskId, status: "queued", version: 1, payload: { sha: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b" } });
+    expect(Date.parse(res.body.task.createdAt)).toBeGreaterThanOrEqual(before - 1000);
+    const events = await api("GET", `/v1/tasks/${taskId}/events`, { token: owner });
+    expect(events.body.events).toEqual([expect.objectContaining({ seq: 1, type: "status", status: "queued", at: res.body.task.createdAt })]);
+    expect(await taskActorRows(taskId)).toBe(1);
+    // Once handed off and taken over, the shard forgets the task (the delivery record stays).
+    await vi.waitFor(async () => expect(await shardRows(taskId)).toHaveLength(0));
+  });
+
+  it("hand the task to its pool's dispatcher, so a runner's poll gets it and can run it", async () => {
+    const { project, owner } = await setup();
+    const source = await putSource(project, owner, "gh", { kind: "github", secret: GITHUB_SECRET, rules: RULES });
+    const runner = await register(project, owner);
+    const taskId = await push(source.id);
+    const offer = await pollOne(runner.runnerToken);
+    expect(offer.taskId).toBe(taskId);
+    const lease = await accept(runner.runnerToken, taskId, offer.assignmentId);
+    expect(lease.status).toBe(200);
+    expect(lease.body.task).toMatchObject({ id: taskId, status: "running", version: 2 });
+  });
+
+  it("cancel a task no one has touched yet: it leaves the queue and no runner is offered it", async () => {
+    const { project, owner } = await setup();
+    const source = await putSource(project, owner, "gh", { kind: "github", secret: GITHUB_SECRET, rules: RULES });
+    const taskId = await push(source.id);
+    const canceled = await api("POST", `/v1/tasks/${taskId}/cancel`, { token: owner });
+    expect(canceled.status).toBe(202);
+    expect(canceled.body.task.status).toBe("canceled");
+    const runner = await register(project, owner);
+    const res = await api("POST", "/v1/runners/poll", { token: runner.runnerToken, body: { freeSlots: 1, waitSeconds: 1 } });
+    expect(res.status).toBe(204);
+  });
+
+  it("answer 404 for an ingest-shaped id no delivery made, without creating anything", async () => {
+    const { owner } = await setup();
+    const res = await api("GET", "/v1/tasks/tsk_Z30000000000000000000000AB", { token: owner });
+    expect(res.status).toBe(404);
+    expect(await taskActorRows("tsk_Z30000000000000000000000AB")).toBe(0);
+  });
+});
