@@ -5,9 +5,13 @@ describe("rate limits", () => {
   it("answers 429 with Retry-After to a client address that keeps failing authentication", async () => {
     const headers = { "cf-connecting-ip": "203.0.113.7" };
     const statuses: number[] = [];
-    for (let i = 0; i < 110; i++) statuses.push((await api("GET", "/v1/projects/prj_x/tasks", { token: "sfp_guess.guess", headers })).status);
-    expect(statuses.slice(0, 100).every((s) => s === 401)).toBe(true);
+    // Fixed 10 s windows: should one roll over mid-loop, the next one fills too.
+    while (statuses.length < 250 && statuses.at(-1) !== 429) {
+      statuses.push((await api("GET", "/v1/projects/prj_x/tasks", { token: "sfp_guess.guess", headers })).status);
+    }
     expect(statuses.at(-1)).toBe(429);
+    expect(statuses.length).toBeGreaterThan(100);
+    expect(statuses.slice(0, -1).every((s) => s === 401)).toBe(true);
     const res = await api("GET", "/v1/projects/prj_x/tasks", { token: "sfp_guess.guess", headers });
     expect(res.status).toBe(429);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
@@ -19,12 +23,14 @@ describe("rate limits", () => {
     const second = await api("POST", `/v1/projects/${project}/tokens`, { token: owner, body: { name: "b", role: "viewer" } });
     const headers = { "cf-connecting-ip": "198.51.100.9" };
     let limited = 0;
-    for (let i = 0; i < 1010 && !limited; i++) {
+    // The limiter counts in fixed 10 s windows; should one roll over mid-loop, the next one fills too.
+    for (let i = 0; i < 2100 && !limited; i++) {
       const res = await api("GET", `/v1/projects/${project}/orgs`, { token: owner, headers });
       if (res.status === 429) limited = i + 1;
     }
-    // setup() spent two of the owner token's 1,000 requests per 10 s (org, token); the 1,001st is refused.
-    expect(2 + limited).toBe(1001);
+    // setup() spent two of the owner token's 1,000 requests per 10 s (org, token): at least the
+    // rest of a window's 1,000 went through before the first 429.
+    expect(limited).toBeGreaterThanOrEqual(999);
     const other = await api("GET", `/v1/projects/${project}/orgs`, { token: second.body.token, headers });
     expect(other.status).toBe(200);
   });
