@@ -1,0 +1,106 @@
+// The dashboard served by the edge, in headless Chromium: sign in, see a task appear live over the
+// project feed when it is created through the API, see its status change live, open it for events.
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EdgeClient } from "../../protocol/client.ts";
+import type { Registered, Task } from "../../protocol/index.ts";
+import { createProject, startEdge, type Edge } from "./edge-process.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  if (process.env.SFP_REQUIRE_TOOLS === "1") throw new Error(`${CHROMIUM} is required (SFP_REQUIRE_TOOLS=1): apt-get install -y chromium`);
+  console.warn(`\n*** SKIPPING the dashboard tests: ${CHROMIUM} is missing (apt-get install -y chromium) ***\n`);
+}
+
+describe.skipIf(!haveChromium)("the dashboard", () => {
+  let edge: Edge;
+  let project: string;
+  let api: EdgeClient;
+  let profile: string;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    edge = await startEdge();
+    let owner: string;
+    ({ project, ownerToken: owner } = await createProject(edge, "dashboard"));
+    api = new EdgeClient(edge.url, owner);
+    await api.request("PUT", `/v1/projects/${project}/orgs/demo`, { body: {} });
+    profile = await mkdtemp(join(tmpdir(), "sfp-chromium-"));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(edge.url);
+    await page.fill('input[name="project"]', project);
+    await page.fill('input[name="token"]', owner);
+    await page.click('button[type="submit"]');
+    await page.waitForSelector("#feed-state.live");
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await edge?.stop();
+    if (profile) await rm(profile, { recursive: true, force: true });
+  });
+
+  const row = (id: string) => page.locator(`#tasks tr[data-id="${id}"]`);
+
+  it("shows a task the moment it is created through the API, and its status change", async () => {
+    const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "validate", org: "demo" } });
+    const id = body.task.id;
+    await row(id).waitFor();
+    expect(await row(id).getAttribute("data-status")).toBe("queued");
+    expect(await row(id).locator("td").nth(1).textContent()).toBe("validate");
+
+    await api.request("POST", `/v1/tasks/${id}/cancel`);
+    await page.waitForSelector(`#tasks tr[data-id="${id}"][data-status="canceled"]`);
+  });
+
+  it("opens a task for its events, and keeps them coming live", async () => {
+    const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "deploy", org: "demo" } });
+    const id = body.task.id;
+    await row(id).click();
+    await page.waitForSelector("#detail-events li:has-text('status queued')");
+    expect(await page.textContent("#detail-status")).toBe("queued");
+    await api.request("POST", `/v1/tasks/${id}/cancel`);
+    await page.waitForSelector("#detail-events li:has-text('status canceled')");
+    expect(await page.textContent("#detail-status")).toBe("canceled");
+    expect(await page.locator("#detail-events li").count()).toBe(2);
+  });
+
+  it("shows the runners panel, or says why it cannot", async () => {
+    // A string, evaluated in the page: the test's own type-check has no DOM library.
+    await page.waitForFunction("document.querySelector('#runners-note').textContent.length > 0 || document.querySelectorAll('#runners tbody tr').length > 0");
+    const note = await page.textContent("#runners-note");
+    expect(note).toMatch(/No runners registered|does not list runners yet/);
+  });
+
+  it("lists a registered runner with its load after a reload, signed in from session storage", async (ctx) => {
+    const reg = await api.request<{ token: string }>("POST", `/v1/projects/${project}/registration-tokens`, { body: { pool: "default" } }).catch(() => null);
+    if (!reg) return ctx.skip();
+    const { body: runner } = await new EdgeClient(edge.url).request<Registered>("POST", "/v1/runners/register", {
+      body: { registrationToken: reg.body.token, name: "dash-runner", labels: [], slots: 4, ephemeral: false, version: "test" },
+    });
+    await new EdgeClient(edge.url, runner.runnerToken).request("POST", "/v1/runners/heartbeat", {
+      body: { state: "busy", freeSlots: 1, activeTasks: [], resources: { cpuPercent: 37, memoryRssBytes: 200 * 1048576, load1: 0.5 } },
+    });
+    await page.reload();
+    await page.waitForSelector("#feed-state.live");
+    const runnerRow = page.locator("#runners tbody tr", { hasText: "dash-runner" });
+    await runnerRow.waitFor();
+    expect((await runnerRow.locator("td").allTextContents()).slice(0, 6)).toEqual(["dash-runner", "default", "busy", "3/4", "37%", "200 MiB"]);
+  });
+
+  it("keeps the token in this tab's session storage only", async () => {
+    expect(await page.evaluate(() => sessionStorage.getItem("sfp.project"))).toBe(project);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+  });
+});
