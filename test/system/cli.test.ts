@@ -1,5 +1,5 @@
 // The sfp-edge CLI as a user runs it (a child process) against the real edge in workerd on loopback.
-import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -273,5 +273,38 @@ describe("sfp-edge runner token", () => {
       expect(res.code).toBe(1);
       expect(res.stderr).toMatch(/no route for POST .*registration-tokens \(not_found, HTTP 404/);
     }
+  });
+});
+
+describe("sfp-edge org register and runner start (this machine's side)", () => {
+  it("writes the org's credentials to the local store (never printing them) and its metadata to the edge", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sfp-cli-org-"));
+    const authFile = join(dir, "auth-url");
+    const secretToken = "5Aep861secretRefreshToken";
+    await writeFile(authFile, `force://PlatformCLI::${secretToken}@https://acme.my.salesforce.com\n`, { mode: 0o600 });
+    const env = { SFP_LOCAL_CREDENTIALS_FILE: join(dir, "credentials.json"), SFP_LOCAL_CREDENTIALS_KEY: "local-store-passphrase-for-tests" };
+    const res = await cli(["--config-dir", configDir, "org", "register", "--alias", "acme-prod", "--sfdx-auth-url-file", authFile, "--pool", "prod-pool"], env);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`stored the credentials of acme-prod (https://acme.my.salesforce.com) for project ${project}`);
+    expect(res.stdout).toContain("routes acme-prod's tasks to pool prod-pool");
+    expect(res.stdout + res.stderr).not.toContain(secretToken);
+    expect(await readFile(join(dir, "credentials.json"), "utf8")).not.toContain(secretToken);
+    const { body } = await api.request<{ orgs: Array<{ alias: string; pool: string; instanceUrl: string | null }> }>("GET", `/v1/projects/${project}/orgs`);
+    expect(body.orgs.find((o) => o.alias === "acme-prod")).toMatchObject({ pool: "prod-pool", instanceUrl: "https://acme.my.salesforce.com" });
+  });
+
+  it("starts a runner manager that registers with a fresh token and drains on SIGTERM (needs the runner API)", async (ctx) => {
+    if (!hasRunnerApi) return ctx.skip();
+    const dir = await mkdtemp(join(tmpdir(), "sfp-cli-runner-"));
+    const env = { SFP_RUNNER_STATE_FILE: join(dir, "state.json"), SFP_LOCAL_CREDENTIALS_FILE: join(dir, "credentials.json"), SFP_LOCAL_CREDENTIALS_KEY: "runner-test-passphrase" };
+    const runner = startCli(["--config-dir", configDir, "runner", "start", "--pool", "cli-runner-pool", "--name", "cli-started", "--listen", "127.0.0.1:0"], env);
+    try {
+      await expect
+        .poll(async () => (await api.request<{ runners: Array<{ name: string; pool: string }> }>("GET", `/v1/projects/${project}/runners`)).body.runners.find((r) => r.name === "cli-started"), { timeout: 30_000, interval: 250 })
+        .toMatchObject({ pool: "cli-runner-pool" });
+    } finally {
+      runner.child.kill("SIGTERM");
+    }
+    expect(await runner.exit).toBe(0);
   });
 });
