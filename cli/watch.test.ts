@@ -55,6 +55,10 @@ class FakeSocket {
   message(m: ServerMessage) {
     this.emit("message", { data: JSON.stringify(m) });
   }
+  /** What undici does after a refused handshake: an error event, and no close event ever. */
+  failHandshake() {
+    this.emit("error", {});
+  }
   send() {}
   close(code = 1000) {
     this.readyState = 3;
@@ -126,6 +130,18 @@ describe("task watch", () => {
     expect(seen).toEqual([1, 2]);
     expect(client.paths).toContain("/v1/tasks/tsk_1?wait=25&version=1");
     expect(notices.at(-1)).toMatch(/long-polling/);
+  });
+
+  it("counts a refused handshake that never closes (undici) as a failed attempt", async () => {
+    const client = new ScriptedClient((path) =>
+      path.includes("/events") ? { events: [status(1, "queued"), status(2, "failed")], lastSeq: 2, done: true } : { task: task("failed", 2) },
+    );
+    const { factory, made } = sockets([(ws) => ws.failHandshake(), (ws) => ws.failHandshake(), (ws) => ws.failHandshake()]);
+    const seen: number[] = [];
+    const final = await watchTask({ client, taskId: "tsk_1", webSocket: factory, onEvent: (e) => seen.push(e.seq), onNotice: () => {} });
+    expect(made).toHaveLength(3);
+    expect(seen).toEqual([1, 2]);
+    expect(final.status).toBe("failed");
   });
 
   it("answers at once for a finished task whose events were all seen", async () => {

@@ -308,3 +308,42 @@ describe("sfp-edge org register and runner start (this machine's side)", () => {
     expect(await runner.exit).toBe(0);
   });
 });
+
+describe("sfp-edge webhook-source put", () => {
+  it("sends the source from its files and prints the delivery URL, which then takes a signed GitHub push", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sfp-cli-hook-"));
+    const secret = "github-webhook-secret-for-tests";
+    await writeFile(join(dir, "secret"), `${secret}\n`, { mode: 0o600 });
+    await writeFile(join(dir, "rules.json"), JSON.stringify({ rules: [{ on: "push", if: { ref: "refs/heads/main" }, task: { type: "deploy", org: "demo", payload: { sha: "{{after}}" } } }] }));
+    const res = await sfp("webhook-source", "put", "gh-main", "--kind", "github", "--secret-file", join(dir, "secret"), "--rules-file", join(dir, "rules.json"));
+    expect(res.code).toBe(0);
+    expect(res.stdout + res.stderr).not.toContain(secret);
+    const url = /deliveries go to (\S+)/.exec(res.stdout)?.[1];
+    expect(url).toMatch(new RegExp(`^${edge.url}/v1/hooks/whs_`));
+
+    const body = JSON.stringify({ ref: "refs/heads/main", after: "abc123" });
+    const { createHmac } = await import("node:crypto");
+    const delivery = await fetch(url!, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "push",
+        "x-github-delivery": crypto.randomUUID(),
+        "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+      },
+      body,
+    });
+    expect(delivery.status).toBe(202);
+    const { tasks } = (await delivery.json()) as { tasks: string[] };
+    const got = await sfp("task", "get", tasks[0], "--json");
+    expect(JSON.parse(got.stdout).task).toMatchObject({ type: "deploy", org: "demo", payload: { sha: "abc123" }, source: { kind: "webhook", event: "push" } });
+  });
+
+  it("says which field the edge refused", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sfp-cli-hook-"));
+    await writeFile(join(dir, "rules.json"), "[]");
+    const res = await sfp("webhook-source", "put", "bad", "--kind", "github", "--rules-file", join(dir, "rules.json"));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/secret.*\(invalid_request, HTTP 400/);
+  });
+});
