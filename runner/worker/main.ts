@@ -15,6 +15,10 @@ const EXIT_NO_START = 3;
 process.env.JSFORCE_LOG_LEVEL = "NONE";
 const { runJob, DEFAULT_POLL_INTERVAL_MS } = await import("./run-job.ts");
 
+// The manager reads these pipes: once it is gone (killed), a write fails with EPIPE, which would
+// otherwise become an uncaught exception and end the worker before it cancels its Salesforce job.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
+
 const diag = (fields: Record<string, unknown>) =>
   process.stderr.write(`${JSON.stringify({ at: new Date().toISOString(), component: "worker", pid: process.pid, ...fields })}\n`);
 
