@@ -40,12 +40,16 @@ export interface IngestAnswer {
 /** How long a delivery id is remembered: GitHub and Salesforce re-send for up to a day. */
 const DELIVERY_MEMORY_MS = 72 * 3600 * 1000;
 const HANDOFF_BATCH = 500;
+/** How long a shard gathers deliveries before handing them off: the latency it adds to dispatch. */
+const HANDOFF_DELAY_MS = 20;
 const HANDOFF_RETRY_MS = 2_000;
+const HANDOFF_SAFETY_MS = 10_000;
 const PRUNE_EVERY_MS = 3600 * 1000;
 
 export class IngestActor extends DurableObject<Env> {
   private readonly timers: Timers;
   private handing: Promise<void> | null = null;
+  private handOffTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -69,12 +73,15 @@ export class IngestActor extends DurableObject<Env> {
     sql.exec("INSERT INTO sfp_deliveries (source_id, delivery_id, task_ids, received_at) VALUES (?, ?, ?, ?)", item.sourceId, item.deliveryId, JSON.stringify(taskIds), now);
     const at = nowIso(now);
     for (const input of item.tasks) sql.exec("INSERT OR IGNORE INTO sfp_tasks (task_id, body) VALUES (?, ?)", input.id, JSON.stringify(initialTask(input, at)));
-    if (this.timers.get("prune") === null) {
-      this.timers.set("prune", now + PRUNE_EVERY_MS);
-      await this.timers.arm();
+    // The alarm backs the in-memory hand-off timer up, should the shard be evicted before it fires.
+    let arm = false;
+    for (const [name, due] of [["handoff", now + HANDOFF_SAFETY_MS], ["prune", now + PRUNE_EVERY_MS]] as const) {
+      if (this.timers.get(name) !== null) continue;
+      this.timers.set(name, due);
+      arm = true;
     }
-    // While one hand-off is in flight, later deliveries queue up behind it and go in its next batch.
-    void this.handOff();
+    if (arm) await this.timers.arm();
+    this.scheduleHandOff();
     return { duplicate: false, taskIds };
   }
 
@@ -93,6 +100,18 @@ export class IngestActor extends DurableObject<Env> {
 
   // ---- hand-off to dispatchers and project indexes ---------------------------------------------
 
+  /**
+   * Hands tasks off a moment after the first of them arrives, so a burst goes to each dispatcher and
+   * index in one call and one commit instead of one per delivery.
+   */
+  private scheduleHandOff(): void {
+    if (this.handOffTimer || this.handing) return;
+    this.handOffTimer = setTimeout(() => {
+      this.handOffTimer = null;
+      void this.handOff();
+    }, HANDOFF_DELAY_MS);
+  }
+
   private handOff(): Promise<void> {
     if (!this.handing) {
       this.handing = this.handBatches().finally(() => {
@@ -106,7 +125,11 @@ export class IngestActor extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     for (;;) {
       const rows = sql.exec<{ task_id: string; body: string }>("SELECT task_id, body FROM sfp_tasks WHERE handed = 0 ORDER BY seq LIMIT ?", HANDOFF_BATCH).toArray();
-      if (!rows.length) return;
+      if (!rows.length) {
+        this.timers.clear("handoff");
+        await this.timers.arm();
+        return;
+      }
       const tasks = rows.map((r) => JSON.parse(r.body) as Task);
       try {
         await Promise.all([...this.toDispatchers(tasks), ...this.toProjects(tasks)]);

@@ -5,7 +5,7 @@
 // and concurrent copies land on the same TaskActor, whose idempotent create is the dedupe.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { NewTask } from "../../actors/task-actor.ts";
-import { ApiError, fromRpcError, ingestShard, webhookTaskId, type TaskSource } from "../../protocol/index.ts";
+import { ApiError, fromRpcError, ingestShard, ingestTaskId, type TaskSource } from "../../protocol/index.ts";
 import {
   DeliveryAnswer,
   PutWebhookSourceBody,
@@ -185,7 +185,7 @@ async function receive(c: AppContext, source: LiveSource) {
       const payload = renderPayload(rule.task.payload ?? {}, item.payload);
       const taskSource: TaskSource = { kind: "webhook", sourceId: source.id, deliveryId: item.deliveryId, event: item.event, rule: index };
       tasks.push(
-        webhookTaskId(source.id, item.deliveryId, index).then((id) =>
+        ingestTaskId(shard, source.id, item.deliveryId, String(index)).then((id) =>
           newTask(c.env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource),
         ),
       );

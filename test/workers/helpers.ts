@@ -1,5 +1,6 @@
 // Small clients for the workerd tests: they speak to the Worker exactly as an outside client would.
-import { SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
+import { INGEST_SHARDS } from "../../protocol/ids.ts";
 import type { Role, Task } from "../../protocol/index.ts";
 
 export const ADMIN_TOKEN = "test-admin-token";
@@ -121,4 +122,20 @@ export async function openSocket(path: string, token?: string): Promise<{ status
   const res = await SELF.fetch(BASE + path, { headers });
   if (!res.webSocket) return { status: res.status, socket: null, body: await res.text() };
   return { status: res.status, socket: new Socket(res.webSocket), body: "" };
+}
+
+/**
+ * Waits until every ingest shard has handed its webhook tasks to their dispatchers and project
+ * indexes, so that a list or a poll afterwards sees all of them — and a check that none exist means it.
+ */
+export async function ingestSettled(): Promise<void> {
+  for (let shard = 0; shard < INGEST_SHARDS; shard++) {
+    const stub = env.INGEST.get(env.INGEST.idFromName(`ingest-${shard}`));
+    for (let i = 0; ; i++) {
+      const pending = await runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_tasks WHERE handed = 0").one().n);
+      if (pending === 0) break;
+      if (i > 200) throw new Error(`ingest shard ${shard} still has ${pending} tasks to hand off`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
 }

@@ -3,7 +3,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { ingestShardOf } from "../../protocol/ids.ts";
-import { api, setup } from "./helpers.ts";
+import { api, ingestSettled, setup } from "./helpers.ts";
 import { accept, pollOne, register } from "./runner-helpers.ts";
 import { deliver, GITHUB_SECRET, githubSignature, putSource } from "./webhooks-helpers.ts";
 
@@ -71,6 +71,7 @@ describe("ingest shards", () => {
     const source = await putSource(project, owner, "gh", { kind: "github", secret: GITHUB_SECRET, rules: RULES });
     const runner = await register(project, owner);
     const taskId = await push(source.id);
+    await ingestSettled();
     const offer = await pollOne(runner.runnerToken);
     expect(offer.taskId).toBe(taskId);
     const lease = await accept(runner.runnerToken, taskId, offer.assignmentId);

@@ -3,7 +3,7 @@
 import { SELF } from "cloudflare:test";
 import type { Task } from "../../protocol/index.ts";
 import type { WebhookSource } from "../../protocol/webhook.ts";
-import { api, BASE } from "./helpers.ts";
+import { api, BASE, ingestSettled } from "./helpers.ts";
 
 export const GITHUB_SECRET = "gh-webhook-secret-0123456789";
 export const GITLAB_SECRET = "gl-webhook-token-0123456789";
@@ -78,6 +78,7 @@ export async function getTask(id: string, token: string): Promise<{ status: numb
 }
 
 export async function listTasks(project: string, token: string): Promise<Task[]> {
+  await ingestSettled();
   const res = await api("GET", `/v1/projects/${project}/tasks?limit=200`, { token });
   if (res.status !== 200) throw new Error(`list: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.tasks;
