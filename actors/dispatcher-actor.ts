@@ -219,24 +219,26 @@ export class DispatcherActor extends DurableObject<Env> {
       .one().n;
     const leased = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_leases WHERE runner_id = ?", runnerId).one().n;
     // An ephemeral runner runs one job in its life.
-    let capacity = runner.ephemeral ? (runner.jobs > 0 || leased > 0 || pending > 0 ? 0 : 1) : Math.min(freeSlots, runner.slots) - pending;
+    const capacity = runner.ephemeral ? (runner.jobs > 0 || leased > 0 || pending > 0 ? 0 : 1) : Math.min(freeSlots, runner.slots) - pending;
     if (capacity <= 0) return [];
     const labels = new Set(JSON.parse(runner.labels) as string[]);
     const acceptBy = now + timings(this.env).acceptSeconds * 1000;
     const offers: Assignment[] = [];
-    const candidates = this.sql
-      .exec<{ task_id: string; labels: string }>("SELECT task_id, labels FROM sfp_queue WHERE assignment_id IS NULL ORDER BY rank, created_at, task_id")
-      .toArray();
-    for (const row of candidates) {
-      if (capacity <= 0) break;
-      if (!(JSON.parse(row.labels) as string[]).every((l) => labels.has(l))) continue;
+    // Walk the queue in order only as far as needed: a deep backlog must not make every poll a scan.
+    const chosen: string[] = [];
+    for (const row of this.sql.exec<{ task_id: string; labels: string }>(
+      "SELECT task_id, labels FROM sfp_queue WHERE assignment_id IS NULL ORDER BY rank, created_at, task_id",
+    )) {
+      if (chosen.length >= capacity) break;
+      if ((JSON.parse(row.labels) as string[]).every((l) => labels.has(l))) chosen.push(row.task_id);
+    }
+    for (const taskId of chosen) {
       const id = newId("asg");
-      this.sql.exec("UPDATE sfp_queue SET assignment_id = ? WHERE task_id = ?", id, row.task_id);
-      this.sql.exec("INSERT INTO sfp_assignments (id, task_id, runner_id, accept_by, state) VALUES (?, ?, ?, ?, 'offered')", id, row.task_id, runnerId, acceptBy);
+      this.sql.exec("UPDATE sfp_queue SET assignment_id = ? WHERE task_id = ?", id, taskId);
+      this.sql.exec("INSERT INTO sfp_assignments (id, task_id, runner_id, accept_by, state) VALUES (?, ?, ?, ?, 'offered')", id, taskId, runnerId, acceptBy);
       this.timers.set(`accept:${id}`, acceptBy);
-      offers.push({ taskId: row.task_id, assignmentId: id, acceptBy: nowIso(acceptBy) });
-      capacity -= 1;
-      log("info", "task offered", { taskId: row.task_id, runnerId, assignmentId: id });
+      offers.push({ taskId, assignmentId: id, acceptBy: nowIso(acceptBy) });
+      log("info", "task offered", { taskId, runnerId, assignmentId: id });
     }
     return offers;
   }

@@ -41,7 +41,7 @@ export interface IngestAnswer {
 const DELIVERY_MEMORY_MS = 72 * 3600 * 1000;
 const HANDOFF_BATCH = 500;
 /** How long a shard gathers deliveries before handing them off: the latency it adds to dispatch. */
-const HANDOFF_DELAY_MS = 20;
+const HANDOFF_DELAY_MS = 50;
 const HANDOFF_RETRY_MS = 2_000;
 const HANDOFF_SAFETY_MS = 10_000;
 const PRUNE_EVERY_MS = 3600 * 1000;
@@ -58,21 +58,24 @@ export class IngestActor extends DurableObject<Env> {
   }
 
   /**
-   * Records a delivery and the tasks it made, or answers the task ids a delivery with this id made
-   * before. The runtime holds the answer until the write is durable; concurrent deliveries to one
-   * shard share its commits.
+   * Records a batch of deliveries and the tasks they made, in one commit (the runtime holds the
+   * answer until it is durable). A delivery id seen before — in an earlier batch or earlier in this
+   * one — answers the task ids it made the first time.
    */
-  async ingest(item: IngestItem): Promise<IngestAnswer> {
+  async ingest(items: IngestItem[]): Promise<IngestAnswer[]> {
     const sql = this.ctx.storage.sql;
     const now = Date.now();
-    const seen = sql
-      .exec<{ task_ids: string }>("SELECT task_ids FROM sfp_deliveries WHERE source_id = ? AND delivery_id = ?", item.sourceId, item.deliveryId)
-      .toArray()[0];
-    if (seen) return { duplicate: true, taskIds: JSON.parse(seen.task_ids) as string[] };
-    const taskIds = item.tasks.map((t) => t.id);
-    sql.exec("INSERT INTO sfp_deliveries (source_id, delivery_id, task_ids, received_at) VALUES (?, ?, ?, ?)", item.sourceId, item.deliveryId, JSON.stringify(taskIds), now);
     const at = nowIso(now);
-    for (const input of item.tasks) sql.exec("INSERT OR IGNORE INTO sfp_tasks (task_id, body) VALUES (?, ?)", input.id, JSON.stringify(initialTask(input, at)));
+    const answers = items.map((item) => {
+      const seen = sql
+        .exec<{ task_ids: string }>("SELECT task_ids FROM sfp_deliveries WHERE source_id = ? AND delivery_id = ?", item.sourceId, item.deliveryId)
+        .toArray()[0];
+      if (seen) return { duplicate: true, taskIds: JSON.parse(seen.task_ids) as string[] };
+      const taskIds = item.tasks.map((t) => t.id);
+      sql.exec("INSERT INTO sfp_deliveries (source_id, delivery_id, task_ids, received_at) VALUES (?, ?, ?, ?)", item.sourceId, item.deliveryId, JSON.stringify(taskIds), now);
+      for (const input of item.tasks) sql.exec("INSERT OR IGNORE INTO sfp_tasks (task_id, body) VALUES (?, ?)", input.id, JSON.stringify(initialTask(input, at)));
+      return { duplicate: false, taskIds };
+    });
     // The alarm backs the in-memory hand-off timer up, should the shard be evicted before it fires.
     let arm = false;
     for (const [name, due] of [["handoff", now + HANDOFF_SAFETY_MS], ["prune", now + PRUNE_EVERY_MS]] as const) {
@@ -82,7 +85,7 @@ export class IngestActor extends DurableObject<Env> {
     }
     if (arm) await this.timers.arm();
     this.scheduleHandOff();
-    return { duplicate: false, taskIds };
+    return answers;
   }
 
   /** A task's record as stored (JSON), for its TaskActor to materialize from; null once it has (or never existed). */

@@ -1,10 +1,65 @@
-// A webhook delivery's tasks are made durable by one RPC to the delivery's ingest shard.
-// (Batching deliveries of concurrent requests at the edge would save RPCs, but workerd cancels a
-// request that waits on a promise another request resolves — it looks hung — so each request
-// carries its own delivery; the shard amortises the rest.)
+// Webhook deliveries that reach this isolate at about the same time travel to their ingest shard
+// together: one RPC and one commit for the batch instead of one per delivery.
+//
+// The request that opens a batch waits one turn of the event loop for others to join, sends the
+// batch from its own context and keeps it alive with waitUntil. The others wait on shared memory
+// with short timers of their own, never on a promise the opener resolves: workerd treats a request
+// waiting only on another request's promise as hung and cancels it.
 import type { IngestAnswer, IngestItem } from "../actors/ingest-actor.ts";
 import { ingestStub, type Env } from "./env.ts";
 
-export async function ingest(env: Env, shard: number, item: IngestItem): Promise<IngestAnswer> {
-  return ingestStub(env, shard).ingest(item);
+/** How long a batch stays open for others to join: the latency batching adds to a delivery. */
+const BATCH_WINDOW_MS = 2;
+/** A batch is closed to newcomers once it holds this many deliveries. */
+const MAX_BATCH = 64;
+/** How often a waiting request looks for its batch's answer: quickly at first, then less often. */
+const JOIN_POLL_MS = [0, 1, 1, 2, 2, 4];
+const JOIN_POLL_MAX_MS = 5;
+/** A batch that has not answered by then is given up on: the delivery is sent on its own (ingest is idempotent). */
+const JOIN_TIMEOUT_MS = 5_000;
+
+interface Batch {
+  shard: number;
+  items: IngestItem[];
+  answers: IngestAnswer[] | null;
+  failed: boolean;
+}
+
+const open = new Map<number, Batch>();
+
+export async function ingest(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, shard: number, item: IngestItem): Promise<IngestAnswer> {
+  const joining = open.get(shard);
+  if (joining && joining.items.length < MAX_BATCH) {
+    const index = joining.items.push(item) - 1;
+    return (await awaitBatch(joining, index)) ?? (await ingestStub(env, shard).ingest([item]))[0];
+  }
+  const batch: Batch = { shard, items: [item], answers: null, failed: false };
+  open.set(shard, batch);
+  const sent = send(env, batch);
+  ctx.waitUntil(sent);
+  await sent;
+  if (batch.answers) return batch.answers[0];
+  return (await ingestStub(env, shard).ingest([item]))[0];
+}
+
+async function send(env: Env, batch: Batch): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, BATCH_WINDOW_MS));
+  if (open.get(batch.shard) === batch) open.delete(batch.shard);
+  try {
+    const answers = await ingestStub(env, batch.shard).ingest(batch.items);
+    batch.answers = answers.map((a) => ({ duplicate: a.duplicate, taskIds: [...a.taskIds] }));
+  } catch (err) {
+    batch.failed = true;
+    console.log(JSON.stringify({ level: "warn", msg: "ingest batch failed; its deliveries retry one by one", shard: batch.shard, size: batch.items.length, error: String(err) }));
+  }
+}
+
+/** The answer for item `index` once its batch has one; null if the batch failed or took too long. */
+async function awaitBatch(batch: Batch, index: number): Promise<IngestAnswer | null> {
+  const deadline = Date.now() + JOIN_TIMEOUT_MS;
+  for (let i = 0; !batch.answers && !batch.failed; i++) {
+    if (Date.now() > deadline) return null;
+    await new Promise((resolve) => setTimeout(resolve, JOIN_POLL_MS[i] ?? JOIN_POLL_MAX_MS));
+  }
+  return batch.answers ? batch.answers[index] : null;
 }

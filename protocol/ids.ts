@@ -59,7 +59,7 @@ async function digestOf(parts: string[]): Promise<Uint8Array> {
  * time-ordered id never starts with Z (that would be the year 10889), so the two cannot collide, and
  * a task actor that has not yet materialized knows where its record waits.
  */
-export const INGEST_SHARDS = 8;
+export const INGEST_SHARDS = 4;
 const INGEST_MARK = "Z";
 
 export async function ingestShard(...parts: string[]): Promise<number> {

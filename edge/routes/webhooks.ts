@@ -192,7 +192,7 @@ async function receive(c: AppContext, source: LiveSource) {
     }
     planned.push({ deliveryId: item.deliveryId, shard, tasks: await Promise.all(tasks) });
   }
-  const outcomes = await Promise.all(planned.map((p) => persist(c.env, source.id, p)));
+  const outcomes = await Promise.all(planned.map((p) => persist(c.env, c.executionCtx, source.id, p)));
   const tasks = outcomes.flatMap((o) => o.taskIds);
   const duplicate = tasks.length > 0 && outcomes.every((o) => o.duplicate);
   console.log(
@@ -217,10 +217,11 @@ interface PlannedDelivery {
  * whose idempotent create is the dedupe; a delivery is a duplicate when none of its tasks was new.
  */
 /**
- * Makes a delivery's tasks durable in its ingest shard, whose record of the delivery id is the
- * re-delivery check. A delivery no rule maps makes nothing and needs no record.
+ * Makes a delivery's tasks durable in its ingest shard (batched with what else this isolate is
+ * ingesting), whose record of the delivery id is the re-delivery check. A delivery no rule maps
+ * makes nothing and needs no record.
  */
-async function persist(env: Env, sourceId: string, delivery: PlannedDelivery): Promise<{ duplicate: boolean; taskIds: string[] }> {
+async function persist(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, sourceId: string, delivery: PlannedDelivery): Promise<{ duplicate: boolean; taskIds: string[] }> {
   if (!delivery.tasks.length) return { duplicate: false, taskIds: [] };
-  return ingest(env, delivery.shard, { sourceId, deliveryId: delivery.deliveryId, tasks: delivery.tasks });
+  return ingest(env, ctx, delivery.shard, { sourceId, deliveryId: delivery.deliveryId, tasks: delivery.tasks });
 }
