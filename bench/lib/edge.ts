@@ -1,0 +1,162 @@
+// Starts the edge Worker and its actors on bare workerd (`workerd serve` with a generated capnp
+// config; not `wrangler dev`, whose proxy costs ~10×, nor Miniflare, whose entry worker adds ~100 µs
+// of CPU to every request here), from wrangler.toml, with rate limits raised out of the way.
+import { build } from "esbuild";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+export const REPO = resolve(import.meta.dirname, "..", "..");
+export const ADMIN_TOKEN = "bench-admin-token";
+
+export interface BareEdge {
+  url: string;
+  /** The workerd process serving it, for CPU accounting. */
+  pid: number;
+  /** Where workerd's output (the Worker's logs) goes while it runs. */
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/** Bundles `entry` as wrangler would (ES modules, cloudflare:* external). */
+async function bundle(entry: string, dir: string): Promise<string> {
+  const outfile = join(dir, "worker.js");
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    outfile,
+    external: ["cloudflare:*", "node:*"],
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
+/** What a capnp config needs to serve one bundled Worker on bare workerd. */
+interface BareWorker {
+  scriptPath: string;
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+  text: Record<string, string>;
+  durableObjects: Record<string, string>;
+  rateLimits: string[];
+}
+
+// Rate limits raised out of the way: a wrapped binding that always says yes.
+const RATE_LIMIT_STUB = "export default function () { return { limit: async () => ({ success: true }) }; }\n";
+
+function capnp(dir: string, port: number, w: BareWorker): string {
+  const q = JSON.stringify;
+  const bindings = [
+    ...Object.entries(w.text).map(([name, value]) => `(name = ${q(name)}, text = ${q(value)})`),
+    ...Object.entries(w.durableObjects).map(([name, cls]) => `(name = ${q(name)}, durableObjectNamespace = ${q(cls)})`),
+    ...w.rateLimits.map((name) => `(name = ${q(name)}, wrapped = (moduleName = "bench:ratelimit"))`),
+  ];
+  const classes = [...new Set(Object.values(w.durableObjects))].map((cls) => `(className = ${q(cls)}, uniqueKey = ${q(`bench-${cls}`)}, enableSql = true)`);
+  return `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .worker),
+    (name = "do-disk", disk = (path = ${q(join(dir, "do"))}, writable = true)),
+  ],
+  sockets = [(name = "http", address = ${q(`127.0.0.1:${port}`)}, http = (), service = "main")],
+  extensions = [(modules = [(name = "bench:ratelimit", esModule = embed "ratelimit.js", internal = true)])],
+);
+const worker :Workerd.Worker = (
+  modules = [(name = "worker.js", esModule = embed ${q(w.scriptPath.slice(dir.length + 1))})],
+  compatibilityDate = ${q(w.compatibilityDate)},
+  compatibilityFlags = [${w.compatibilityFlags.map((f) => q(f)).join(", ")}],
+  bindings = [${bindings.join(",\n    ")}],
+  durableObjectNamespaces = [${classes.join(", ")}],
+  durableObjectStorage = (localDisk = "do-disk"),
+);
+`;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Runs a bundled Worker on bare workerd (`workerd serve`), the way the peer's figures were made. */
+async function serveBare(dir: string, w: BareWorker): Promise<BareEdge> {
+  mkdirSync(join(dir, "do"), { recursive: true });
+  writeFileSync(join(dir, "ratelimit.js"), RATE_LIMIT_STUB);
+  const port = await freePort();
+  writeFileSync(join(dir, "config.capnp"), capnp(dir, port, w));
+  const log = openSync(join(dir, "workerd.log"), "w");
+  const child = spawn(join(REPO, "node_modules", "workerd", "bin", "workerd"), ["serve", join(dir, "config.capnp"), "--experimental"], {
+    cwd: dir,
+    stdio: ["ignore", log, log],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`workerd exited: ${readFileSync(join(dir, "workerd.log"), "utf8").slice(-2000)}`);
+    try {
+      await fetch(url + "/");
+      break;
+    } catch {
+      if (i > 200) throw new Error("workerd did not start listening");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    url,
+    pid: child.pid!,
+    logFile: join(dir, "workerd.log"),
+    stop: async () => {
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The edge Worker and its actors from wrangler.toml, on bare workerd, with rate limits out of the way. */
+export async function startEdge(opts: { vars?: Record<string, string> } = {}): Promise<BareEdge> {
+  const dir = mkdtempSync(join(tmpdir(), "sfp-bench-edge-"));
+  const scriptPath = await bundle(join(REPO, "edge", "index.ts"), dir);
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(REPO, "wrangler.toml"));
+  const durableObjects: Record<string, string> = {};
+  for (const [name, d] of Object.entries(workerOptions.durableObjects ?? {})) durableObjects[name] = typeof d === "string" ? d : (d as { className: string }).className;
+  return serveBare(dir, {
+    scriptPath,
+    compatibilityDate: String(workerOptions.compatibilityDate),
+    compatibilityFlags: Array.isArray(workerOptions.compatibilityFlags) ? workerOptions.compatibilityFlags.map(String) : [],
+    text: {
+      ...(workerOptions.bindings as Record<string, string>),
+      ADMIN_TOKEN,
+      TOKEN_SIGNING_KEY: "bench-signing-key-0123456789abcdef0123456789",
+      ORIGIN_TOKEN: "bench-origin-token",
+      ...opts.vars,
+    },
+    durableObjects,
+    rateLimits: ["API_LIMIT", "WEBHOOK_LIMIT", "UNAUTH_LIMIT"],
+  });
+}
+
+/** The naive baseline: a Worker whose every request is one Durable Object RPC and one SQLite insert. */
+export async function startNaive(): Promise<BareEdge> {
+  const dir = mkdtempSync(join(tmpdir(), "sfp-bench-naive-"));
+  const scriptPath = await bundle(join(REPO, "bench", "naive", "worker.ts"), dir);
+  return serveBare(dir, { scriptPath, compatibilityDate: "2026-11-01", compatibilityFlags: [], text: {}, durableObjects: { LOG: "Log" }, rateLimits: [] });
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+  return (Number(fields[11]) + Number(fields[12])) / ticks;
+}
+

@@ -1,0 +1,136 @@
+// `npm run bench [-- --only B1,B2] [-- --peer] [--runs 3] [--seconds 8]`: runs the scenarios on bare
+// workerd (Miniflare, not `wrangler dev`), optionally the peer (Fastify + BullMQ + Redis + ws) in
+// the same invocation, and prints one table with the ratios. Not a test: nothing here asserts.
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { b1 } from "./b1-ingest.ts";
+import { b2b4 } from "./b2-b4-latency.ts";
+import { b3 } from "./b3-fanout.ts";
+import { PEER_DIR, type Row } from "./lib/common.ts";
+import { REPO } from "./lib/edge.ts";
+import { median } from "./lib/wrk.ts";
+
+const { values: o } = parseArgs({
+  options: {
+    only: { type: "string", default: "B1,B2,B3,B4,B5" },
+    peer: { type: "boolean", default: false },
+    runs: { type: "string", default: "3" },
+    seconds: { type: "string", default: "8" },
+    connections: { type: "string", default: "32" },
+  },
+});
+process.env.WRANGLER_SEND_METRICS = "false";
+const only = new Set(o.only!.split(",").map((s) => s.trim().toUpperCase()));
+const runs = Number(o.runs);
+const seconds = Number(o.seconds);
+const connections = Number(o.connections);
+const scratch = mkdtempSync(join(tmpdir(), "sfp-bench-"));
+
+type Scenario = (scratch: string) => Promise<Row[]>;
+const scenarios: [string[], Scenario][] = [
+  [["B1"], (dir) => b1({ runs, seconds, connections, requests: 150_000, scratch: dir })],
+  [["B2", "B4"], () => b2b4({ runs, count: 300 })],
+  [["B3"], () => b3({ runs, clients: 1000, events: 200, intervalMs: 20 })],
+];
+
+interface PeerFigures {
+  ingest?: number;
+  ingestAlways?: number;
+  ingestCpu?: number;
+  dispatch?: { p50: number; p99: number };
+  fanoutPaced?: { p50: number; p99: number };
+}
+
+function runPeer(): PeerFigures {
+  if (!existsSync(PEER_DIR)) throw new Error(`the peer is missing: ${PEER_DIR}`);
+  const dir = mkdtempSync(join(tmpdir(), "sfp-peer-"));
+  cpSync(PEER_DIR, dir, { recursive: true });
+  console.error(`[bench] running the peer from ${dir} (about 4–5 minutes)`);
+  const res = spawnSync("bash", [join(dir, "run.sh")], {
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, SKIP_WORKERD: "1", RUNS: String(runs), DURATION: String(seconds), NODE: process.execPath },
+  });
+  if (res.status !== 0) throw new Error(`the peer's run.sh failed (${res.status})`);
+  const lines = readFileSync(join(dir, "results", "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const med = (test: string, f: (r: any) => number) => median(lines.filter((l) => l.test === test).map(f));
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    ingest: med("ingest", (r) => r.rps ?? r.reqPerSec),
+    ingestAlways: med("ingest-aof-always", (r) => r.rps ?? r.reqPerSec),
+    ingestCpu: med("ingest-aof-always", (r) => r.cpuUsPerReq),
+    dispatch: { p50: med("dispatch", (r) => r.enqueueToStart.p50), p99: med("dispatch", (r) => r.enqueueToStart.p99) },
+    fanoutPaced: { p50: med("fanout-paced-20ms", (r) => r.p50), p99: med("fanout-paced-20ms", (r) => r.p99) },
+  };
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–";
+}
+
+function table(rows: Row[], peer: PeerFigures | null): string {
+  const out = [
+    "| # | measurement | throughput, median [min–max] | latency p50 / p99 ms (medians) | server CPU per op | DO requests per op | baseline | ratio | checks |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const r of rows) {
+    let through = "–";
+    let lat = "–";
+    let cpu = "–";
+    let baseline = "–";
+    let ratio = "–";
+    if (r.runs?.length) {
+      const rps = r.runs.map((x) => x.rps);
+      through = `${fmt(median(rps))} [${fmt(Math.min(...rps))}–${fmt(Math.max(...rps))}] req/s`;
+      lat = `${fmt(median(r.runs.map((x) => x.p50ms)), 2)} / ${fmt(median(r.runs.map((x) => x.p99ms)), 2)}`;
+      cpu = `${fmt(median(r.runs.map((x) => x.cpuUsPerReq)))} µs`;
+      if (r.name.startsWith("signed GitHub") && peer?.ingestAlways) {
+        baseline = `peer ${fmt(peer.ingestAlways)} req/s (fsync always), ${fmt(peer.ingest ?? NaN)} (no persistence)`;
+        ratio = `${fmt(median(rps) / peer.ingestAlways, 2)}× / ${fmt(median(rps) / (peer.ingest ?? NaN), 2)}×`;
+      }
+    }
+    if (r.latency?.length) {
+      const p50 = median(r.latency.map((x) => x.p50));
+      const p99 = median(r.latency.map((x) => x.p99));
+      lat = `${fmt(p50, 2)} / ${fmt(p99, 2)} (p99 ${fmt(Math.min(...r.latency.map((x) => x.p99)), 1)}–${fmt(Math.max(...r.latency.map((x) => x.p99)), 1)})`;
+      if (r.id === "B2" && peer?.dispatch) {
+        baseline = `peer enqueue → worker start ${fmt(peer.dispatch.p50, 2)} / ${fmt(peer.dispatch.p99, 2)} ms`;
+        ratio = `${fmt(p50 / peer.dispatch.p50, 2)}× / ${fmt(p99 / peer.dispatch.p99, 2)}× (lower is better)`;
+      }
+      if (r.id === "B3" && r.name.includes("paced") && peer?.fanoutPaced) {
+        baseline = `peer at 500 clients ${fmt(peer.fanoutPaced.p50, 2)} / ${fmt(peer.fanoutPaced.p99, 2)} ms`;
+        ratio = `${fmt(p50 / peer.fanoutPaced.p50, 2)}× / ${fmt(p99 / peer.fanoutPaced.p99, 2)}× (lower is better)`;
+      }
+      if (r.id === "B4") {
+        baseline = "goal p50 ≤ 5 ms";
+        ratio = p50 <= 5 ? "met" : "missed";
+      }
+    }
+    if (r.cpuUs?.length) cpu = `${fmt(median(r.cpuUs), 1)} µs`;
+    out.push(`| ${r.id} | ${r.name} | ${through} | ${lat} | ${cpu} | ${r.doPerOp === undefined || Number.isNaN(r.doPerOp) ? "–" : fmt(r.doPerOp, 2)} | ${baseline} | ${ratio} | ${r.check ?? ""} |`);
+  }
+  return out.join("\n");
+}
+
+const rows: Row[] = [];
+try {
+  for (const [ids, run] of scenarios) {
+    if (!ids.some((id) => only.has(id))) continue;
+    console.error(`[bench] ${ids.join(", ")}`);
+    rows.push(...(await run(scratch)).filter((r) => only.has(r.id)));
+  }
+  const peer = o.peer ? runPeer() : null;
+  const report = [
+    `## sfp-edge benchmarks (${new Date().toISOString()}, ${runs} runs × ${seconds} s, ${connections} connections, node ${process.version})`,
+    "",
+    table(rows, peer),
+    "",
+  ].join("\n");
+  console.log(report);
+  writeFileSync(join(REPO, "bench", "latest.md"), report);
+  writeFileSync(join(REPO, "bench", "latest.json"), JSON.stringify({ rows, peer }, null, 2));
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
