@@ -13,6 +13,7 @@ import {
   type Project,
   type PutOrgBody,
   type Role,
+  type ServerMessage,
   type Task,
   type TaskList,
   type TaskStatus,
@@ -29,7 +30,7 @@ import {
   type WebhookSourceRecord,
 } from "../protocol/webhook.ts";
 import { migrate, nowIso } from "./sql.ts";
-import { accept, FORWARD_PROJECT_HEADER, isUpgrade, send } from "./sockets.ts";
+import { accept, FORWARD_PROJECT_HEADER, isUpgrade, send, sendText } from "./sockets.ts";
 
 const MIGRATIONS = [
   [
@@ -187,13 +188,20 @@ export class ProjectActor extends DurableObject<Env> {
 
   /** Called (through the TaskActor's outbox) on every status change; stale or repeated calls are no-ops. */
   async taskChanged(task: Task): Promise<void> {
-    if (this.index(task)) for (const ws of this.ctx.getWebSockets()) send(ws, { type: "task", task });
+    if (this.index(task)) this.broadcast([task]);
   }
 
   /** The same for a batch (from an ingest shard's hand-off): one commit for all of them. */
   async tasksChanged(tasks: Task[]): Promise<void> {
-    const fresh = tasks.filter((t) => this.index(t));
-    for (const ws of this.ctx.getWebSockets()) for (const task of fresh) send(ws, { type: "task", task });
+    this.broadcast(tasks.filter((t) => this.index(t)));
+  }
+
+  /** Each task to every feed socket, serialized once. */
+  private broadcast(tasks: Task[]): void {
+    const sockets = this.ctx.getWebSockets();
+    if (!sockets.length || !tasks.length) return;
+    const texts = tasks.map((task) => JSON.stringify({ type: "task", task } satisfies ServerMessage));
+    for (const ws of sockets) for (const text of texts) sendText(ws, text);
   }
 
   /** Stores the task in the index unless a newer version is there; true when it did. */
@@ -411,7 +419,7 @@ export class ProjectActor extends DurableObject<Env> {
     if (request.headers.get(FORWARD_PROJECT_HEADER) !== project.id) {
       return Response.json({ error: { code: "not_found", message: "no such project", requestId: "" } }, { status: 404 });
     }
-    const res = accept(this.ctx, { project: project.id, sentSeq: 0, floorSeq: 0 }, ["project"]);
+    const res = accept(this.ctx, { project: project.id, floorSeq: 0 }, ["project"]);
     send(res.socket, { type: "hello", project: project.id, version: 0, lastSeq: 0 });
     return res;
   }

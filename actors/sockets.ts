@@ -4,9 +4,10 @@ import type { ServerMessage } from "../protocol/index.ts";
 
 export interface SocketState {
   project: string;
-  /** The last event seq this socket was sent; live events go out above it. */
-  sentSeq: number;
-  /** Events at or below this seq were neither sent live nor replayed yet (a `resume` may ask for them). */
+  /**
+   * Every event above this seq has gone out to the socket live; those at or below it were not sent
+   * unless a `resume` replayed them (which lowers it).
+   */
   floorSeq: number;
 }
 
@@ -29,8 +30,13 @@ export function saveState(ws: WebSocket, state: SocketState): void {
 
 /** Sends one message; a socket that is already closing is skipped rather than failing the caller. */
 export function send(ws: WebSocket, msg: ServerMessage): boolean {
+  return sendText(ws, JSON.stringify(msg));
+}
+
+/** The same, for a message already serialized once for many sockets. */
+export function sendText(ws: WebSocket, text: string): boolean {
   try {
-    ws.send(JSON.stringify(msg));
+    ws.send(text);
     return true;
   } catch {
     return false;

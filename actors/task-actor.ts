@@ -14,6 +14,7 @@ import {
   type RunnerEvent,
   type EventsPage,
   type Progress,
+  type ServerMessage,
   type Task,
   type TaskErrorInfo,
   type TaskEvent,
@@ -21,7 +22,7 @@ import {
 } from "../protocol/index.ts";
 import { type ClientMessage, ClientMessage as ClientMessageSchema } from "../protocol/task.ts";
 import { migrate, nowIso } from "./sql.ts";
-import { accept, FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, isUpgrade, saveState, send, stateOf } from "./sockets.ts";
+import { accept, FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, isUpgrade, saveState, send, sendText, stateOf } from "./sockets.ts";
 import { canMove } from "./task-state.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
 
@@ -266,16 +267,20 @@ export class TaskActor extends DurableObject<Env> {
     return events;
   }
 
+  /**
+   * Wakes long-polls and sends the new events to every socket. Every open socket has been sent every
+   * event since it was accepted, so nothing per socket is read or written here: each message is
+   * serialized once and the same text goes to all of them.
+   */
   private announce(events: TaskEvent[]): void {
     for (const wake of [...this.waiters]) wake();
     const task = this.task!;
+    const sockets = this.ctx.getWebSockets();
+    if (!sockets.length) return;
+    const texts = events.map((event) => JSON.stringify({ type: "event", taskId: task.id, seq: event.seq, event } satisfies ServerMessage));
     const terminal = isTerminal(task.status);
-    for (const ws of this.ctx.getWebSockets()) {
-      const state = stateOf(ws);
-      if (!state) continue;
-      for (const event of events) if (event.seq > state.sentSeq) send(ws, { type: "event", taskId: task.id, seq: event.seq, event });
-      state.sentSeq = Math.max(state.sentSeq, task.version);
-      saveState(ws, state);
+    for (const ws of sockets) {
+      for (const text of texts) sendText(ws, text);
       if (terminal) ws.close(1000, `task ${task.status}`);
     }
   }
@@ -536,7 +541,7 @@ export class TaskActor extends DurableObject<Env> {
     }
     const afterHeader = request.headers.get(FORWARD_AFTER_HEADER);
     const after = afterHeader === null ? null : Math.max(0, Number(afterHeader) || 0);
-    const res = accept(this.ctx, { project, sentSeq: task.version, floorSeq: task.version }, ["task"]);
+    const res = accept(this.ctx, { project, floorSeq: task.version }, ["task"]);
     send(res.socket, { type: "hello", taskId: task.id, version: task.version, lastSeq: task.version });
     send(res.socket, { type: "task", task });
     if (after !== null) this.resume(res.socket, after);

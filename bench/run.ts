@@ -32,8 +32,8 @@ const scratch = mkdtempSync(join(tmpdir(), "sfp-bench-"));
 type Scenario = (scratch: string) => Promise<Row[]>;
 const scenarios: [string[], Scenario][] = [
   [["B1"], (dir) => b1({ runs, seconds, connections, requests: 150_000, scratch: dir })],
-  [["B2", "B4"], () => b2b4({ runs, count: 300 })],
-  [["B3"], () => b3({ runs, clients: 1000, events: 200, intervalMs: 20 })],
+  [["B2", "B4"], () => b2b4({ runs, count: Number(process.env.BENCH_COUNT ?? 300) })],
+  [["B3"], () => b3({ runs, clients: Number(process.env.BENCH_CLIENTS ?? 1000), events: Number(process.env.BENCH_EVENTS ?? 200), intervalMs: 20 })],
 ];
 
 interface PeerFigures {
