@@ -1,4 +1,4 @@
-// Small helpers shared by the HTTP doubles: start a loopback server on port 0, read bodies, record.
+// Small helpers shared by the HTTP doubles: start a loopback server (port 0 unless told), read bodies, record.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
 export interface RecordedRequest {
@@ -10,7 +10,7 @@ export interface RecordedRequest {
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => unknown;
 
-export async function listen(handler: Handler, requests: RecordedRequest[]): Promise<{ server: Server; url: string }> {
+export async function listen(handler: Handler, requests: RecordedRequest[], port = 0): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -24,10 +24,13 @@ export async function listen(handler: Handler, requests: RecordedRequest[]): Pro
     });
   });
   server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
   const addr = server.address();
-  const port = typeof addr === "object" && addr ? addr.port : 0;
-  return { server, url: `http://127.0.0.1:${port}` };
+  const bound = typeof addr === "object" && addr ? addr.port : 0;
+  return { server, url: `http://127.0.0.1:${bound}` };
 }
 
 export function close(server: Server): Promise<void> {

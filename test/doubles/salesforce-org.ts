@@ -14,6 +14,8 @@ export interface SalesforceOrgOptions {
   clientId?: string;
   /** "" for a connected app without a secret (the sf CLI's PlatformCLI). */
   clientSecret?: string;
+  /** A fixed loopback port (`npm start` runs the double on one); default any free port. */
+  port?: number;
 }
 
 export interface SalesforceOrgDouble {
@@ -312,7 +314,7 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
       return res.end(soapEnvelope(answer.xml));
     }
     return rest(req, res, body, u, base);
-  }, requests);
+  }, requests, opts.port);
 
   const hostPart = url;
   return {
