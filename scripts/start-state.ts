@@ -148,13 +148,12 @@ export async function choosePort(env: NodeJS.ProcessEnv, envName: string, prefer
   return port;
 }
 
-/** True while `pid` runs: a lock held by a start still running. */
+/** The pid of a start still running with this state dir, or null (a stale lock's pid may be reused: check it is ours). */
 export function lockHeld(lockFile: string): number | null {
   const pid = Number(readJson<{ pid: number }>(lockFile)?.pid);
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
   try {
-    process.kill(pid, 0);
-    return pid;
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("start.ts") ? pid : null;
   } catch {
     return null;
   }

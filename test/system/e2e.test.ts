@@ -194,9 +194,9 @@ describe("a signed GitHub push, end to end", () => {
 
 describe("a desktop client on the task WebSocket", () => {
   /** A socket as a desktop app opens it: Node's WebSocket (undici) with the Authorization header. */
-  function openTaskSocket(id: string): { ws: WebSocket; messages: ServerMessage[]; closed: Promise<CloseEvent>; next(match: (m: ServerMessage) => boolean, what: string): Promise<ServerMessage> } {
+  function openTaskSocket(id: string, query = ""): { ws: WebSocket; messages: ServerMessage[]; closed: Promise<CloseEvent>; next(match: (m: ServerMessage) => boolean, what: string): Promise<ServerMessage> } {
     const Ctor = (globalThis as unknown as { WebSocket: new (url: string, init: { headers: Record<string, string> }) => WebSocket }).WebSocket;
-    const ws = new Ctor(`${proxy.url.replace(/^http/, "ws")}/v1/tasks/${id}/ws`, { headers: { authorization: `Bearer ${owner}` } });
+    const ws = new Ctor(`${proxy.url.replace(/^http/, "ws")}/v1/tasks/${id}/ws${query}`, { headers: { authorization: `Bearer ${owner}` } });
     const messages: ServerMessage[] = [];
     ws.addEventListener("message", (e) => messages.push(JSON.parse(String(e.data)) as ServerMessage));
     const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener("close", resolve));
@@ -215,9 +215,8 @@ describe("a desktop client on the task WebSocket", () => {
     const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "deploy", org: "demo", payload: { zipBase64: ZIP } } });
     const id = body.task.id;
 
-    const first = openTaskSocket(id);
-    await first.next((m) => m.type === "hello", "the first hello");
-    first.ws.send(JSON.stringify({ type: "resume", after: 0 }));
+    // From the first event: `?after=0` replays before anything goes out live, so the order is seq order.
+    const first = openTaskSocket(id, "?after=0");
     await first.next((m) => m.type === "event" && m.event.type === "progress" && m.event.step === "InProgress", "the deploy's InProgress progress on the first socket");
     const deployId = await deployRunning(deploysBefore);
 
@@ -230,12 +229,14 @@ describe("a desktop client on the task WebSocket", () => {
     const n = Math.max(...seen);
     expect(seen).toEqual(Array.from({ length: n }, (_, i) => i + 1));
 
-    // While it is away the deploy moves on (half the components), then stalls again.
-    org.controls.deployPolls = 2 * statusChecks(deployId) + 1;
-    await waitFor(async () => (await events(id)).some((e) => e.seq > n && e.type === "progress" && (e.percent ?? 0) >= 50), 90_000, "progress made while the client was away");
+    // While it is away the deploy moves on (a quarter of the components at the next status check,
+    // done only after 3p+3 more), then stalls: its progress drops back to 0/4, and no event follows
+    // until the test lets it finish, so none can race the replay on the next socket.
+    const checks = statusChecks(deployId);
+    org.controls.deployPolls = 4 * checks + 3;
+    const moved = await waitFor(async () => (await events(id)).find((e) => e.seq > n && e.type === "progress" && (e.percent ?? 0) >= 25), 90_000, "progress made while the client was away");
     org.controls.deployPolls = HOLD;
-    const missed = (await events(id)).filter((e) => e.seq > n);
-    expect(missed.length).toBeGreaterThan(0);
+    await waitFor(async () => (await events(id)).some((e) => e.seq > moved.seq && e.type === "log" && e.lines.some((l) => l.includes("0/4 components"))), 90_000, "the deploy to stall again");
 
     proxy.release();
     const second = openTaskSocket(id);
