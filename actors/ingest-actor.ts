@@ -9,6 +9,7 @@ import { dispatcherStub, projectStub } from "../edge/env.ts";
 import type { Task } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
 import { queueEntry, type NewTask, type QueueEntry } from "./task-actor.ts";
+import { SingleFlight } from "./single-flight.ts";
 import { initialTask } from "./task-state.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
 
@@ -48,7 +49,7 @@ const PRUNE_EVERY_MS = 3600 * 1000;
 
 export class IngestActor extends DurableObject<Env> {
   private readonly timers: Timers;
-  private handing: Promise<void> | null = null;
+  private readonly handing = new SingleFlight(() => this.handBatches());
   private handOffTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -108,20 +109,11 @@ export class IngestActor extends DurableObject<Env> {
    * index in one call and one commit instead of one per delivery.
    */
   private scheduleHandOff(): void {
-    if (this.handOffTimer || this.handing) return;
+    if (this.handOffTimer || this.handing.busy) return;
     this.handOffTimer = setTimeout(() => {
       this.handOffTimer = null;
-      void this.handOff();
+      void this.handing.run();
     }, HANDOFF_DELAY_MS);
-  }
-
-  private handOff(): Promise<void> {
-    if (!this.handing) {
-      this.handing = this.handBatches().finally(() => {
-        this.handing = null;
-      });
-    }
-    return this.handing;
   }
 
   private async handBatches(): Promise<void> {
@@ -162,7 +154,7 @@ export class IngestActor extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     for (const name of this.timers.takeDue(now)) {
-      if (name === "handoff") await this.handOff();
+      if (name === "handoff") await this.handing.run();
       if (name === "prune") {
         this.ctx.storage.sql.exec("DELETE FROM sfp_deliveries WHERE received_at < ?", now - DELIVERY_MEMORY_MS);
         this.timers.set("prune", now + PRUNE_EVERY_MS);

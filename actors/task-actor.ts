@@ -23,6 +23,7 @@ import {
 import { type ClientMessage, ClientMessage as ClientMessageSchema } from "../protocol/task.ts";
 import { migrate, nowIso } from "./sql.ts";
 import { accept, FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, isUpgrade, saveState, send, sendText, stateOf } from "./sockets.ts";
+import { SingleFlight } from "./single-flight.ts";
 import { canMove } from "./task-state.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
 
@@ -86,7 +87,7 @@ export class TaskActor extends DurableObject<Env> {
   private task: Task | null = null;
   private readonly timers: Timers;
   private readonly waiters = new Set<() => void>();
-  private flushing: Promise<void> | null = null;
+  private readonly outbox = new SingleFlight(() => this.deliver());
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -464,12 +465,7 @@ export class TaskActor extends DurableObject<Env> {
 
   /** Delivers queued messages in order; on a failure the rest wait for the retry alarm. */
   private flushOutbox(): Promise<void> {
-    if (!this.flushing) {
-      this.flushing = this.deliver().finally(() => {
-        this.flushing = null;
-      });
-    }
-    return this.flushing;
+    return this.outbox.run();
   }
 
   private async deliver(): Promise<void> {

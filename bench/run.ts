@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { b1 } from "./b1-ingest.ts";
 import { b2b4 } from "./b2-b4-latency.ts";
 import { b3 } from "./b3-fanout.ts";
+import { b5 } from "./b5-runner.ts";
 import { PEER_DIR, type Row } from "./lib/common.ts";
 import { REPO } from "./lib/edge.ts";
 import { median } from "./lib/wrk.ts";
@@ -33,6 +34,7 @@ type Scenario = (scratch: string) => Promise<Row[]>;
 const scenarios: [string[], Scenario][] = [
   [["B1"], (dir) => b1({ runs, seconds, connections, requests: 150_000, scratch: dir })],
   [["B2", "B4"], () => b2b4({ runs, count: Number(process.env.BENCH_COUNT ?? 300) })],
+  [["B5"], () => b5({ runs, count: Number(process.env.BENCH_FORKS ?? 20) })],
   [["B3"], () => b3({ runs, clients: Number(process.env.BENCH_CLIENTS ?? 1000), events: Number(process.env.BENCH_EVENTS ?? 200), intervalMs: 20 })],
 ];
 
