@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
+import { caddyArgs, caddyEnv, localRootCa } from "../caddy/process.ts";
 import { EdgeClient, EdgeError } from "../protocol/client.ts";
 import { readJson, writeSecretFile, type StateLayout } from "./start-state.ts";
 import { startChild, type Child } from "./start-processes.ts";
@@ -105,22 +106,10 @@ export async function startCaddy(opts: {
   originToken: string;
 }): Promise<{ child: Child; url: string; rootCa: string }> {
   const home = opts.layout.caddyHome;
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: home,
-    XDG_DATA_HOME: join(home, "data"),
-    XDG_CONFIG_HOME: join(home, "config"),
-    SFP_ORIGIN_ADDRESS: `https://127.0.0.1:${opts.port}`,
-    SFP_ORIGIN_TLS: "internal",
-    SFP_MANAGER_UPSTREAMS: opts.managerAddress,
-    SFP_ORIGIN_TOKEN: opts.originToken,
-    SFP_ORIGIN_HEALTH_INTERVAL: "2s",
-    SFP_CADDY_ADMIN: "off",
-  };
-  const args = ["run", "--config", join(opts.repoRoot, "caddy", "Caddyfile"), "--adapter", "caddyfile"];
-  const child = startChild("caddy", "caddy", args, { cwd: opts.repoRoot, env, logFile: join(opts.layout.logs, "caddy.log") });
+  const env = caddyEnv({ home, port: opts.port, upstreams: opts.managerAddress, originToken: opts.originToken });
+  const child = startChild("caddy", "caddy", caddyArgs(), { cwd: opts.repoRoot, env, logFile: join(opts.layout.logs, "caddy.log") });
   opts.track(child);
-  const rootCa = join(home, "data", "caddy", "pki", "authorities", "local", "root.crt");
+  const rootCa = localRootCa(home);
   const url = `https://127.0.0.1:${opts.port}`;
   await until("Caddy", child, READY_TIMEOUT_MS.caddy, async () => (existsSync(rootCa) ? tlsHandshake(opts.port, readFileSync(rootCa, "utf8")) : null));
   return { child, url, rootCa };

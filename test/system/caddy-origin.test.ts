@@ -8,15 +8,15 @@ import type { Server } from "node:http";
 import { request } from "node:https";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ORIGIN_TOKEN_HEADER, WAKE_PATH, WAKE_SIGNATURE_HEADER, WAKE_TIMESTAMP_HEADER } from "../../protocol/runner.ts";
 import { createLogger } from "../../runner/manager/log.ts";
 import { createManagerServer, listen } from "../../runner/manager/server.ts";
 import { startTestManager, type TestManager } from "../../runner/manager/testing.ts";
 import { EdgeRunnerApiDouble } from "../doubles/edge-runner-api.ts";
+import { caddyArgs, caddyEnv, CADDYFILE, localRootCa } from "../../caddy/process.ts";
 
-const CADDYFILE = resolve(import.meta.dirname, "..", "..", "caddy", "Caddyfile");
 const ORIGIN_TOKEN = "origin-token-0123456789abcdef";
 const caddyMissing = spawnSync("caddy", ["version"]).error !== undefined;
 if (caddyMissing) {
@@ -89,23 +89,12 @@ describe.skipIf(caddyMissing)("the Caddy origin in front of a manager", () => {
 
     const home = mkdtempSync(join(tmpdir(), "sfp-caddy-"));
     caddyPort = await freePort();
-    caddy = spawn("caddy", ["run", "--config", CADDYFILE, "--adapter", "caddyfile"], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: home,
-        XDG_DATA_HOME: join(home, "data"),
-        XDG_CONFIG_HOME: join(home, "config"),
-        SFP_ORIGIN_ADDRESS: `https://127.0.0.1:${caddyPort}`,
-        SFP_ORIGIN_TLS: "internal",
-        SFP_MANAGER_UPSTREAMS: `127.0.0.1:${upstream.port}`,
-        SFP_ORIGIN_TOKEN: ORIGIN_TOKEN,
-        SFP_ORIGIN_HEALTH_INTERVAL: "1s",
-        SFP_CADDY_ADMIN: "off",
-      },
+    caddy = spawn("caddy", caddyArgs(), {
+      env: caddyEnv({ home, port: caddyPort, upstreams: `127.0.0.1:${upstream.port}`, originToken: ORIGIN_TOKEN, healthInterval: "1s" }),
       stdio: ["ignore", "ignore", "pipe"],
     });
     caddy.stderr!.on("data", (c: Buffer) => (caddyStderr += c.toString()));
-    const rootPath = join(home, "data", "caddy", "pki", "authorities", "local", "root.crt");
+    const rootPath = localRootCa(home);
     await edge.waitFor(() => existsSync(rootPath) || caddy.exitCode !== null, 20_000, `Caddy's local CA (stderr: ${caddyStderr.slice(-1000)})`);
     if (caddy.exitCode !== null) throw new Error(`caddy exited: ${caddyStderr.slice(-2000)}`);
     rootCa = readFileSync(rootPath);

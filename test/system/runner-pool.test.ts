@@ -7,8 +7,9 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import tls from "node:tls";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { caddyArgs, caddyEnv, localRootCa } from "../../caddy/process.ts";
 import { EdgeClient } from "../../protocol/client.ts";
 import type { EventsPage, Task } from "../../protocol/index.ts";
 import { registerOrg } from "../../runner/credentials/index.ts";
@@ -16,7 +17,7 @@ import { freePort } from "../doubles/free-port.ts";
 import { makeZip } from "../doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
 import { startEdgeRecorder, type EdgeRecorder } from "./edge-recorder.ts";
-import { createProject, REPO_ROOT, startEdge, type Edge } from "./edge-process.ts";
+import { createProject, startEdge, type Edge } from "./edge-process.ts";
 import {
   childrenOf,
   killAllManagers,
@@ -27,7 +28,6 @@ import {
   type ManagerProcess,
 } from "./manager-process.ts";
 
-const CADDYFILE = resolve(REPO_ROOT, "caddy", "Caddyfile");
 const caddyMissing = spawnSync("caddy", ["version"]).error !== undefined;
 if (caddyMissing) {
   const reason = "caddy is not installed (apt-get install -y caddy): the wake-through-Caddy test cannot run";
@@ -418,23 +418,12 @@ describe.skipIf(caddyMissing)("the edge waking an idle manager through Caddy", (
   beforeAll(async () => {
     managerPort = await freePort();
     const home = mkdtempSync(join(root, "caddy-"));
-    caddy = spawn("caddy", ["run", "--config", CADDYFILE, "--adapter", "caddyfile"], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: home,
-        XDG_DATA_HOME: join(home, "data"),
-        XDG_CONFIG_HOME: join(home, "config"),
-        SFP_ORIGIN_ADDRESS: `https://127.0.0.1:${caddyPort}`,
-        SFP_ORIGIN_TLS: "internal",
-        SFP_MANAGER_UPSTREAMS: `127.0.0.1:${managerPort}`,
-        SFP_ORIGIN_TOKEN: edge.originToken,
-        SFP_ORIGIN_HEALTH_INTERVAL: "1s",
-        SFP_CADDY_ADMIN: "off",
-      },
+    caddy = spawn("caddy", caddyArgs(), {
+      env: caddyEnv({ home, port: caddyPort, upstreams: `127.0.0.1:${managerPort}`, originToken: edge.originToken, healthInterval: "1s" }),
       stdio: ["ignore", "ignore", "pipe"],
     });
     caddy.stderr!.on("data", (c: Buffer) => (caddyLog += c.toString()));
-    const rootCa = join(home, "data", "caddy", "pki", "authorities", "local", "root.crt");
+    const rootCa = localRootCa(home);
     await waitFor(() => existsSync(rootCa) || caddy!.exitCode !== null, 30_000, "Caddy's local CA");
     if (caddy.exitCode !== null) throw new Error(`caddy exited: ${caddyLog.slice(-2000)}`);
     // wrangler's harness makes the edge's outbound fetches from this process, with Node's trust store:
