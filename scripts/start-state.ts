@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { freePort } from "../test/doubles/free-port.ts";
 
 export interface StateLayout {
   dir: string;
@@ -118,17 +119,6 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-async function anyFreePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => done(port));
-    });
-  });
-}
 
 /**
  * A loopback port: the one set in `envName` (which must be free), else `preferred` when free, else
@@ -143,7 +133,7 @@ export async function choosePort(env: NodeJS.ProcessEnv, envName: string, prefer
     return port;
   }
   if (await canListen(preferred)) return preferred;
-  const port = await anyFreePort();
+  const port = await freePort();
   notes.push(`port ${preferred} (${what}) is taken: using ${port} (set ${envName} to choose)`);
   return port;
 }

@@ -4,10 +4,10 @@
 import { build } from "esbuild";
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { freePort } from "../../test/doubles/free-port.ts";
 
 export const REPO = resolve(import.meta.dirname, "..", "..");
 export const ADMIN_TOKEN = "bench-admin-token";
@@ -80,13 +80,6 @@ const worker :Workerd.Worker = (
 `;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Runs a bundled Worker on bare workerd (`workerd serve`), the way the peer's figures were made. */
 async function serveBare(dir: string, w: BareWorker): Promise<BareEdge> {

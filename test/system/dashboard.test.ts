@@ -1,21 +1,16 @@
 // The dashboard served by the edge, in headless Chromium: sign in, see a task appear live over the
 // project feed when it is created through the API, see its status change live, open it for events.
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EdgeClient } from "../../protocol/client.ts";
 import type { Registered, Task } from "../../protocol/index.ts";
+import { chromiumAvailable, openDashboard } from "./dashboard-browser.ts";
 import { createProject, startEdge, type Edge } from "./edge-process.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  if (process.env.SFP_REQUIRE_TOOLS === "1") throw new Error(`${CHROMIUM} is required (SFP_REQUIRE_TOOLS=1): apt-get install -y chromium`);
-  console.warn(`\n*** SKIPPING the dashboard tests: ${CHROMIUM} is missing (apt-get install -y chromium) ***\n`);
-}
+const haveChromium = chromiumAvailable("the dashboard tests");
 
 describe.skipIf(!haveChromium)("the dashboard", () => {
   let edge: Edge;
@@ -32,17 +27,7 @@ describe.skipIf(!haveChromium)("the dashboard", () => {
     api = new EdgeClient(edge.url, owner);
     await api.request("PUT", `/v1/projects/${project}/orgs/demo`, { body: {} });
     profile = await mkdtemp(join(tmpdir(), "sfp-chromium-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    await page.goto(edge.url);
-    await page.fill('input[name="project"]', project);
-    await page.fill('input[name="token"]', owner);
-    await page.click('button[type="submit"]');
-    await page.waitForSelector("#feed-state.live");
+    ({ context, page } = await openDashboard(edge.url, project, owner, profile));
   });
 
   afterAll(async () => {

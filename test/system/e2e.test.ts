@@ -4,10 +4,10 @@
 // runs it, by the dashboard in headless Chromium, and by a desktop-style WebSocket client that loses
 // its connection mid-task and resumes.
 import { createHmac } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EdgeClient } from "../../protocol/client.ts";
 import type { EventsPage, ServerMessage, Task, TaskEvent } from "../../protocol/index.ts";
@@ -15,16 +15,12 @@ import { registerOrg } from "../../runner/credentials/index.ts";
 import { makeZip } from "../doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
 import { cli, startCli } from "./cli-process.ts";
+import { chromiumAvailable, openDashboard } from "./dashboard-browser.ts";
 import { createProject, startEdge, type Edge } from "./edge-process.ts";
 import { killAllManagers, startManager, waitFor, type ManagerProcess } from "./manager-process.ts";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  if (process.env.SFP_REQUIRE_TOOLS === "1") throw new Error(`${CHROMIUM} is required (SFP_REQUIRE_TOOLS=1): apt-get install -y chromium`);
-  console.warn(`\n*** SKIPPING the dashboard checks of test/system/e2e.test.ts: ${CHROMIUM} is missing (apt-get install -y chromium) ***\n`);
-}
+const haveChromium = chromiumAvailable("the dashboard checks of test/system/e2e.test.ts");
 
 const CREDENTIALS_KEY = `e2e-local-store-key-${crypto.randomUUID()}`;
 const WEBHOOK_SECRET = `github-webhook-secret-${crypto.randomUUID()}`;
@@ -73,17 +69,7 @@ beforeAll(async () => {
   proxy = await startTcpProxy(edge.url);
 
   if (haveChromium) {
-    context = await chromium.launchPersistentContext(mkdtempSync(join(root, "chromium-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    await page.goto(edge.url);
-    await page.fill('input[name="project"]', project);
-    await page.fill('input[name="token"]', owner);
-    await page.click('button[type="submit"]');
-    await page.waitForSelector("#feed-state.live", { timeout: 60_000 });
+    ({ context, page } = await openDashboard(edge.url, project, owner, mkdtempSync(join(root, "chromium-")), 60_000));
   }
 }, 240_000);
 
