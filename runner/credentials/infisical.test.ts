@@ -13,14 +13,7 @@ describe("the infisical credential store (real @infisical/sdk against the double
   let config: InfisicalConfig;
   beforeAll(async () => {
     infisical = await startInfisical();
-    config = {
-      siteUrl: infisical.url,
-      clientId: infisical.clientId,
-      clientSecret: infisical.clientSecret,
-      projectId: infisical.projectId,
-      environment: infisical.environment,
-      secretPath: "/sfp-edge",
-    };
+    config = infisical.config();
   });
   afterAll(() => infisical.close());
 

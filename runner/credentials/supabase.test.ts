@@ -26,14 +26,7 @@ describe("the supabase credential store (real PostgreSQL, real supabase-js, Infi
     config = {
       provider: "supabase",
       supabase: { url: rest.url, serviceKey: rest.serviceKey },
-      infisical: {
-        siteUrl: infisical.url,
-        clientId: infisical.clientId,
-        clientSecret: infisical.clientSecret,
-        projectId: infisical.projectId,
-        environment: infisical.environment,
-        secretPath: "/sfp-edge",
-      },
+      infisical: infisical.config(),
     };
   });
   afterAll(async () => {

@@ -2,6 +2,7 @@
 // the raw secrets API (list, get, create, update, delete). One machine identity, member of one project.
 import { randomBytes, randomUUID } from "node:crypto";
 import { close, listen, sendJson, type RecordedRequest } from "./http.ts";
+import type { InfisicalConfig } from "../../runner/credentials/config.ts";
 
 export interface InfisicalDouble {
   url: string;
@@ -16,6 +17,8 @@ export interface InfisicalDouble {
   seed(name: string, value: string, secretPath?: string): void;
   /** Access tokens issued so far (to check that none leaks). */
   issuedTokens: string[];
+  /** The runner's settings for reaching this double with its machine identity. */
+  config(secretPath?: string): InfisicalConfig;
   close(): Promise<void>;
 }
 
@@ -129,6 +132,7 @@ export async function startInfisical(opts: { environment?: string } = {}): Promi
     requests,
     issuedTokens,
     peek: (name, secretPath = "/sfp-edge") => store.get(keyOf(environment, secretPath, name))?.secretValue,
+    config: (secretPath = "/sfp-edge") => ({ siteUrl: url, clientId, clientSecret, projectId, environment, secretPath }),
     seed(name, value, secretPath = "/sfp-edge") {
       const now = new Date().toISOString();
       store.set(keyOf(environment, secretPath, name), { id: randomUUID(), secretKey: name, secretValue: value, secretPath, environment, version: 1, createdAt: now, updatedAt: now });
