@@ -11,6 +11,7 @@ import { Job } from "./job.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { ResourceSampler } from "./resources.ts";
+import { SparePool } from "./spares.ts";
 import { loadRunner, removeRunner, saveRunner } from "./state-file.ts";
 
 export type AgentState = "starting" | "idle" | "busy" | "draining" | "stopped";
@@ -50,6 +51,8 @@ export class Agent {
   private wakeUp = new AbortController();
   /** Emits "change" whenever a job ends, an accept settles, or draining starts. */
   private readonly changes = new EventEmitter();
+  /** Workers forked and ready ahead of jobs (spares.ts); killed on drain. */
+  readonly spares: SparePool;
 
   constructor(deps: AgentDeps) {
     this.deps = deps;
@@ -57,6 +60,7 @@ export class Agent {
     this.log = deps.log;
     this.api = new RunnerApi(deps.config.edgeUrl, { metrics: deps.metrics, log: deps.log });
     deps.metrics.slots = () => ({ total: this.config.slots, free: this.freeSlots() });
+    this.spares = new SparePool({ config: deps.config, env: deps.env ?? process.env, log: deps.log, wanted: () => this.sparesWanted() });
   }
 
   get state(): AgentState {
@@ -75,6 +79,15 @@ export class Agent {
     return Math.max(0, this.config.slots - this.jobs.size - this.accepting);
   }
 
+  /**
+   * One spare per free slot, and at least one while every slot is busy, so that the next job finds a
+   * ready worker too; none once draining, nor for an ephemeral runner that has its one job.
+   */
+  private sparesWanted(): number {
+    if (this.draining || this.finished || (this.config.ephemeral && this.tookOne)) return 0;
+    return Math.max(1, this.freeSlots());
+  }
+
   /** Runs until drained (or, ephemeral, after its one job); resolves with the process exit code. */
   async run(): Promise<number> {
     try {
@@ -85,8 +98,14 @@ export class Agent {
       return err instanceof ConfigError ? 2 : 1;
     }
     const heartbeats = this.heartbeatLoop();
+    const refillSpares = () => this.spares.refill();
+    this.changes.on("change", refillSpares);
+    refillSpares();
     await this.pollLoop();
     while (this.jobs.size > 0 || this.accepting > 0) await once(this.changes, "change");
+    this.changes.off("change", refillSpares);
+    // Drain closed the pool already; an ephemeral runner's one job has taken its spare.
+    await this.spares.close();
     if (this.config.ephemeral) await this.deregister();
     this.stopHeartbeats.abort();
     await heartbeats;
@@ -102,6 +121,7 @@ export class Agent {
     this.log.info("draining", { reason, activeTasks: this.activeTasks });
     this.stopPolling.abort();
     this.wakeUp.abort();
+    void this.spares.close();
     this.changes.emit("change");
     void this.beat();
   }
@@ -254,6 +274,7 @@ export class Agent {
         metrics: this.deps.metrics,
         credentials: this.deps.credentials,
         env: this.deps.env ?? process.env,
+        takeSpare: (id) => this.spares.take(id),
       });
       this.jobs.set(taskId, job);
       if (this.config.ephemeral) this.hasItsJob = true;

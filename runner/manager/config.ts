@@ -45,8 +45,13 @@ export const TIMING = {
   eventFlushMs: 200,
   /** The contract's limit of events in one POST. */
   eventBatchMax: 500,
-  /** A forked worker must say `ready` within this, or it is killed and the job fails. */
+  /** A forked worker must say `ready` within this, or it is killed and the job fails (a spare: replaced). */
   workerReadyTimeoutMs: 30_000,
+  /**
+   * A warm spare (a worker forked and `ready` before any job) unused this long is killed and replaced,
+   * so that no process waits indefinitely. The worker's own start timeout is longer (worker/main.ts).
+   */
+  spareMaxIdleMs: 10 * 60_000,
   /** A worker that said `done` but lingers is killed after this. */
   workerExitAfterDoneMs: 5_000,
   /** Any edge call but a long poll is abandoned after this (and retried by its policy). */
@@ -88,6 +93,8 @@ export const RETRY = {
   finish: { attempts: 10, initialMs: 500, maxMs: 10_000, multiplier: 2 },
   /** Best effort on the way out. */
   deregister: { attempts: 3, initialMs: 500, maxMs: 2_000, multiplier: 2 },
+  /** Re-forking spares that keep dying (or never say `ready`): a broken worker must not become a fork loop. */
+  spare: { attempts: Infinity, initialMs: 1_000, maxMs: 60_000, multiplier: 2 },
   /** Checking a stored runner token at start-up. */
   verifyToken: { attempts: 3, initialMs: 500, maxMs: 2_000, multiplier: 2 },
 } as const satisfies Record<string, RetryPolicy>;

@@ -36,7 +36,8 @@ describe("a job from poll to finish", () => {
     for (const poll of edge.callsTo("POST", /\/v1\/runners\/poll$/)) expect((poll.body as { freeSlots: number }).freeSlots).toBeGreaterThan(0);
     expect([...edge.task(taskId).events.values()].map((e) => e.seq)).toEqual([1, 2, 3]);
     // The job's own log lines carry the task id.
-    expect(manager.logged("job ended")[0]).toMatchObject({ taskId, outcome: "succeeded" });
+    const ended = await edge.waitFor(() => manager?.logged("job ended")[0], 5_000, "job ended");
+    expect(ended).toMatchObject({ taskId, outcome: "succeeded" });
     expect(manager.logged("fake worker started")[0]).toMatchObject({ taskId, source: "worker" });
     await edge.waitFor(() => manager?.agent.state === "idle", 5_000, "idle");
   });

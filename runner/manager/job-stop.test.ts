@@ -49,7 +49,9 @@ describe("stopping a job", () => {
     expect(logLines(taskId)).toEqual(["cancel received: the task was canceled", "SIGTERM received (ignored)"]);
     const signals = manager.logged("signalling the worker").map((r) => r.signal);
     expect(signals).toEqual(["SIGTERM", "SIGKILL"]);
-    expect(manager.logged("job ended")[0]).toMatchObject({ taskId, outcome: "canceled", signal: "SIGKILL" });
+    // Logged just after the edge acknowledged the finish.
+    const ended = await edge.waitFor(() => manager?.logged("job ended")[0], 5_000, "job ended");
+    expect(ended).toMatchObject({ taskId, outcome: "canceled", signal: "SIGKILL" });
   });
 
   it("lets a worker that honours the cancel stop by itself, without any signal", async () => {

@@ -1,7 +1,6 @@
 // One accepted job: its worker process, its lease, its events and its finish. The worker is a separate
 // process, so a CPU-bound operation cannot starve the lease renewals that run here.
 import type { ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
 import { z } from "@hono/zod-openapi";
 import { EdgeError } from "../../protocol/client.ts";
 import { OUTCOMES, RunnerEvent, type Accepted, type FinishBody } from "../../protocol/runner.ts";
@@ -10,9 +9,10 @@ import type { CredentialsConfig } from "../credentials/config.ts";
 import type { ManagerToWorker } from "../ipc.ts";
 import { RETRY, TIMING, type ManagerConfig } from "./config.ts";
 import { backoffMs, sleep, type RunnerApi } from "./edge-api.ts";
-import type { Logger, LogLevel } from "./log.ts";
+import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { exited, spawnWorker, workerEnv } from "./worker-process.ts";
+import type { SpareWorker } from "./spares.ts";
+import { exited, relayOutput, spawnWorker, workerEnv } from "./worker-process.ts";
 
 /** Why the manager stops a job before its worker is done. The first reason given wins. */
 export type StopReason = "canceled" | "lease_lost" | "gone" | "timeout" | "shutdown" | "start_failed";
@@ -29,6 +29,8 @@ export interface JobDeps {
   credentials: () => Promise<CredentialsConfig>;
   /** The manager's environment, from which the worker's is filtered. */
   env: NodeJS.ProcessEnv;
+  /** A warm spare for this job, if the manager has one; without one the job forks its worker. */
+  takeSpare?: (taskId: string) => SpareWorker | undefined;
 }
 
 // The worker is our own code, but its messages still cross a process boundary: check them.
@@ -46,6 +48,8 @@ export class Job {
   private readonly log: Logger;
   private readonly leaseMs: number;
   private leaseValidUntil: number;
+  /** The job is constructed right after its accept: `start` is sent this long after it (bench B5). */
+  private readonly acceptedAt: number;
   /** Aborted when the lease is lost or the task is gone: no further write of this epoch makes sense. */
   private readonly leaseGone = new AbortController();
   /** Aborted once the finish is through: ends the lease renewals. */
@@ -54,6 +58,8 @@ export class Job {
   private stopMessage = "";
   private child?: ChildProcess;
   private startedWorker = false;
+  /** The worker was a spare that had already said `ready`. */
+  private workerWasReady = false;
   private done?: DoneMessage;
   private readonly killTimers: NodeJS.Timeout[] = [];
 
@@ -71,6 +77,7 @@ export class Job {
     this.log = deps.log.child({ taskId: this.taskId, leaseEpoch: accepted.leaseEpoch });
     this.leaseMs = deps.leaseSeconds * 1000;
     this.leaseValidUntil = Date.now() + this.leaseMs;
+    this.acceptedAt = Date.now();
   }
 
   get stopping(): boolean {
@@ -137,10 +144,8 @@ export class Job {
   }
 
   private async runWorker(credentials: CredentialsConfig): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    const child = spawnWorker({ entry: this.deps.config.workerEntry, env: workerEnv(this.deps.env, this.deps.config.workerEnvPassthrough) });
+    const child = this.workerProcess();
     this.child = child;
-    this.log.info("worker spawned", { pid: child.pid });
-    this.relay(child);
     const spawnFailed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once("error", (err) => {
         this.log.error("worker process error", { error: err });
@@ -154,11 +159,28 @@ export class Job {
       }
     }, TIMING.workerReadyTimeoutMs);
     child.on("message", (raw: unknown) => this.onMessage(raw, credentials));
+    if (this.workerWasReady) this.onReady(credentials);
     try {
       return await Promise.race([exited(child), spawnFailed]);
     } finally {
       clearTimeout(readyTimer);
     }
+  }
+
+  /** A warm spare when the manager has one (no fork now), else a worker forked for this job. */
+  private workerProcess(): ChildProcess {
+    const spare = this.deps.takeSpare?.(this.taskId);
+    if (spare) {
+      spare.output.log = this.log;
+      spare.output.taskId = this.taskId;
+      this.workerWasReady = spare.ready;
+      this.log.info("worker taken from spares", { pid: spare.child.pid, ready: spare.ready });
+      return spare.child;
+    }
+    const child = spawnWorker({ entry: this.deps.config.workerEntry, env: workerEnv(this.deps.env, this.deps.config.workerEnvPassthrough) });
+    this.log.info("worker spawned", { pid: child.pid });
+    relayOutput(child, { log: this.log, taskId: this.taskId });
+    return child;
   }
 
   private onMessage(raw: unknown, credentials: CredentialsConfig): void {
@@ -169,13 +191,7 @@ export class Job {
     }
     const msg = parsed.data;
     if (msg.type === "ready") {
-      if (this.startedWorker) return;
-      if (this.stopping) {
-        this.signal("SIGTERM");
-        return;
-      }
-      this.startedWorker = true;
-      this.send({ type: "start", task: this.accepted.task, credentials });
+      this.onReady(credentials);
     } else if (msg.type === "event") {
       this.enqueueEvent(msg.event);
     } else {
@@ -183,6 +199,18 @@ export class Job {
       // A worker that said done but lingers is not left holding a slot.
       this.killTimers.push(setTimeout(() => this.signal("SIGKILL"), TIMING.workerExitAfterDoneMs));
     }
+  }
+
+  /** The worker is ready: it gets its job and the credentials now, and only now. */
+  private onReady(credentials: CredentialsConfig): void {
+    if (this.startedWorker) return;
+    if (this.stopping) {
+      this.signal("SIGTERM");
+      return;
+    }
+    this.startedWorker = true;
+    this.send({ type: "start", task: this.accepted.task, credentials });
+    this.log.info("worker started", { pid: this.child?.pid, msSinceAccept: Date.now() - this.acceptedAt });
   }
 
   private send(msg: ManagerToWorker): void {
@@ -202,30 +230,6 @@ export class Job {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     this.log.warn("signalling the worker", { signal, pid: child.pid });
     child.kill(signal);
-  }
-
-  /** The worker's stdout/stderr become the manager's log lines, tagged with the task id. */
-  private relay(child: ChildProcess): void {
-    for (const [stream, fallback] of [[child.stdout, "info"], [child.stderr, "warn"]] as const) {
-      if (!stream) continue;
-      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-        let fields: Record<string, unknown> = { line };
-        let level: LogLevel = fallback;
-        try {
-          const parsed: unknown = JSON.parse(line);
-          if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
-            fields = { ...parsed };
-            if (typeof fields.level === "string" && ["debug", "info", "warn", "error"].includes(fields.level)) {
-              level = fields.level as LogLevel;
-            }
-          }
-        } catch {
-          // not JSON: relayed as a plain line
-        }
-        const msg = typeof fields.msg === "string" ? fields.msg : "worker output";
-        this.log[level](msg, { ...fields, source: "worker", taskId: this.taskId });
-      });
-    }
   }
 
   // ── lease ──────────────────────────────────────────────────────────────────────────────────────

@@ -2,6 +2,8 @@
 // its environment is built from an allowlist, so no token, key or store setting of the manager leaks
 // into it (nor into anything it spawns), and its argv is empty.
 import { fork, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { Logger, LogLevel } from "./log.ts";
 
 /** Plain process settings a Node program needs; nothing here can hold a secret. */
 const ALLOWED_ENV = new Set([
@@ -59,4 +61,34 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
     return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   }
   return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+}
+
+/** Where a worker's output lines go; a spare's is pointed at its job's logger when a job takes it. */
+export interface OutputTarget {
+  log: Logger;
+  taskId?: string;
+}
+
+/** The worker's stdout/stderr become the manager's log lines (JSON lines keep their level and fields). */
+export function relayOutput(child: ChildProcess, target: OutputTarget): void {
+  for (const [stream, fallback] of [[child.stdout, "info"], [child.stderr, "warn"]] as const) {
+    if (!stream) continue;
+    createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+      let fields: Record<string, unknown> = { line };
+      let level: LogLevel = fallback;
+      try {
+        const parsed: unknown = JSON.parse(line);
+        if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+          fields = { ...parsed };
+          if (typeof fields.level === "string" && ["debug", "info", "warn", "error"].includes(fields.level)) {
+            level = fields.level as LogLevel;
+          }
+        }
+      } catch {
+        // not JSON: relayed as a plain line
+      }
+      const msg = typeof fields.msg === "string" ? fields.msg : "worker output";
+      target.log[level](msg, { ...fields, source: "worker", ...(target.taskId ? { taskId: target.taskId } : {}) });
+    });
+  }
 }

@@ -4,8 +4,12 @@
 // A cancel message, SIGTERM, or the manager going away cancels the job (cancelDeploy for a deploy).
 import type { ManagerToWorker, WorkerToManager } from "../ipc.ts";
 
-/** No start message within this time means the manager is gone or confused. */
-export const START_TIMEOUT_MS = 30_000;
+/**
+ * No start message within this time means the manager is gone or confused. A warm spare waits for its
+ * job up to the manager's TIMING.spareMaxIdleMs (10 min) before the manager replaces it: this is longer.
+ * (A manager that dies is noticed sooner: the IPC channel disconnects.)
+ */
+export const START_TIMEOUT_MS = 15 * 60_000;
 /** After the manager disconnects, how long the job may take to cancel before the process exits. */
 const ORPHAN_GRACE_MS = 10_000;
 const EXIT_NO_IPC = 2;

@@ -15,7 +15,7 @@ export interface FakeWorkerBehaviour {
   /** Ignore the IPC cancel and SIGTERM (only SIGKILL stops it). */
   ignoreCancel?: boolean;
   outcome?: "succeeded" | "failed" | "canceled";
-  /** Put this process's env, argv and execArgv, and the credentials it got, in the result. */
+  /** Put this process's pid, env, argv and execArgv, and the credentials it got, in the result. */
   report?: boolean;
 }
 
@@ -72,7 +72,7 @@ async function run(taskId: string): Promise<void> {
   if (behaviour.sleepMs) await new Promise((resolve) => setTimeout(resolve, behaviour.sleepMs));
   if (behaviour.crashWithCode !== undefined) process.exit(behaviour.crashWithCode);
   const result = behaviour.report
-    ? { env: process.env, argv: process.argv, execArgv: process.execArgv, credentials }
+    ? { pid: process.pid, env: process.env, argv: process.argv, execArgv: process.execArgv, credentials }
     : { ok: true, taskId };
   await finish({ type: "done", outcome: behaviour.outcome ?? "succeeded", result });
 }

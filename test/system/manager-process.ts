@@ -81,7 +81,7 @@ export function startManager(opts: ManagerOptions): ManagerProcess {
       return;
     }
     records.push(record);
-    if (record.msg === "worker spawned" && typeof record.pid === "number") workerPids.add(record.pid);
+    if ((record.msg === "worker spawned" || record.msg === "spare forked") && typeof record.pid === "number") workerPids.add(record.pid);
     for (const w of [...waiters]) {
       if (w.match(record)) {
         waiters.delete(w);
