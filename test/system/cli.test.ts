@@ -7,7 +7,7 @@ import { EdgeClient } from "../../protocol/client.ts";
 import type { Task, TaskEvent } from "../../protocol/index.ts";
 import { cli, startCli } from "./cli-process.ts";
 import { createProject, startEdge, type Edge } from "./edge-process.ts";
-import { runnerApiAvailable, takeTask } from "./runner-api.ts";
+import { takeTask } from "./runner-api.ts";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 
 let edge: Edge;
@@ -16,7 +16,6 @@ let owner: string;
 let configDir: string;
 let api: EdgeClient;
 let proxy: TcpProxy;
-let hasRunnerApi = false;
 
 /** The CLI with the test's stored login. */
 const sfp = (...args: string[]) => cli(["--config-dir", configDir, ...args]);
@@ -52,8 +51,6 @@ beforeAll(async () => {
   const login = await cli(["--config-dir", configDir, "login", "--url", edge.url, "--token", owner, "--project", project]);
   if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
   proxy = await startTcpProxy(edge.url);
-  hasRunnerApi = await runnerApiAvailable(edge.url, project, owner);
-  if (!hasRunnerApi) console.warn("[cli.test] the edge has no runner API yet: the tests that need a task to run or succeed are skipped");
 });
 
 afterAll(async () => {
@@ -213,8 +210,7 @@ describe("sfp-edge task watch", () => {
     }
   });
 
-  it("exits 0 when the task succeeds, having shown its progress and logs (needs the runner API)", async (ctx) => {
-    if (!hasRunnerApi) return ctx.skip();
+  it("exits 0 when the task succeeds, having shown its progress and logs", async () => {
     const org = "wait-org";
     await api.request("PUT", `/v1/projects/${project}/orgs/${org}`, { body: { pool: "wait-pool" } });
     const watch = startCli(["--config-dir", configDir, "task", "create", "deploy", "--org", org, "--wait"]);
@@ -228,8 +224,7 @@ describe("sfp-edge task watch", () => {
     expect(watch.stdout()).toMatch(/\[status\] running[\s\S]*\[progress\] 50% deploy[\s\S]*deploying 3 components[\s\S]*succeeded/);
   });
 
-  it("exits 1 when the task fails (needs the runner API)", async (ctx) => {
-    if (!hasRunnerApi) return ctx.skip();
+  it("exits 1 when the task fails", async () => {
     const { task } = await runnableTask();
     const watch = startCli(["--config-dir", configDir, "task", "watch", task.id]);
     await watch.waitFor(/\[status\] queued/);
@@ -247,8 +242,7 @@ describe("sfp-edge task logs", () => {
     expect(res).toMatchObject({ code: 0, stdout: "" });
   });
 
-  it("follows the log from the last byte until the task ends (needs the runner API)", async (ctx) => {
-    if (!hasRunnerApi) return ctx.skip();
+  it("follows the log from the last byte until the task ends", async () => {
     const { task } = await runnableTask();
     const job = await takeTask(edge.url, project, owner, task.id, task.pool);
     await job.events({ type: "log", lines: ["line 1", "line 2"] });
@@ -263,16 +257,11 @@ describe("sfp-edge task logs", () => {
 });
 
 describe("sfp-edge runner token", () => {
-  it("creates a registration token, or says plainly that the edge has no runner API", async () => {
+  it("creates a registration token and shows it once", async () => {
     const res = await sfp("runner", "token", "--pool", "default", "--uses", "2");
-    if (hasRunnerApi) {
-      expect(res.code).toBe(0);
-      expect(res.stderr).toMatch(/registration token for pool default \(expires .*\); shown once/);
-      expect(res.stdout.trim()).toMatch(/^\S+$/);
-    } else {
-      expect(res.code).toBe(1);
-      expect(res.stderr).toMatch(/no route for POST .*registration-tokens \(not_found, HTTP 404/);
-    }
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/registration token for pool default \(expires .*\); shown once/);
+    expect(res.stdout.trim()).toMatch(/^\S+$/);
   });
 });
 
@@ -293,8 +282,7 @@ describe("sfp-edge org register and runner start (this machine's side)", () => {
     expect(body.orgs.find((o) => o.alias === "acme-prod")).toMatchObject({ pool: "prod-pool", instanceUrl: "https://acme.my.salesforce.com" });
   });
 
-  it("starts a runner manager that registers with a fresh token and drains on SIGTERM (needs the runner API)", async (ctx) => {
-    if (!hasRunnerApi) return ctx.skip();
+  it("starts a runner manager that registers with a fresh token and drains on SIGTERM", async () => {
     const dir = await mkdtemp(join(tmpdir(), "sfp-cli-runner-"));
     const env = { SFP_RUNNER_STATE_FILE: join(dir, "state.json"), SFP_LOCAL_CREDENTIALS_FILE: join(dir, "credentials.json"), SFP_LOCAL_CREDENTIALS_KEY: "runner-test-passphrase" };
     const runner = startCli(["--config-dir", configDir, "runner", "start", "--pool", "cli-runner-pool", "--name", "cli-started", "--listen", "127.0.0.1:0"], env);

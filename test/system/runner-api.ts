@@ -1,19 +1,8 @@
 // Drives a task through the runner protocol (DESIGN.md §2) as a runner would, so system tests can
 // make a task run, log and finish without a runner process.
-import { EdgeClient, EdgeError } from "../../protocol/client.ts";
+import { EdgeClient } from "../../protocol/client.ts";
 import type { Accepted, PollAnswer, Registered } from "../../protocol/runner.ts";
 import type { WorkerEvent } from "../../runner/ipc.ts";
-
-/** False while the edge has no runner routes yet (the 404 is hono's "no route"). */
-export async function runnerApiAvailable(url: string, project: string, ownerToken: string): Promise<boolean> {
-  try {
-    await new EdgeClient(url, ownerToken).request("POST", `/v1/projects/${project}/registration-tokens`, { body: { pool: "default" } });
-    return true;
-  } catch (err) {
-    if (err instanceof EdgeError && err.status === 404 && /no route/.test(err.message)) return false;
-    throw err;
-  }
-}
 
 export interface Job {
   client: EdgeClient;
