@@ -85,7 +85,7 @@ export class Agent {
    */
   private sparesWanted(): number {
     if (this.draining || this.finished || (this.config.ephemeral && this.tookOne)) return 0;
-    return Math.max(1, this.freeSlots());
+    return Math.min(TIMING.maxSpares, Math.max(1, this.freeSlots()));
   }
 
   /** Runs until drained (or, ephemeral, after its one job); resolves with the process exit code. */

@@ -52,6 +52,11 @@ export const TIMING = {
    * so that no process waits indefinitely. The worker's own start timeout is longer (worker/main.ts).
    */
   spareMaxIdleMs: 10 * 60_000,
+  /**
+   * At most this many warm spares, whatever the slots: each idle worker holds ~130 MiB here, and jobs
+   * rarely start more than a couple at once; a job that finds none forks on demand as before.
+   */
+  maxSpares: 2,
   /** A worker that said `done` but lingers is killed after this. */
   workerExitAfterDoneMs: 5_000,
   /** Any edge call but a long poll is abandoned after this (and retried by its policy). */
