@@ -129,6 +129,7 @@ export class DispatcherActor extends DurableObject<Env> {
 
   /** Queues a batch (the ingest actors' group commit) with one dispatch and at most one wake. */
   async enqueueMany(entries: QueueEntry[]): Promise<void> {
+    if (entries.length) this.remember(entries[0].project, entries[0].pool);
     const admitted = entries.filter((e) => this.admit(e));
     if (!admitted.length) return;
     this.dispatch();
@@ -138,7 +139,6 @@ export class DispatcherActor extends DurableObject<Env> {
 
   /** Writes one entry into the queue; false when it is a repeat or an attempt that already left. */
   private admit(entry: QueueEntry): boolean {
-    this.remember(entry.project, entry.pool);
     const left = this.sql.exec<{ attempt: number }>("SELECT attempt FROM sfp_left WHERE task_id = ?", entry.taskId).toArray()[0];
     if (left && left.attempt >= entry.attempt) return false;
     const now = Date.now();

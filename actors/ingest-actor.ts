@@ -119,7 +119,7 @@ export class IngestActor extends DurableObject<Env> {
   private async handBatches(): Promise<void> {
     const sql = this.ctx.storage.sql;
     for (;;) {
-      const rows = sql.exec<{ task_id: string; body: string }>("SELECT task_id, body FROM sfp_tasks WHERE handed = 0 ORDER BY seq LIMIT ?", HANDOFF_BATCH).toArray();
+      const rows = sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM sfp_tasks WHERE handed = 0 ORDER BY seq LIMIT ?", HANDOFF_BATCH).toArray();
       if (!rows.length) {
         this.timers.clear("handoff");
         await this.timers.arm();
@@ -134,10 +134,9 @@ export class IngestActor extends DurableObject<Env> {
         await this.timers.arm();
         return;
       }
-      for (const r of rows) {
-        sql.exec("UPDATE sfp_tasks SET handed = 1 WHERE task_id = ?", r.task_id);
-        sql.exec("DELETE FROM sfp_tasks WHERE task_id = ? AND materialized = 1", r.task_id);
-      }
+      // The batch is a prefix of the unhanded rows in seq order, so its last seq bounds it.
+      sql.exec("UPDATE sfp_tasks SET handed = 1 WHERE handed = 0 AND seq <= ?", rows[rows.length - 1].seq);
+      sql.exec("DELETE FROM sfp_tasks WHERE handed = 1 AND materialized = 1");
     }
   }
 

@@ -206,18 +206,18 @@ export class ProjectActor extends DurableObject<Env> {
 
   /** Stores the task in the index unless a newer version is there; true when it did. */
   private index(task: Task): boolean {
-    const old = this.sql.exec<{ version: number }>("SELECT version FROM sfp_tasks WHERE id = ?", task.id).toArray()[0];
-    if (old && old.version >= task.version) return false;
-    this.sql.exec(
-      `INSERT INTO sfp_tasks (id, created_at, status, version, body) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET status = excluded.status, version = excluded.version, body = excluded.body`,
-      task.id,
-      task.createdAt,
-      task.status,
-      task.version,
-      JSON.stringify(task),
+    return (
+      this.sql.exec(
+        `INSERT INTO sfp_tasks (id, created_at, status, version, body) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET status = excluded.status, version = excluded.version, body = excluded.body
+         WHERE excluded.version > sfp_tasks.version`,
+        task.id,
+        task.createdAt,
+        task.status,
+        task.version,
+        JSON.stringify(task),
+      ).rowsWritten > 0
     );
-    return true;
   }
 
   /** Newest first; the cursor is the (createdAt, id) of the last task returned. */
