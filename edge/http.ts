@@ -36,7 +36,9 @@ export function onError(err: Error, c: Context): Response {
     const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((k) => ERROR_STATUS[k] === status) ?? "internal";
     return errorResponse(c, new ApiError(code, err.message || "request refused"));
   }
-  console.log(JSON.stringify({ level: "error", msg: "unhandled error", requestId: requestIdOf(c), path: new URL(c.req.url).pathname, error: String(err?.stack ?? err) }));
+  // A hook URL is a credential for some senders: the path is logged without it.
+  const path = new URL(c.req.url).pathname.replace(/^\/v1\/hooks\/.*/, "/v1/hooks/…");
+  console.log(JSON.stringify({ level: "error", msg: "unhandled error", requestId: requestIdOf(c), path, error: String(err?.stack ?? err) }));
   return c.json(errorBody("internal", "internal error; quote the requestId when reporting it", requestIdOf(c)), 500);
 }
 

@@ -24,7 +24,7 @@ import { readLimitedBody } from "../webhooks/body.ts";
 import { KINDS } from "../webhooks/kinds.ts";
 import { renderPayload, ruleMatches } from "../webhooks/rules.ts";
 import { SOAP_ACK, soapFault } from "../webhooks/salesforce.ts";
-import { forgetSource, loadSource, type LiveSource } from "../webhooks/sources.ts";
+import { forgetSource, loadSource, sourceRef, type LiveSource } from "../webhooks/sources.ts";
 import type { VerifiedDelivery } from "../webhooks/verify.ts";
 
 export const webhooks = router();
@@ -146,7 +146,7 @@ webhooks.openapi(deliveryRoute, async (c) => {
     if (source.kind !== "salesforce") throw err;
     // Salesforce reads SOAP faults, not JSON; everything else keeps the contract's JSON errors.
     const api = fromRpcError(err) ?? new ApiError("internal", "internal error; quote the requestId when reporting it");
-    if (api.code === "internal") console.log(JSON.stringify({ level: "error", msg: "webhook delivery failed", requestId: requestIdOf(c), sourceId, error: String(err) }));
+    if (api.code === "internal") console.log(JSON.stringify({ level: "error", msg: "webhook delivery failed", requestId: requestIdOf(c), source: sourceRef(sourceId), error: String(err) }));
     const headers: Record<string, string> = { "content-type": "text/xml; charset=utf-8" };
     if (api.retryAfter !== undefined) headers["retry-after"] = String(api.retryAfter);
     return c.body(soapFault(api.status, api.code, api.message, requestIdOf(c)), api.status, headers);
@@ -196,7 +196,7 @@ async function receive(c: AppContext, source: LiveSource) {
   const tasks = outcomes.flatMap((o) => o.taskIds);
   const duplicate = tasks.length > 0 && outcomes.every((o) => o.duplicate);
   console.log(
-    JSON.stringify({ level: "info", msg: "webhook delivery", requestId: requestIdOf(c), sourceId: source.id, deliveryId: delivery.deliveryId, tasks, duplicate }),
+    JSON.stringify({ level: "info", msg: "webhook delivery", requestId: requestIdOf(c), source: sourceRef(source.id), deliveryId: delivery.deliveryId, tasks, duplicate }),
   );
 
   if (source.kind === "salesforce") return c.body(SOAP_ACK, 200, { "content-type": "text/xml; charset=utf-8" });

@@ -44,6 +44,14 @@ export async function mintSourceId(signingKey: string, projectId: string): Promi
   return `whs_${body}${await tag(signingKey, body)}`;
 }
 
+/**
+ * A source id as logs may show it: without its tag, so a log line cannot be replayed as a hook URL
+ * (for a Salesforce source, the URL is the credential).
+ */
+export function sourceRef(id: string): string {
+  return id.length > 17 ? `${id.slice(0, -13)}…` : "whs_…";
+}
+
 /** True for an id this deployment minted (constant-time tag check); false for anything forged. */
 export async function isGenuineSourceId(signingKey: string, id: string): Promise<boolean> {
   const m = SOURCE_ID.exec(id);

@@ -91,6 +91,21 @@ describe("ingest shards", () => {
     expect(res.status).toBe(204);
   });
 
+  it("log each delivery without the source id's tag, so no log line can be replayed as the hook URL", async () => {
+    const { project, owner } = await setup();
+    const source = await putSource(project, owner, "gh", { kind: "github", secret: GITHUB_SECRET, rules: RULES });
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    try {
+      await push(source.id);
+    } finally {
+      spy.mockRestore();
+    }
+    const delivery = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "webhook delivery");
+    expect(delivery.source).toBe(`${source.id.slice(0, -13)}…`);
+    expect(lines.join("\n")).not.toContain(source.id);
+  });
+
   it("answer 404 for an ingest-shaped id no delivery made, without creating anything", async () => {
     const { owner } = await setup();
     const res = await api("GET", "/v1/tasks/tsk_Z30000000000000000000000AB", { token: owner });
