@@ -1,10 +1,10 @@
 // Webhook tasks are born in an ingest shard: one actor round trip per delivery, handed to the
 // dispatcher and the project index in batches, and taken over by their own TaskActor on first touch.
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { ingestShardOf } from "../../protocol/ids.ts";
 import { api, ingestSettled, setup } from "./helpers.ts";
-import { accept, pollOne, register } from "./runner-helpers.ts";
+import { accept, fireTimers, pollOne, register, timerNames } from "./runner-helpers.ts";
 import { deliver, GITHUB_SECRET, githubSignature, putSource } from "./webhooks-helpers.ts";
 
 const RULES = [{ on: "push", task: { type: "deploy", org: "demo", payload: { sha: "{{after}}" } } }];
@@ -89,6 +89,25 @@ describe("ingest shards", () => {
     const runner = await register(project, owner);
     const res = await api("POST", "/v1/runners/poll", { token: runner.runnerToken, body: { freeSlots: 1, waitSeconds: 1 } });
     expect(res.status).toBe(204);
+  });
+
+  it("hand off through the alarm when the shard is evicted before its in-memory timer fires, losing nothing", async () => {
+    const { project, owner } = await setup();
+    const source = await putSource(project, owner, "gh", { kind: "github", secret: GITHUB_SECRET, rules: RULES });
+    const taskId = await push(source.id);
+    const shard = env.INGEST.get(env.INGEST.idFromName(`ingest-${ingestShardOf(taskId)}`));
+    await evictDurableObject(shard);
+    // Whether or not the 50 ms timer beat the eviction, the task must end up handed off exactly once.
+    if ((await shardRows(taskId))[0]?.handed === 0) {
+      expect(await timerNames(shard)).toContain("handoff");
+      await fireTimers(shard, "handoff");
+    }
+    expect((await shardRows(taskId))[0]).toMatchObject({ handed: 1 });
+    const list = await api("GET", `/v1/projects/${project}/tasks`, { token: owner });
+    expect(list.body.tasks.map((t: any) => t.id)).toEqual([taskId]);
+    // A second alarm (alarms are at-least-once) hands off nothing twice.
+    await fireTimers(shard, "handoff");
+    expect((await api("GET", `/v1/projects/${project}/tasks`, { token: owner })).body.tasks).toHaveLength(1);
   });
 
   it("log each delivery without the source id's tag, so no log line can be replayed as the hook URL", async () => {
