@@ -40,15 +40,6 @@ export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${encodeTime(now)}${randomPart(16)}`;
 }
 
-/**
- * An id derived from stable inputs (for example a webhook's source, delivery id and rule index), so
- * that the same inputs always name the same object and a re-delivery finds the task it made before.
- * It keeps the 26-character shape but is not time-ordered; lists order by createdAt, not by id.
- */
-export async function derivedId(prefix: IdPrefix, ...parts: string[]): Promise<string> {
-  return `${prefix}_${encodeBytes(await digestOf(parts), 26)}`;
-}
-
 async function digestOf(parts: string[]): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\u0000"))));
 }
