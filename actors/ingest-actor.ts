@@ -134,9 +134,11 @@ export class IngestActor extends DurableObject<Env> {
         await this.timers.arm();
         return;
       }
-      // The batch is a prefix of the unhanded rows in seq order, so its last seq bounds it.
-      sql.exec("UPDATE sfp_tasks SET handed = 1 WHERE handed = 0 AND seq <= ?", rows[rows.length - 1].seq);
-      sql.exec("DELETE FROM sfp_tasks WHERE handed = 1 AND materialized = 1");
+      // The batch is a prefix of the unhanded rows in seq order, so its first and last seq bound it
+      // (through the (handed, seq) index: rows handed earlier and never touched may be many).
+      const [first, last] = [rows[0].seq, rows[rows.length - 1].seq];
+      sql.exec("UPDATE sfp_tasks SET handed = 1 WHERE handed = 0 AND seq BETWEEN ? AND ?", first, last);
+      sql.exec("DELETE FROM sfp_tasks WHERE handed = 1 AND seq BETWEEN ? AND ? AND materialized = 1", first, last);
     }
   }
 
