@@ -24,6 +24,8 @@ const { values: o } = parseArgs({
   },
 });
 process.env.WRANGLER_SEND_METRICS = "false";
+// An interrupted run still runs the exit handlers that stop every server it started.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
 const only = new Set(o.only!.split(",").map((s) => s.trim().toUpperCase()));
 const runs = Number(o.runs);
 const seconds = Number(o.seconds);

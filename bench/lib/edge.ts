@@ -81,6 +81,19 @@ const worker :Workerd.Worker = (
 }
 
 
+// Every workerd this process started and has not stopped: killed when the process exits, however it
+// exits (bench/run.ts turns SIGINT and SIGTERM into an exit), so an interrupted run leaves none behind.
+const running = new Set<number>();
+process.once("exit", () => {
+  for (const pid of running) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
 /** Runs a bundled Worker on bare workerd (`workerd serve`), the way the peer's figures were made. */
 async function serveBare(dir: string, w: BareWorker): Promise<BareEdge> {
   mkdirSync(join(dir, "do"), { recursive: true });
@@ -92,6 +105,7 @@ async function serveBare(dir: string, w: BareWorker): Promise<BareEdge> {
     cwd: dir,
     stdio: ["ignore", log, log],
   });
+  running.add(child.pid!);
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`workerd exited: ${readFileSync(join(dir, "workerd.log"), "utf8").slice(-2000)}`);
@@ -110,6 +124,7 @@ async function serveBare(dir: string, w: BareWorker): Promise<BareEdge> {
     stop: async () => {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+      running.delete(child.pid!);
       rmSync(dir, { recursive: true, force: true });
     },
   };
