@@ -1,7 +1,7 @@
 // Poll → accept → spawn → events → finish, against the edge double, with the fake worker.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EdgeRunnerApiDouble } from "../../test/doubles/edge-runner-api.ts";
-import { FAKE_CREDENTIALS, startTestManager, type TestManager } from "./testing.ts";
+import { FAKE_CREDENTIALS, secretLadenEnv, startTestManager, type TestManager } from "./testing.ts";
 
 let edge: EdgeRunnerApiDouble;
 let manager: TestManager | undefined;
@@ -92,18 +92,7 @@ describe("a job from poll to finish", () => {
   });
 
   it("hands the worker its job and credentials over IPC only: nothing secret in its env or argv", async () => {
-    const env = {
-      ...process.env,
-      SFP_EDGE_URL: edge.url,
-      SFP_REGISTRATION_TOKEN: "rgt_secret_registration_token",
-      SFP_ORIGIN_TOKEN: "origin-token-secret-value",
-      SFP_LOCAL_CREDENTIALS_KEY: FAKE_CREDENTIALS.provider === "local" ? FAKE_CREDENTIALS.key : "",
-      INFISICAL_CLIENT_SECRET: "infisical-client-secret-value",
-      SUPABASE_SERVICE_KEY: "supabase-service-key-value",
-      GITHUB_TOKEN: "ghp_not_for_workers",
-      AWS_SECRET_ACCESS_KEY: "aws-secret-not-for-workers",
-      LANG: "C.UTF-8",
-    };
+    const env = secretLadenEnv(edge.url);
     manager = startTestManager(edge, { env });
     const taskId = edge.enqueueTask({ payload: { fake: { report: true } } });
     const finish = await edge.waitFor(finished(taskId), 15_000, "finish");

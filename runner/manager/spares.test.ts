@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EdgeRunnerApiDouble } from "../../test/doubles/edge-runner-api.ts";
 import { createLogger } from "./log.ts";
 import { SparePool } from "./spares.ts";
-import { FAKE_CREDENTIALS, FAKE_WORKER, startTestManager, type TestManager } from "./testing.ts";
+import { FAKE_CREDENTIALS, FAKE_WORKER, secretLadenEnv, startTestManager, type TestManager } from "./testing.ts";
 
 let edge: EdgeRunnerApiDouble;
 let manager: TestManager | undefined;
@@ -100,18 +100,7 @@ describe("warm spares", () => {
   });
 
   it("forks spares with nothing secret in their env or argv", async () => {
-    const env = {
-      ...process.env,
-      SFP_EDGE_URL: edge.url,
-      SFP_REGISTRATION_TOKEN: "rgt_secret_registration_token",
-      SFP_ORIGIN_TOKEN: "origin-token-secret-value",
-      SFP_LOCAL_CREDENTIALS_KEY: FAKE_CREDENTIALS.provider === "local" ? FAKE_CREDENTIALS.key : "",
-      INFISICAL_CLIENT_SECRET: "infisical-client-secret-value",
-      SUPABASE_SERVICE_KEY: "supabase-service-key-value",
-      GITHUB_TOKEN: "ghp_not_for_workers",
-      AWS_SECRET_ACCESS_KEY: "aws-secret-not-for-workers",
-      LANG: "C.UTF-8",
-    };
+    const env = secretLadenEnv(edge.url);
     manager = startTestManager(edge, { env });
     const spare = await edge.waitFor(readySpare(manager), 10_000, "a ready spare");
     const environ = readFileSync(`/proc/${spare}/environ`, "utf8").split("\0").filter(Boolean);

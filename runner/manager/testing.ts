@@ -14,6 +14,25 @@ export const FAKE_WORKER = resolve(import.meta.dirname, "..", "..", "test", "dou
 /** Handed to workers over IPC only; a test asserts it never shows up in a child's env or argv. */
 export const FAKE_CREDENTIALS: CredentialsConfig = { provider: "local", file: "/nonexistent/credentials.json", key: "local-store-key-0123456789" };
 
+/**
+ * A manager environment full of secrets and secret-looking variables, for the tests that check none of
+ * them reaches a worker's environment or argv.
+ */
+export function secretLadenEnv(edgeUrl: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    SFP_EDGE_URL: edgeUrl,
+    SFP_REGISTRATION_TOKEN: "rgt_secret_registration_token",
+    SFP_ORIGIN_TOKEN: "origin-token-secret-value",
+    SFP_LOCAL_CREDENTIALS_KEY: FAKE_CREDENTIALS.provider === "local" ? FAKE_CREDENTIALS.key : "",
+    INFISICAL_CLIENT_SECRET: "infisical-client-secret-value",
+    SUPABASE_SERVICE_KEY: "supabase-service-key-value",
+    GITHUB_TOKEN: "ghp_not_for_workers",
+    AWS_SECRET_ACCESS_KEY: "aws-secret-not-for-workers",
+    LANG: "C.UTF-8",
+  };
+}
+
 export interface TestManager {
   agent: Agent;
   metrics: Metrics;
