@@ -1,33 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Progress } from "../../protocol/task.ts";
 import { makeZip } from "../../test/doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../../test/doubles/salesforce-org.ts";
-import { parseSfdxAuthUrl } from "../credentials/auth-url.ts";
-import { connectOrg } from "./connect.ts";
-import type { OperationContext } from "./context.ts";
 import { runOperation } from "./index.ts";
+import { operationHarness } from "./testing.ts";
 
 const ZIP = makeZip({ "package.xml": "<Package/>", "classes/AccountService.cls": "public class AccountService {}" }).toString("base64");
 
-interface Harness {
-  ctx: OperationContext;
-  progress: Progress[];
-  logs: string[];
-  cancel: AbortController;
-}
-
-async function harness(org: SalesforceOrgDouble): Promise<Harness> {
-  const session = await connectOrg(parseSfdxAuthUrl(org.authUrl), { onAccessToken: () => {} });
-  const progress: Progress[] = [];
-  const logs: string[] = [];
-  const cancel = new AbortController();
-  return {
-    progress,
-    logs,
-    cancel,
-    ctx: { conn: session.conn, signal: cancel.signal, pollIntervalMs: 5, progress: (p) => progress.push(p), log: (...l) => logs.push(...l) },
-  };
-}
 
 describe("deploy, validate and quick-deploy against the Salesforce double (real jsforce)", () => {
   let org: SalesforceOrgDouble;
@@ -42,7 +20,7 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
   });
 
   it("deploys a zip and reports progress up to 100%", async () => {
-    const h = await harness(org);
+    const h = await operationHarness(org);
     const out = await runOperation("deploy", { zipBase64: ZIP }, h.ctx);
     expect(out.outcome).toBe("succeeded");
     expect(out.result).toMatchObject({ status: "Succeeded", success: true, checkOnly: false, numberComponentsDeployed: 4, numberComponentsTotal: 4, componentFailures: [] });
@@ -54,7 +32,7 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
   });
 
   it("sends the zip and deploy options as Metadata API SOAP", async () => {
-    const h = await harness(org);
+    const h = await operationHarness(org);
     await runOperation("deploy", { zipBase64: ZIP, testLevel: "RunSpecifiedTests", runTests: ["A", "B"], ignoreWarnings: true }, h.ctx);
     const soap = org.requests.filter((r) => r.url.startsWith("/services/Soap/m/")).map((r) => r.body);
     const deploy = soap.filter((b) => b.includes("<deploy>")).at(-1);
@@ -68,7 +46,7 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
       { componentType: "ApexClass", fullName: "AccountService", fileName: "classes/AccountService.cls", problem: "Variable does not exist: acct", lineNumber: 14, columnNumber: 9 },
       { componentType: "CustomObject", fullName: "Invoice__c", fileName: "objects/Invoice__c.object", problem: "Field Total__c does not exist" },
     ];
-    const h = await harness(org);
+    const h = await operationHarness(org);
     const out = await runOperation("deploy", { zipBase64: ZIP }, h.ctx);
     expect(out.outcome).toBe("failed");
     expect(out.error).toEqual({ code: "deploy_failed", message: expect.stringMatching(/Failed: 2 component failure\(s\)/) });
@@ -85,7 +63,7 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
 
   it("validates with tests (check-only, RunLocalTests by default) and reports test failures as tests_failed", async () => {
     org.controls.testFailures = [{ name: "AccountServiceTest", methodName: "testUpdate", message: "System.AssertException: Assertion Failed" }];
-    const h = await harness(org);
+    const h = await operationHarness(org);
     const out = await runOperation("validate", { zipBase64: ZIP }, h.ctx);
     expect(out.outcome).toBe("failed");
     expect(out.error?.code).toBe("tests_failed");
@@ -103,7 +81,7 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
 
   it("follows a slow deploy through many polls", async () => {
     org.controls.deployPolls = 12;
-    const h = await harness(org);
+    const h = await operationHarness(org);
     const out = await runOperation("deploy", { zipBase64: ZIP }, h.ctx);
     expect(out.outcome).toBe("succeeded");
     const id = (out.result as { id: string }).id;
@@ -114,7 +92,7 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
 
   it("cancels a running deploy with cancelDeploy and reports canceled", async () => {
     org.controls.deployPolls = 1000;
-    const h = await harness(org);
+    const h = await operationHarness(org);
     const running = runOperation("deploy", { zipBase64: ZIP }, h.ctx);
     await vi_waitFor(() => org.requests.filter((r) => r.body.includes("<checkDeployStatus>")).length >= 3);
     h.cancel.abort();
@@ -125,18 +103,18 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
   });
 
   it("quick-deploys a successful validation by its id", async () => {
-    const h = await harness(org);
+    const h = await operationHarness(org);
     const validation = await runOperation("validate", { zipBase64: ZIP, testLevel: "RunLocalTests" }, h.ctx);
     expect(validation.outcome).toBe("succeeded");
     const validationId = (validation.result as { id: string }).id;
-    const out = await runOperation("quick-deploy", { validationId }, (await harness(org)).ctx);
+    const out = await runOperation("quick-deploy", { validationId }, (await operationHarness(org)).ctx);
     expect(out.outcome).toBe("succeeded");
     expect((out.result as { id: string }).id).not.toBe(validationId);
     expect(org.requests.some((r) => r.body.includes(`<deployRecentValidation><validationId>${validationId}</validationId>`))).toBe(true);
   });
 
   it("fails a quick-deploy of an unknown validation with the Salesforce error", async () => {
-    const out = await runOperation("quick-deploy", { validationId: "0Af5g00000XXXXXAAA" }, (await harness(org)).ctx);
+    const out = await runOperation("quick-deploy", { validationId: "0Af5g00000XXXXXAAA" }, (await operationHarness(org)).ctx);
     expect(out.outcome).toBe("failed");
     expect(out.error).toEqual({ code: "salesforce_error", message: expect.stringContaining("INVALID_CROSS_REFERENCE_KEY") });
   });
@@ -147,10 +125,10 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
     const port = (srv.address() as { port: number }).port;
     try {
-      const out = await runOperation("deploy", { zipUrl: `http://127.0.0.1:${port}/build/42.zip?sig=abc` }, (await harness(org)).ctx);
+      const out = await runOperation("deploy", { zipUrl: `http://127.0.0.1:${port}/build/42.zip?sig=abc` }, (await operationHarness(org)).ctx);
       expect(out.outcome).toBe("succeeded");
       expect(org.requests.map((r) => r.body).filter((b) => b.includes("<deploy>")).at(-1)).toContain(`<ZipFile>${ZIP}</ZipFile>`);
-      const bad = await runOperation("deploy", { zipUrl: `http://127.0.0.1:${port}/x.zip`.replace(String(port), "1") }, (await harness(org)).ctx);
+      const bad = await runOperation("deploy", { zipUrl: `http://127.0.0.1:${port}/x.zip`.replace(String(port), "1") }, (await operationHarness(org)).ctx);
       expect(bad.error?.code).toBe("zip_unavailable");
     } finally {
       srv.closeAllConnections();
@@ -164,7 +142,7 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
     ["RunSpecifiedTests without tests", { zipBase64: ZIP, testLevel: "RunSpecifiedTests" }],
     ["an unknown option", { zipBase64: ZIP, bogus: true }],
   ])("rejects a payload with %s as invalid_payload", async (_, payload) => {
-    const out = await runOperation("deploy", payload, (await harness(org)).ctx);
+    const out = await runOperation("deploy", payload, (await operationHarness(org)).ctx);
     expect(out.outcome).toBe("failed");
     expect(out.error?.code).toBe("invalid_payload");
   });

@@ -1,26 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Progress } from "../../protocol/task.ts";
 import { makeZip } from "../../test/doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../../test/doubles/salesforce-org.ts";
 import { parseSfdxAuthUrl } from "../credentials/auth-url.ts";
-import { connectOrg, SessionError, type OrgSession } from "./connect.ts";
-import type { OperationContext } from "./context.ts";
+import { connectOrg, SessionError } from "./connect.ts";
 import { runOperation } from "./index.ts";
+import { operationHarness } from "./testing.ts";
 
-async function harness(org: SalesforceOrgDouble, onRefresh?: () => void) {
-  const tokens: string[] = [];
-  const session: OrgSession = await connectOrg(parseSfdxAuthUrl(org.authUrl), { onAccessToken: (t) => tokens.push(t), onRefresh });
-  const progress: Progress[] = [];
-  const logs: string[] = [];
-  const ctx: OperationContext = {
-    conn: session.conn,
-    signal: new AbortController().signal,
-    pollIntervalMs: 5,
-    progress: (p) => progress.push(p),
-    log: (...l) => logs.push(...l),
-  };
-  return { ctx, progress, logs, tokens, session };
-}
 
 const accounts = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ attributes: { type: "Account", url: `/services/data/v62.0/sobjects/Account/001${i}` }, Id: `001${String(i).padStart(15, "0")}`, Name: `Account ${i}` }));
@@ -38,7 +23,7 @@ describe("retrieve, run-tests, query and org-check against the Salesforce double
   });
 
   it("retrieves unpackaged metadata and returns the zip with its file list", async () => {
-    const h = await harness(org);
+    const h = await operationHarness(org);
     const out = await runOperation("retrieve", { unpackaged: { types: [{ name: "ApexClass", members: ["AccountService", "InvoiceService"] }] } }, h.ctx);
     expect(out.outcome).toBe("succeeded");
     const result = out.result as { files: Array<{ fileName: string; type: string }>; zipBase64: string; zipBytes: number };
@@ -51,12 +36,12 @@ describe("retrieve, run-tests, query and org-check against the Salesforce double
   });
 
   it("rejects a retrieve that names nothing", async () => {
-    const out = await runOperation("retrieve", {}, (await harness(org)).ctx);
+    const out = await runOperation("retrieve", {}, (await operationHarness(org)).ctx);
     expect(out.error).toMatchObject({ code: "invalid_payload", message: expect.stringContaining("payload.unpackaged") });
   });
 
   it("runs Apex tests through runTestsAsynchronous and reports success", async () => {
-    const h = await harness(org);
+    const h = await operationHarness(org);
     const out = await runOperation("run-tests", { classNames: ["AccountServiceTest", "InvoiceTest"] }, h.ctx);
     expect(out.outcome).toBe("succeeded");
     expect(out.result).toMatchObject({ status: "Completed", numTestsRun: 4, numFailures: 0 });
@@ -67,7 +52,7 @@ describe("retrieve, run-tests, query and org-check against the Salesforce double
 
   it("fails run-tests with tests_failed and the failing methods in the result", async () => {
     org.controls.failingTestMethods = ["InvoiceTest.testTwo"];
-    const out = await runOperation("run-tests", { classNames: ["AccountServiceTest", "InvoiceTest"] }, (await harness(org)).ctx);
+    const out = await runOperation("run-tests", { classNames: ["AccountServiceTest", "InvoiceTest"] }, (await operationHarness(org)).ctx);
     expect(out.outcome).toBe("failed");
     expect(out.error).toEqual({ code: "tests_failed", message: "1 of 4 test(s) failed" });
     expect(out.result).toMatchObject({
@@ -79,7 +64,7 @@ describe("retrieve, run-tests, query and org-check against the Salesforce double
   it("cancels a test run by aborting its queued classes", async () => {
     org.controls.testRunPolls = 100_000;
     const cancel = new AbortController();
-    const h = await harness(org);
+    const h = await operationHarness(org);
     const running = runOperation("run-tests", { classNames: ["AccountServiceTest", "InvoiceTest"] }, { ...h.ctx, signal: cancel.signal });
     while (!h.progress.some((p) => p.step === "Processing")) await new Promise((r) => setTimeout(r, 5));
     cancel.abort();
@@ -94,7 +79,7 @@ describe("retrieve, run-tests, query and org-check against the Salesforce double
   it("queries with queryMore along nextRecordsUrl until done", async () => {
     org.controls.records.Account = accounts(25);
     org.controls.queryPageSize = 10;
-    const h = await harness(org);
+    const h = await operationHarness(org);
     const out = await runOperation("query", { soql: "SELECT Id, Name FROM Account" }, h.ctx);
     expect(out.outcome).toBe("succeeded");
     const result = out.result as { totalSize: number; pages: number; records: Array<{ Name: string }>; truncated: boolean };
@@ -106,26 +91,26 @@ describe("retrieve, run-tests, query and org-check against the Salesforce double
   it("stops at maxRecords and says the result was truncated", async () => {
     org.controls.records.Account = accounts(25);
     org.controls.queryPageSize = 10;
-    const out = await runOperation("query", { soql: "SELECT Id FROM Account", maxRecords: 12 }, (await harness(org)).ctx);
+    const out = await runOperation("query", { soql: "SELECT Id FROM Account", maxRecords: 12 }, (await operationHarness(org)).ctx);
     expect(out.result).toMatchObject({ totalSize: 25, truncated: true, done: false });
     expect((out.result as { records: unknown[] }).records).toHaveLength(12);
   });
 
   it("queries the Tooling API when asked", async () => {
     org.controls.records.ApexClass = [{ attributes: { type: "ApexClass" }, Id: "01p000000000001AAA", Name: "AccountService" }];
-    const out = await runOperation("query", { soql: "SELECT Id, Name FROM ApexClass", tooling: true }, (await harness(org)).ctx);
+    const out = await runOperation("query", { soql: "SELECT Id, Name FROM ApexClass", tooling: true }, (await operationHarness(org)).ctx);
     expect(out.outcome).toBe("succeeded");
     expect(org.requests.some((r) => r.url.startsWith("/services/data/v62.0/tooling/query?q=SELECT"))).toBe(true);
   });
 
   it("fails a query of an unknown object with Salesforce's error code", async () => {
-    const out = await runOperation("query", { soql: "SELECT Id FROM Nope__c" }, (await harness(org)).ctx);
+    const out = await runOperation("query", { soql: "SELECT Id FROM Nope__c" }, (await operationHarness(org)).ctx);
     expect(out.outcome).toBe("failed");
     expect(out.error).toMatchObject({ code: "salesforce_error", message: expect.stringContaining("INVALID_TYPE") });
   });
 
   it("checks the org: identity, API versions and limits", async () => {
-    const out = await runOperation("org-check", { limits: ["DailyApiRequests"] }, (await harness(org)).ctx);
+    const out = await runOperation("org-check", { limits: ["DailyApiRequests"] }, (await operationHarness(org)).ctx);
     expect(out.outcome).toBe("succeeded");
     expect(out.result).toEqual({
       organizationId: org.orgId,
@@ -148,7 +133,7 @@ describe("sessions", () => {
   afterAll(() => org.close());
 
   it("uses the refresh-token grant with the client id, and no secret for a secret-less app", async () => {
-    await harness(org);
+    await operationHarness(org);
     const grant = new URLSearchParams(org.requests.find((r) => r.url === "/services/oauth2/token")?.body);
     expect(Object.fromEntries(grant)).toEqual({ grant_type: "refresh_token", refresh_token: org.refreshToken, client_id: "PlatformCLI" });
   });
@@ -156,7 +141,7 @@ describe("sessions", () => {
   it("refreshes once when the session expires mid-deploy, and the deploy goes on", async () => {
     org.controls.deployPolls = 6;
     let refreshed = 0;
-    const h = await harness(org, () => refreshed++);
+    const h = await operationHarness(org, () => refreshed++);
     org.controls.expireSessionsAfter(3);
     const zip = makeZip({ "package.xml": "<Package/>" }).toString("base64");
     const out = await runOperation("deploy", { zipBase64: zip }, h.ctx);
@@ -169,7 +154,7 @@ describe("sessions", () => {
   });
 
   it("fails with session_expired when the refreshed session is rejected too", async () => {
-    const h = await harness(org);
+    const h = await operationHarness(org);
     org.controls.records.Account = accounts(30);
     org.controls.queryPageSize = 1;
     org.controls.expireSessionsAfter(2, { repeat: true });
