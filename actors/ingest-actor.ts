@@ -8,7 +8,7 @@ import type { Env } from "../edge/env.ts";
 import { dispatcherStub, projectStub } from "../edge/env.ts";
 import type { Task } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
-import { queueEntry, type NewTask, type QueueEntry } from "./task-actor.ts";
+import { queueEntry, type NewTask } from "./task-actor.ts";
 import { SingleFlight } from "./single-flight.ts";
 import { initialTask } from "./task-state.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";

@@ -1,7 +1,7 @@
 // The runner manager's entry point: `node runner/main.ts`, configured by environment variables
 // (runner/README.md lists them). First SIGTERM/SIGINT drains; a second one stops the running jobs.
 import { Agent } from "./manager/agent.ts";
-import { ConfigError, configFromEnv } from "./manager/config.ts";
+import { configFromEnv } from "./manager/config.ts";
 import { createLogger } from "./manager/log.ts";
 import { Metrics } from "./manager/metrics.ts";
 import { createManagerServer, listen } from "./manager/server.ts";

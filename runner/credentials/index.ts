@@ -1,5 +1,5 @@
 // The credential stores behind one interface, and the write path `sfp-edge org register` uses.
-import { orgAuthSecrets, parseSfdxAuthUrl, type OrgAuth } from "./auth-url.ts";
+import { parseSfdxAuthUrl, type OrgAuth } from "./auth-url.ts";
 import type { CredentialsConfig } from "./config.ts";
 import { createInfisicalStore } from "./infisical.ts";
 import { createLocalStore } from "./local.ts";

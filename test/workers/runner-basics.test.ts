@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { createTask } from "./helpers.ts";
 import { finish, jobEvents, jobHeartbeat, readTask, running } from "./runner-helpers.ts";
 
 describe("a job's happy path", () => {
