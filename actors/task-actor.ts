@@ -79,6 +79,7 @@ type EventDraft =
   | { type: "result"; result: unknown };
 
 const OUTBOX_RETRY_MS = 2_000;
+const utf8 = new TextEncoder();
 const MAX_EVENTS_PAGE = 1_000;
 /** How long a socket on a finished task stays open for a `resume` before the actor closes it. */
 const FINISHED_SOCKET_GRACE_MS = 30_000;
@@ -163,8 +164,8 @@ export class TaskActor extends DurableObject<Env> {
     if (from >= total) return { text: "", total, start: from };
     // Lines ending after `from`; the first may start before it and is cut at the byte offset.
     const rows = sql.exec<{ text: string; end_byte: number }>("SELECT text, end_byte FROM sfp_log WHERE end_byte > ? ORDER BY n", from).toArray();
-    const bytes = new TextEncoder().encode(rows.map((r) => r.text + "\n").join(""));
-    const firstStart = rows[0].end_byte - new TextEncoder().encode(rows[0].text + "\n").length;
+    const bytes = utf8.encode(rows.map((r) => r.text + "\n").join(""));
+    const firstStart = rows[0].end_byte - utf8.encode(rows[0].text + "\n").length;
     return { text: new TextDecoder().decode(bytes.subarray(from - firstStart)), total, start: from };
   }
 
@@ -248,7 +249,7 @@ export class TaskActor extends DurableObject<Env> {
       sql.exec("INSERT INTO sfp_events (seq, body) VALUES (?, ?)", event.seq, JSON.stringify(event));
       if (draft.type === "log") {
         for (const line of draft.lines) {
-          logEnd += new TextEncoder().encode(line + "\n").length;
+          logEnd += utf8.encode(line + "\n").length;
           sql.exec("INSERT INTO sfp_log (text, end_byte) VALUES (?, ?)", line, logEnd);
         }
       }
