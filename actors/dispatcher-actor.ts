@@ -3,7 +3,8 @@
 // protocol"). An assignment is only an offer: the TaskActor's accept decides who holds the lease, so
 // a race between runners, a lost answer or an expired offer can never give one task two leases.
 import { DurableObject } from "cloudflare:workers";
-import { taskStub, timings, type Env } from "../edge/env.ts";
+import { timings } from "../common/timings.ts";
+import { taskStub, type Env } from "./env.ts";
 import {
   newId,
   NO_RUNNER,
@@ -16,7 +17,7 @@ import {
   type RunnerInfo,
 } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
-import type { AcceptAnswer, QueueEntry } from "./task-actor.ts";
+import type { AcceptAnswer, QueueEntry } from "../common/messages.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
 import { originOf, sendWake } from "./wake.ts";
 
@@ -172,7 +173,10 @@ export class DispatcherActor extends DurableObject<Env> {
   }
 
   async queued(): Promise<string[]> {
-    return this.sql.exec<{ task_id: string }>("SELECT task_id FROM sfp_queue ORDER BY rank, created_at, task_id").toArray().map((r) => r.task_id);
+    return this.sql
+      .exec<{ task_id: string }>("SELECT task_id FROM sfp_queue ORDER BY rank, created_at, task_id")
+      .toArray()
+      .map((r) => r.task_id);
   }
 
   private queueRow(taskId: string) {

@@ -4,11 +4,11 @@
 // record over the first time anyone touches it, so a delivery costs one actor round trip and no
 // task-actor commit until somebody reads or runs the task.
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../edge/env.ts";
-import { dispatcherStub, projectStub } from "../edge/env.ts";
+import { dispatcherStub, projectStub, type Env } from "./env.ts";
 import type { Task } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
-import { queueEntry, type NewTask } from "./task-actor.ts";
+import type { NewTask } from "../common/messages.ts";
+import { queueEntry } from "./task-actor.ts";
 import { SingleFlight } from "./single-flight.ts";
 import { initialTask } from "./task-state.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
@@ -73,13 +73,23 @@ export class IngestActor extends DurableObject<Env> {
         .toArray()[0];
       if (seen) return { duplicate: true, taskIds: JSON.parse(seen.task_ids) as string[] };
       const taskIds = item.tasks.map((t) => t.id);
-      sql.exec("INSERT INTO sfp_deliveries (source_id, delivery_id, task_ids, received_at) VALUES (?, ?, ?, ?)", item.sourceId, item.deliveryId, JSON.stringify(taskIds), now);
-      for (const input of item.tasks) sql.exec("INSERT OR IGNORE INTO sfp_tasks (task_id, body) VALUES (?, ?)", input.id, JSON.stringify(initialTask(input, at)));
+      sql.exec(
+        "INSERT INTO sfp_deliveries (source_id, delivery_id, task_ids, received_at) VALUES (?, ?, ?, ?)",
+        item.sourceId,
+        item.deliveryId,
+        JSON.stringify(taskIds),
+        now,
+      );
+      for (const input of item.tasks)
+        sql.exec("INSERT OR IGNORE INTO sfp_tasks (task_id, body) VALUES (?, ?)", input.id, JSON.stringify(initialTask(input, at)));
       return { duplicate: false, taskIds };
     });
     // The alarm backs the in-memory hand-off timer up, should the shard be evicted before it fires.
     let arm = false;
-    for (const [name, due] of [["handoff", now + HANDOFF_SAFETY_MS], ["prune", now + PRUNE_EVERY_MS]] as const) {
+    for (const [name, due] of [
+      ["handoff", now + HANDOFF_SAFETY_MS],
+      ["prune", now + PRUNE_EVERY_MS],
+    ] as const) {
       if (this.timers.get(name) !== null) continue;
       this.timers.set(name, due);
       arm = true;
@@ -91,7 +101,9 @@ export class IngestActor extends DurableObject<Env> {
 
   /** A task's record as stored (JSON), for its TaskActor to materialize from; null once it has (or never existed). */
   async peek(taskId: string): Promise<string | null> {
-    const row = this.ctx.storage.sql.exec<{ body: string; materialized: number }>("SELECT body, materialized FROM sfp_tasks WHERE task_id = ?", taskId).toArray()[0];
+    const row = this.ctx.storage.sql
+      .exec<{ body: string; materialized: number }>("SELECT body, materialized FROM sfp_tasks WHERE task_id = ?", taskId)
+      .toArray()[0];
     return row && !row.materialized ? row.body : null;
   }
 
@@ -148,7 +160,11 @@ export class IngestActor extends DurableObject<Env> {
   }
 
   private toProjects(tasks: Task[]): Promise<void>[] {
-    const byProject = groupBy(tasks, (t) => t.project, (t) => t);
+    const byProject = groupBy(
+      tasks,
+      (t) => t.project,
+      (t) => t,
+    );
     return [...byProject.entries()].map(([project, list]) => projectStub(this.env, project).tasksChanged(list));
   }
 

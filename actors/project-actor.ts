@@ -2,8 +2,8 @@
 // task index behind the list endpoint, Idempotency-Keys, WebSocket tickets, and the project feed —
 // hibernating sockets that see every task's status changes.
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../edge/env.ts";
-import { sha256Hex, signToken } from "../edge/auth/tokens.ts";
+import { sha256Hex, signToken } from "../common/tokens.ts";
+import type { Env } from "./env.ts";
 import {
   newId,
   rpcError,
@@ -20,15 +20,8 @@ import {
   type TokenInfo,
 } from "../protocol/index.ts";
 import { DEFAULT_POOL } from "../protocol/task.ts";
-import { isGenuineSourceId, mintSourceId } from "../edge/webhooks/sources.ts";
-import {
-  hookUrl,
-  type PutWebhookSourceBody,
-  type WebhookKind,
-  type WebhookRule,
-  type WebhookSource,
-  type WebhookSourceRecord,
-} from "../protocol/webhook.ts";
+import { isGenuineSourceId, mintSourceId } from "../common/source-ids.ts";
+import { hookUrl, type PutWebhookSourceBody, type WebhookKind, type WebhookRule, type WebhookSource, type WebhookSourceRecord } from "../protocol/webhook.ts";
 import { migrate, nowIso } from "./sql.ts";
 import { accept, FORWARD_PROJECT_HEADER, isUpgrade, send, sendText } from "./sockets.ts";
 
@@ -138,7 +131,10 @@ export class ProjectActor extends DurableObject<Env> {
   /** What every edge caches for a short while: revoked token ids and the orgs' pools. */
   async view(): Promise<ProjectView> {
     this.project();
-    const revoked = this.sql.exec<{ id: string }>("SELECT id FROM sfp_tokens WHERE revoked_at IS NOT NULL").toArray().map((r) => r.id);
+    const revoked = this.sql
+      .exec<{ id: string }>("SELECT id FROM sfp_tokens WHERE revoked_at IS NOT NULL")
+      .toArray()
+      .map((r) => r.id);
     const orgs: ProjectView["orgs"] = {};
     for (const r of this.sql.exec<{ alias: string; pool: string }>("SELECT alias, pool FROM sfp_orgs")) orgs[r.alias] = { pool: r.pool };
     return { revoked, orgs };
@@ -173,10 +169,7 @@ export class ProjectActor extends DurableObject<Env> {
 
   async listOrgs(): Promise<Org[]> {
     this.project();
-    return this.sql
-      .exec<OrgRow>("SELECT * FROM sfp_orgs ORDER BY alias")
-      .toArray()
-      .map(orgFromRow);
+    return this.sql.exec<OrgRow>("SELECT * FROM sfp_orgs ORDER BY alias").toArray().map(orgFromRow);
   }
 
   private orgRow(alias: string): Org | null {
@@ -237,7 +230,7 @@ export class ProjectActor extends DurableObject<Env> {
     }
     const rows = this.sql
       .exec<{ id: string; created_at: string; body: string }>(
-        `SELECT id, created_at, body FROM sfp_tasks ${where.length ? "WHERE " + where.join(" AND ") : ""}
+        `SELECT id, created_at, body FROM sfp_tasks ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
          ORDER BY created_at DESC, id DESC LIMIT ?`,
         ...args,
         limit + 1,
@@ -396,7 +389,10 @@ export class ProjectActor extends DurableObject<Env> {
   /** The pools that have (or had) runners, for listing runners across pools. */
   async runnerPools(): Promise<string[]> {
     this.project();
-    return this.sql.exec<{ pool: string }>("SELECT DISTINCT pool FROM sfp_runner_index WHERE revoked_at IS NULL ORDER BY pool").toArray().map((r) => r.pool);
+    return this.sql
+      .exec<{ pool: string }>("SELECT DISTINCT pool FROM sfp_runner_index WHERE revoked_at IS NULL ORDER BY pool")
+      .toArray()
+      .map((r) => r.pool);
   }
 
   /** The pool of a runner that is not revoked; 404 otherwise. */

@@ -1,8 +1,10 @@
 // One TaskActor per task: it owns the task's state, its gapless event log, its log lines, the
 // long-poll waiters and the hibernating WebSocket sessions of everyone watching it.
 import { DurableObject } from "cloudflare:workers";
-import { signToken } from "../edge/auth/tokens.ts";
-import { dispatcherStub, ingestStub, projectStub, timings, type Env } from "../edge/env.ts";
+import { signToken } from "../common/tokens.ts";
+import { timings } from "../common/timings.ts";
+import type { AcceptAnswer, NewTask, QueueEntry } from "../common/messages.ts";
+import { dispatcherStub, ingestStub, projectStub, type Env } from "./env.ts";
 import {
   ingestShardOf,
   isTerminal,
@@ -46,20 +48,6 @@ const MIGRATIONS = [
        live INTEGER NOT NULL, acked_seq INTEGER NOT NULL DEFAULT 0, finish TEXT, finish_task TEXT)`,
   ],
 ] as const;
-
-/** What the edge (or the webhook ingest) hands over to create a task; validated before it gets here. */
-export type NewTask = Omit<Task, "status" | "attempt" | "version" | "createdAt" | "updatedAt" | "startedAt" | "finishedAt" | "progress" | "result" | "error">;
-
-/** A queue entry as the dispatcher needs it. */
-export interface QueueEntry {
-  taskId: string;
-  project: string;
-  pool: string;
-  priority: Task["priority"];
-  labels: string[];
-  createdAt: string;
-  attempt: number;
-}
 
 type OutboxMessage =
   | { kind: "project"; body: { task: Task } }
@@ -116,7 +104,16 @@ export class TaskActor extends DurableObject<Env> {
     if (!record) return;
     const born = JSON.parse(record) as Task;
     const task: Task = { ...born, version: 0 };
-    this.commit(task, [{ type: "status", status: "queued", attempt: 1 }], [{ kind: "materialized", body: { shard, taskId: id } }], { at: born.createdAt, indexed: true });
+    this.commit(task, [{ type: "status", status: "queued", attempt: 1 }], [{ kind: "materialized", body: { shard, taskId: id } }], {
+      at: born.createdAt,
+      indexed: true,
+    });
+  }
+
+  /** The task, for methods that only run once it exists (every RPC checks `visible` first). */
+  private get current(): Task {
+    if (!this.task) throw rpcError("not_found", "no such task");
+    return this.task;
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -164,8 +161,8 @@ export class TaskActor extends DurableObject<Env> {
     if (from >= total) return { text: "", total, start: from };
     // Lines ending after `from`; the first may start before it and is cut at the byte offset.
     const rows = sql.exec<{ text: string; end_byte: number }>("SELECT text, end_byte FROM sfp_log WHERE end_byte > ? ORDER BY n", from).toArray();
-    const bytes = utf8.encode(rows.map((r) => r.text + "\n").join(""));
-    const firstStart = rows[0].end_byte - utf8.encode(rows[0].text + "\n").length;
+    const bytes = utf8.encode(rows.map((r) => `${r.text}\n`).join(""));
+    const firstStart = rows[0].end_byte - utf8.encode(`${rows[0].text}\n`).length;
     return { text: new TextDecoder().decode(bytes.subarray(from - firstStart)), total, start: from };
   }
 
@@ -193,7 +190,7 @@ export class TaskActor extends DurableObject<Env> {
     // The answer waits for the project index and the queue to have the task, so a client that lists
     // right after creating sees it; should either be down, the outbox and its alarm retry.
     await this.flushOutbox();
-    return { task: this.task!, created: true };
+    return { task: this.current, created: true };
   }
 
   /**
@@ -211,7 +208,7 @@ export class TaskActor extends DurableObject<Env> {
     }
     // Like create, the answer waits until the project index and the queue know.
     await this.flushOutbox();
-    return this.task!;
+    return this.current;
   }
 
   // ---- the one place a task changes -----------------------------------------------------------
@@ -221,14 +218,18 @@ export class TaskActor extends DurableObject<Env> {
    * field changes and outbox messages, in one commit.
    */
   private moveTo(status: TaskStatus, patch: Partial<Task> = {}, outbox: OutboxMessage[] = [], extra: EventDraft[] = []): Task {
-    const task = this.task!;
+    const task = this.current;
     if (!canMove(task.status, status)) throw rpcError("conflict", `cannot move a ${task.status} task to ${status}`);
     const at = nowIso();
     const next: Task = { ...task, ...patch, status };
     if (status === "running" && !next.startedAt) next.startedAt = at;
     if (isTerminal(status)) next.finishedAt = at;
-    this.commit(next, [...extra, { type: "status", status, attempt: next.attempt, ...(next.error && isTerminal(status) ? { error: next.error } : {}) }], outbox);
-    return this.task!;
+    this.commit(
+      next,
+      [...extra, { type: "status", status, attempt: next.attempt, ...(next.error && isTerminal(status) ? { error: next.error } : {}) }],
+      outbox,
+    );
+    return this.current;
   }
 
   /**
@@ -249,7 +250,7 @@ export class TaskActor extends DurableObject<Env> {
       sql.exec("INSERT INTO sfp_events (seq, body) VALUES (?, ?)", event.seq, JSON.stringify(event));
       if (draft.type === "log") {
         for (const line of draft.lines) {
-          logEnd += utf8.encode(line + "\n").length;
+          logEnd += utf8.encode(`${line}\n`).length;
           sql.exec("INSERT INTO sfp_log (text, end_byte) VALUES (?, ?)", line, logEnd);
         }
       }
@@ -276,7 +277,7 @@ export class TaskActor extends DurableObject<Env> {
    */
   private announce(events: TaskEvent[]): void {
     for (const wake of [...this.waiters]) wake();
-    const task = this.task!;
+    const task = this.current;
     const sockets = this.ctx.getWebSockets();
     if (!sockets.length) return;
     const texts = events.map((event) => JSON.stringify({ type: "event", taskId: task.id, seq: event.seq, event } satisfies ServerMessage));
@@ -316,11 +317,21 @@ export class TaskActor extends DurableObject<Env> {
     await this.timers.arm();
     void this.flushOutbox();
     leaseLog("lease granted", task.id, { runnerId: offer.runnerId, epoch, attempt: task.attempt });
-    return { accepted: await this.acceptedAnswer(this.leaseRow("epoch", epoch)!) };
+    return {
+      accepted: await this.acceptedAnswer({
+        epoch,
+        assignment_id: offer.assignmentId,
+        runner_id: offer.runnerId,
+        live: 1,
+        acked_seq: 0,
+        finish: null,
+        finish_task: null,
+      }),
+    };
   }
 
   private async acceptedAnswer(lease: LeaseRow): Promise<Accepted> {
-    const task = this.task!;
+    const task = this.current;
     const jobToken = await signToken(this.env.TOKEN_SIGNING_KEY, { k: "job", t: task.id, p: task.project, ep: lease.epoch });
     return { jobToken, leaseEpoch: lease.epoch, leaseExpiresAt: nowIso(this.timers.get("lease") ?? Date.now()), task };
   }
@@ -332,7 +343,7 @@ export class TaskActor extends DurableObject<Env> {
   private writableLease(epoch: number): LeaseRow {
     const lease = this.leaseRow("live");
     if (lease && lease.epoch === epoch) return lease;
-    if (this.leaseRow("epoch", epoch)?.finish) throw rpcError("gone", `the task is already ${this.task!.status}`);
+    if (this.leaseRow("epoch", epoch)?.finish) throw rpcError("gone", `the task is already ${this.task?.status}`);
     throw rpcError("stale_lease", `lease epoch ${epoch} is no longer this task's lease`);
   }
 
@@ -365,7 +376,7 @@ export class TaskActor extends DurableObject<Env> {
     }
     if (drafts.length) {
       this.ctx.storage.sql.exec("UPDATE sfp_leases SET acked_seq = ? WHERE epoch = ?", acked, epoch);
-      this.commit({ ...this.task! }, drafts);
+      this.commit({ ...this.current }, drafts);
     }
     return { ackedSeq: acked };
   }
@@ -410,7 +421,7 @@ export class TaskActor extends DurableObject<Env> {
       await this.timers.arm();
       await this.flushOutbox();
     }
-    return this.task!;
+    return this.current;
   }
 
   /** The "lease" timer fired: no heartbeat renewed the lease in time. */
@@ -426,7 +437,7 @@ export class TaskActor extends DurableObject<Env> {
    * the queue with attempt+1, or fails as `lost` after its last attempt. Events stored so far stay.
    */
   private loseLease(lease: LeaseRow, reason: string): void {
-    const task = this.task!;
+    const task = this.current;
     this.ctx.storage.sql.exec("UPDATE sfp_leases SET live = 0 WHERE epoch = ?", lease.epoch);
     this.timers.clear("lease");
     const release = this.leaseNotice("release", lease.epoch);
@@ -439,7 +450,7 @@ export class TaskActor extends DurableObject<Env> {
       const error = { code: LEASE_LOST, message: `${reason} on the last of ${task.maxAttempts} attempts` };
       this.moveTo("failed", { error }, [release]);
     }
-    leaseLog("lease lost", task.id, { runnerId: lease.runner_id, epoch: lease.epoch, reason, status: this.task!.status });
+    leaseLog("lease lost", task.id, { runnerId: lease.runner_id, epoch: lease.epoch, reason, status: this.task?.status });
   }
 
   /** The dispatcher found no runner that could ever take this queued attempt (queue TTL). */
@@ -448,11 +459,11 @@ export class TaskActor extends DurableObject<Env> {
     if (task.status !== "queued" || task.attempt !== attempt) return task;
     this.moveTo("failed", { error });
     void this.flushOutbox();
-    return this.task!;
+    return this.current;
   }
 
   private leaseNotice(kind: "release" | "cancel", epoch: number): OutboxMessage {
-    const task = this.task!;
+    const task = this.current;
     return { kind, body: { project: task.project, pool: task.pool, taskId: task.id, epoch } };
   }
 
@@ -615,16 +626,6 @@ export function queueEntry(task: Task): QueueEntry {
 // ---- lease helpers (issue 4) --------------------------------------------------------------------
 
 type LeaseRow = { epoch: number; assignment_id: string; runner_id: string; live: number; acked_seq: number; finish: string | null; finish_task: string | null };
-
-/** The task's answer to an accept: the lease, or a refusal the dispatcher can act on. */
-export type AcceptAnswer = { accepted: Accepted; refused?: undefined } | { accepted?: undefined; refused: AcceptRefusal };
-export interface AcceptRefusal {
-  code: "gone" | "conflict" | "already_finished" | "assignment_expired";
-  message: string;
-  /** Whether the task still wants a runner (it is queued), so the dispatcher keeps it in the queue. */
-  wanted: boolean;
-  attempt: number;
-}
 
 function refusal(task: Task, why: string): AcceptAnswer {
   const base = { wanted: task.status === "queued", attempt: task.attempt };

@@ -1,7 +1,7 @@
 // The task's state machine in one table (DESIGN.md §2). Every status change goes through `canMove`;
 // the TaskActor never sets a status any other way.
 import type { Task, TaskStatus } from "../protocol/index.ts";
-import type { NewTask } from "./task-actor.ts";
+import type { NewTask } from "../common/messages.ts";
 
 export const TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
   // queued → running when a runner accepts; → canceled by a client; → failed when no runner could

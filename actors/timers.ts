@@ -24,7 +24,10 @@ export class Timers {
 
   /** Removes and returns the names of timers due at `now`. */
   takeDue(now: number): string[] {
-    const names = this.storage.sql.exec<{ name: string }>("SELECT name FROM sfp_timers WHERE at <= ? ORDER BY at", now).toArray().map((r) => r.name);
+    const names = this.storage.sql
+      .exec<{ name: string }>("SELECT name FROM sfp_timers WHERE at <= ? ORDER BY at", now)
+      .toArray()
+      .map((r) => r.name);
     if (names.length) this.storage.sql.exec("DELETE FROM sfp_timers WHERE at <= ?", now);
     return names;
   }

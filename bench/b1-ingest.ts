@@ -24,7 +24,7 @@ async function writeRequests(file: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     const { event, payload } = makeEvent(i);
     const body = JSON.stringify(payload);
-    const sig = "sha256=" + createHmac("sha256", SECRET).update(body).digest("hex");
+    const sig = `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`;
     if (!out.write(`${event}\t${crypto.randomUUID()}\t${sig}\t${body}\n`)) await new Promise<void>((r) => out.once("drain", () => r()));
   }
   await new Promise<void>((r) => out.end(() => r()));
@@ -33,7 +33,11 @@ async function writeRequests(file: string, count: number): Promise<void> {
 /** The peer's mapping, as rules: push → normal, `/` comments → critical, finished workflow runs → batch. */
 const RULES = [
   { on: "push", task: { type: "deploy", org: "demo", priority: "normal", payload: { ref: "{{ref}}", sha: "{{after}}" } } },
-  { on: "issue_comment.created", if: { "comment.body": "/*" }, task: { type: "run-tests", org: "demo", priority: "critical", payload: { command: "{{comment.body}}" } } },
+  {
+    on: "issue_comment.created",
+    if: { "comment.body": "/*" },
+    task: { type: "run-tests", org: "demo", priority: "critical", payload: { command: "{{comment.body}}" } },
+  },
   { on: "workflow_run.completed", task: { type: "validate", org: "demo", priority: "batch", payload: { run: "{{workflow_run.id}}" } } },
 ];
 
@@ -50,16 +54,31 @@ export async function b1(opts: B1Options): Promise<Row[]> {
 
     const ping = [];
     runWrk({ url: `${edge.url}/healthz`, seconds: 2, connections: opts.connections, pids: [edge.pid] });
-    for (let i = 0; i < opts.runs; i++) ping.push(runWrk({ url: `${edge.url}/healthz`, seconds: opts.seconds, connections: opts.connections, pids: [edge.pid] }));
+    for (let i = 0; i < opts.runs; i++)
+      ping.push(runWrk({ url: `${edge.url}/healthz`, seconds: opts.seconds, connections: opts.connections, pids: [edge.pid] }));
     rows.push({ id: "B1", name: "edge GET /healthz (ceiling)", runs: ping, doPerOp: 0 });
 
     let offset = 0;
     const env = () => ({ REQ_FILE: file, REQ_OFFSET: String(offset), HOOK_PATH: hookPath });
-    const warm = runWrk({ url: edge.url, script: join(REPO, "bench/lib/webhook.lua"), seconds: 2, connections: opts.connections, pids: [edge.pid], env: env() });
+    const warm = runWrk({
+      url: edge.url,
+      script: join(REPO, "bench/lib/webhook.lua"),
+      seconds: 2,
+      connections: opts.connections,
+      pids: [edge.pid],
+      env: env(),
+    });
     offset += warm.requests + opts.connections;
     const ingest = [];
     for (let i = 0; i < opts.runs; i++) {
-      const run = runWrk({ url: edge.url, script: join(REPO, "bench/lib/webhook.lua"), seconds: opts.seconds, connections: opts.connections, pids: [edge.pid], env: env() });
+      const run = runWrk({
+        url: edge.url,
+        script: join(REPO, "bench/lib/webhook.lua"),
+        seconds: opts.seconds,
+        connections: opts.connections,
+        pids: [edge.pid],
+        env: env(),
+      });
       ingest.push(run);
       offset += run.requests + opts.connections;
       if (offset > opts.requests) throw new Error(`B1 ran out of distinct deliveries (${opts.requests}); raise --requests`);
@@ -85,7 +104,10 @@ export async function b1(opts: B1Options): Promise<Row[]> {
   try {
     const runs = [];
     runWrk({ url: naive.url, script: join(REPO, "bench/lib/append.lua"), seconds: 2, connections: opts.connections, pids: [naive.pid] });
-    for (let i = 0; i < opts.runs; i++) runs.push(runWrk({ url: naive.url, script: join(REPO, "bench/lib/append.lua"), seconds: opts.seconds, connections: opts.connections, pids: [naive.pid] }));
+    for (let i = 0; i < opts.runs; i++)
+      runs.push(
+        runWrk({ url: naive.url, script: join(REPO, "bench/lib/append.lua"), seconds: opts.seconds, connections: opts.connections, pids: [naive.pid] }),
+      );
     rows.push({ id: "B1", name: "naive: one DO RPC + one SQLite insert per request, 64 objects", runs, doPerOp: 1 });
   } finally {
     await naive.stop();
@@ -101,7 +123,12 @@ async function countQueued(url: string, project: string, token: string): Promise
     count = 0;
     let cursor: string | null = null;
     do {
-      const page: { tasks: unknown[]; cursor: string | null } = await apiCall(url, "GET", `/v1/projects/${project}/tasks?limit=200${cursor ? `&cursor=${cursor}` : ""}`, token);
+      const page: { tasks: unknown[]; cursor: string | null } = await apiCall(
+        url,
+        "GET",
+        `/v1/projects/${project}/tasks?limit=200${cursor ? `&cursor=${cursor}` : ""}`,
+        token,
+      );
       count += page.tasks.length;
       cursor = page.cursor;
     } while (cursor);

@@ -110,7 +110,13 @@ export async function b2b4(opts: LatencyOptions): Promise<Row[]> {
       await apiCall(edge.url, "POST", `/v1/jobs/${last!.taskId}/finish`, last!.jobToken, { leaseEpoch: 1, outcome: "succeeded" });
     }
     return [
-      { id: "B2", name: `dispatch: task created (API) → parked poll answered, ${opts.count} tasks one at a time`, latency: dispatch, cpuUs: dispatchCpu, note: "a warm-up run is not reported" },
+      {
+        id: "B2",
+        name: `dispatch: task created (API) → parked poll answered, ${opts.count} tasks one at a time`,
+        latency: dispatch,
+        cpuUs: dispatchCpu,
+        note: "a warm-up run is not reported",
+      },
       { id: "B4", name: `long-poll: job event posted → ?wait= answered, ${opts.count} changes`, latency: longPoll, cpuUs: longPollCpu },
     ];
   } finally {

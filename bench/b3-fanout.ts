@@ -40,14 +40,19 @@ export async function b3(opts: FanoutOptions): Promise<Row[]> {
       body: JSON.stringify({ registrationToken: reg.token, name: "bench", labels: [], slots: 1, ephemeral: false, version: "bench" }),
     }).then((r) => r.json() as Promise<{ runnerToken: string }>);
     const rows: Row[] = [];
-    for (const [label, interval] of [["paced", opts.intervalMs], ["burst", 0]] as const) {
+    for (const [label, interval] of [
+      ["paced", opts.intervalMs],
+      ["burst", 0],
+    ] as const) {
       const latency: { p50: number; p99: number; n: number }[] = [];
       const cpuUs: number[] = [];
       const checks: string[] = [];
       for (let run = 0; run <= opts.runs; run++) {
         const { task } = await apiCall(edge.url, "POST", `/v1/projects/${project}/tasks`, owner, { type: "deploy", org: "demo" });
         const poll = await apiCall(edge.url, "POST", "/v1/runners/poll", registered.runnerToken, { freeSlots: 1, waitSeconds: 5 });
-        const accepted = await apiCall(edge.url, "POST", `/v1/jobs/${task.id}/accept`, registered.runnerToken, { assignmentId: poll.assignments[0].assignmentId });
+        const accepted = await apiCall(edge.url, "POST", `/v1/jobs/${task.id}/accept`, registered.runnerToken, {
+          assignmentId: poll.assignments[0].assignmentId,
+        });
         child.send({ cmd: "connect", url: `${edge.url.replace("http", "ws")}/v1/tasks/${task.id}/ws`, token: owner, count: opts.clients });
         await next(child, (m) => m.connected);
         const cpu0 = cpuSeconds(edge.pid);

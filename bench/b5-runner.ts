@@ -15,7 +15,9 @@ import { REPO, startEdge } from "./lib/edge.ts";
 import { percentile } from "./lib/wrk.ts";
 
 function rssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"));
   return Number(/(\d+)/.exec(line ?? "")?.[1] ?? 0) * 1024;
 }
 
@@ -104,7 +106,9 @@ export async function b5(opts: { runs: number; count: number }): Promise<Row[]> 
 
     // Accept → `start` with a warm spare: one task at a time, each once the next spare is ready. The
     // org has no credentials in the manager's store, so each job fails right after it starts.
-    const zipBase64 = makeZip({ "package.xml": '<?xml version="1.0" encoding="UTF-8"?><Package xmlns="http://soap.sforce.com/2006/04/metadata"><version>62.0</version></Package>' }).toString("base64");
+    const zipBase64 = makeZip({
+      "package.xml": '<?xml version="1.0" encoding="UTF-8"?><Package xmlns="http://soap.sforce.com/2006/04/metadata"><version>62.0</version></Package>',
+    }).toString("base64");
     const spareLatency: { p50: number; p99: number; n: number }[] = [];
     const spareCount = Math.min(opts.count, SPARE_JOBS_PER_RUN);
     let forked = 0;

@@ -58,7 +58,10 @@ function runPeer(): PeerFigures {
     env: { ...process.env, SKIP_WORKERD: "1", RUNS: String(runs), DURATION: String(seconds), NODE: process.execPath },
   });
   if (res.status !== 0) throw new Error(`the peer's run.sh failed (${res.status})`);
-  const lines = readFileSync(join(dir, "results", "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const lines = readFileSync(join(dir, "results", "results.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   const med = (test: string, f: (r: any) => number) => median(lines.filter((l) => l.test === test).map(f));
   rmSync(dir, { recursive: true, force: true });
   return {
@@ -113,7 +116,9 @@ function table(rows: Row[], peer: PeerFigures | null): string {
       }
     }
     if (r.cpuUs?.length) cpu = `${fmt(median(r.cpuUs), 1)} µs`;
-    out.push(`| ${r.id} | ${r.name} | ${through} | ${lat} | ${cpu} | ${r.doPerOp === undefined || Number.isNaN(r.doPerOp) ? "–" : fmt(r.doPerOp, 2)} | ${baseline} | ${ratio} | ${r.check ?? ""} |`);
+    out.push(
+      `| ${r.id} | ${r.name} | ${through} | ${lat} | ${cpu} | ${r.doPerOp === undefined || Number.isNaN(r.doPerOp) ? "–" : fmt(r.doPerOp, 2)} | ${baseline} | ${ratio} | ${r.check ?? ""} |`,
+    );
   }
   return out.join("\n");
 }

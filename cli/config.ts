@@ -49,7 +49,7 @@ export async function writeConfig(dir: string, config: CliConfig): Promise<strin
   const file = join(dir, CONFIG_FILE);
   const tmp = `${file}.${process.pid}.tmp`;
   // Created 0600 from the first byte (never briefly world-readable), then renamed over the old file.
-  await writeFile(tmp, JSON.stringify(config, null, 2) + "\n", { mode: 0o600, flag: "w" });
+  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: "w" });
   await chmod(tmp, 0o600);
   await rename(tmp, file);
   return file;

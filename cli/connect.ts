@@ -12,12 +12,12 @@ export interface Session {
 
 export async function connect(io: Io, globals: Globals): Promise<Session> {
   const settings = withEnv(await readConfig(configDir(io.env, globals.configDir)), io.env);
-  const missing = (["url", "token", "project"] as const).filter((k) => !settings[k]);
-  if (missing.length) {
+  const { url, token, project } = settings;
+  if (!url || !token || !project) {
+    const missing = Object.entries({ url, token, project }).flatMap(([k, v]) => (v ? [] : [k]));
     throw new CliError(`not logged in (no ${missing.join(", ")}): run sfp-edge login --url <edge URL> --token <token> --project <project id>`);
   }
-  const url = settings.url!;
-  return { client: new EdgeClient(url, settings.token), project: settings.project!, url };
+  return { client: new EdgeClient(url, token), project, url };
 }
 
 export function projectPath(s: Session, rest = ""): string {
@@ -52,5 +52,11 @@ export async function getText(
   } catch {
     error = undefined;
   }
-  throw new EdgeError(res.status, error?.code ?? "internal", error?.message ?? `HTTP ${res.status} from GET ${path}`, error?.requestId, Number(res.headers.get("retry-after")) || undefined);
+  throw new EdgeError(
+    res.status,
+    error?.code ?? "internal",
+    error?.message ?? `HTTP ${res.status} from GET ${path}`,
+    error?.requestId,
+    Number(res.headers.get("retry-after")) || undefined,
+  );
 }

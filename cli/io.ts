@@ -77,11 +77,11 @@ export function splitGlobals(argv: string[]): { globals: Globals; rest: string[]
 }
 
 export function printJson(io: Io, value: unknown): void {
-  io.stdout.write(JSON.stringify(value) + "\n");
+  io.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
 export function line(io: Io, text = ""): void {
-  io.stdout.write(text + "\n");
+  io.stdout.write(`${text}\n`);
 }
 
 /** One clear sentence per failure, with what to do about it where we know. */
@@ -110,7 +110,7 @@ export function describeError(err: unknown): { message: string; code: string; st
 export function reportError(io: Io, globals: Globals, err: unknown): number {
   const d = describeError(err);
   if (globals.json) {
-    io.stderr.write(JSON.stringify({ error: d }) + "\n");
+    io.stderr.write(`${JSON.stringify({ error: d })}\n`);
   } else {
     const where = d.status ? ` (${d.code}, HTTP ${d.status}${d.requestId ? `, request ${d.requestId}` : ""})` : "";
     io.stderr.write(`error: ${d.message}${where}\n`);

@@ -30,7 +30,22 @@ describe("command-line parsing", () => {
     await writeFile(payloadFile, JSON.stringify({ testLevel: "RunLocalTests" }));
     const { io } = memoryIo();
     const parsed = await createBody(
-      ["validate", "--org", "uat", "--payload-file", payloadFile, "--priority", "critical", "--label", "a", "--label", "b=c", "--idempotency-key", "k1", "--wait"],
+      [
+        "validate",
+        "--org",
+        "uat",
+        "--payload-file",
+        payloadFile,
+        "--priority",
+        "critical",
+        "--label",
+        "a",
+        "--label",
+        "b=c",
+        "--idempotency-key",
+        "k1",
+        "--wait",
+      ],
       io,
     );
     expect(parsed).toEqual({
@@ -110,8 +125,18 @@ describe("exit codes and messages", () => {
 
 describe("runner start", () => {
   it("hands the manager the edge URL and registration token, but never the CLI's own API token", () => {
-    const env = runnerEnv({ PATH: "/bin", SFP_EDGE_TOKEN: "personal-token" }, { url: "https://edge", registrationToken: "reg", slots: 2, ephemeral: true, labels: "a,b" });
-    expect(env).toMatchObject({ PATH: "/bin", SFP_EDGE_URL: "https://edge", SFP_REGISTRATION_TOKEN: "reg", SFP_RUNNER_SLOTS: "2", SFP_RUNNER_EPHEMERAL: "true", SFP_RUNNER_LABELS: "a,b" });
+    const env = runnerEnv(
+      { PATH: "/bin", SFP_EDGE_TOKEN: "personal-token" },
+      { url: "https://edge", registrationToken: "reg", slots: 2, ephemeral: true, labels: "a,b" },
+    );
+    expect(env).toMatchObject({
+      PATH: "/bin",
+      SFP_EDGE_URL: "https://edge",
+      SFP_REGISTRATION_TOKEN: "reg",
+      SFP_RUNNER_SLOTS: "2",
+      SFP_RUNNER_EPHEMERAL: "true",
+      SFP_RUNNER_LABELS: "a,b",
+    });
     expect(env.SFP_EDGE_TOKEN).toBeUndefined();
   });
 });

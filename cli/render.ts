@@ -54,7 +54,10 @@ export class EventPrinter {
   }
 
   event(e: TaskEvent): void {
-    if (this.json) return printJson(this.io, { event: e });
+    if (this.json) {
+      printJson(this.io, { event: e });
+      return;
+    }
     if (this.tty && e.type === "progress") {
       this.drawBar(progressBar(e, barWidth(this.io)));
       return;
@@ -67,7 +70,7 @@ export class EventPrinter {
   /** Reconnects and fallbacks go to stderr, so stdout stays the task's own output. */
   notice(text: string): void {
     if (this.json) {
-      this.io.stderr.write(JSON.stringify({ notice: text }) + "\n");
+      this.io.stderr.write(`${JSON.stringify({ notice: text })}\n`);
       return;
     }
     this.clearBar();
@@ -76,7 +79,10 @@ export class EventPrinter {
   }
 
   finish(task: Task): void {
-    if (this.json) return printJson(this.io, { task });
+    if (this.json) {
+      printJson(this.io, { task });
+      return;
+    }
     this.clearBar();
     this.bar = null;
     const tail = task.error ? `: ${task.error.code}: ${task.error.message}` : "";

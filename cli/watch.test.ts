@@ -11,8 +11,22 @@ const log = (seq: number, line: string): TaskEvent => ({ seq, at, type: "log", l
 
 function task(status: Task["status"], version: number): Task {
   return {
-    id: "tsk_1", project: "prj_1", type: "deploy", org: "demo", payload: {}, priority: "normal", pool: "default", labels: [],
-    status, attempt: 1, maxAttempts: 3, timeoutSeconds: 60, version, createdAt: at, updatedAt: at, source: { kind: "api", tokenId: "tok_1" },
+    id: "tsk_1",
+    project: "prj_1",
+    type: "deploy",
+    org: "demo",
+    payload: {},
+    priority: "normal",
+    pool: "default",
+    labels: [],
+    status,
+    attempt: 1,
+    maxAttempts: 3,
+    timeoutSeconds: 60,
+    version,
+    createdAt: at,
+    updatedAt: at,
+    source: { kind: "api", tokenId: "tok_1" },
   };
 }
 
@@ -43,7 +57,9 @@ class FakeSocket {
     this.headers = headers;
   }
   addEventListener(type: string, fn: (ev: never) => void) {
-    (this.listeners[type] ??= []).push(fn);
+    const list = this.listeners[type] ?? [];
+    list.push(fn);
+    this.listeners[type] = list;
   }
   emit(type: string, ev: unknown) {
     for (const fn of this.listeners[type] ?? []) (fn as (e: unknown) => void)(ev);
@@ -115,9 +131,7 @@ describe("task watch", () => {
     const client = new ScriptedClient((path) => {
       if (path.includes("/events")) {
         polled++;
-        return polled === 1
-          ? { events: [status(1, "queued")], lastSeq: 1, done: false }
-          : { events: [status(2, "canceled")], lastSeq: 2, done: true };
+        return polled === 1 ? { events: [status(1, "queued")], lastSeq: 1, done: false } : { events: [status(2, "canceled")], lastSeq: 2, done: true };
       }
       return { task: polled >= 2 ? task("canceled", 2) : task("queued", 1) };
     });
@@ -146,7 +160,16 @@ describe("task watch", () => {
 
   it("answers at once for a finished task whose events were all seen", async () => {
     const client = new ScriptedClient(() => ({ task: task("failed", 5) }));
-    const final = await watchTask({ client, taskId: "tsk_1", after: 5, webSocket: () => { throw new Error("no socket expected"); }, onEvent: () => {}, onNotice: () => {} });
+    const final = await watchTask({
+      client,
+      taskId: "tsk_1",
+      after: 5,
+      webSocket: () => {
+        throw new Error("no socket expected");
+      },
+      onEvent: () => {},
+      onNotice: () => {},
+    });
     expect(final.status).toBe("failed");
   });
 
@@ -181,7 +204,11 @@ describe("event output", () => {
     const p = new EventPrinter(m.io, true);
     p.event(status(1, "queued"));
     p.finish(task("succeeded", 3));
-    const lines = m.stdout().trim().split("\n").map((l) => JSON.parse(l));
+    const lines = m
+      .stdout()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toEqual({ event: status(1, "queued") });
     expect(lines[1].task.status).toBe("succeeded");
   });

@@ -1,7 +1,7 @@
 // Following one task to its end: over the task WebSocket (Authorization header; Node's WebSocket
 // takes headers), resuming with `?after=<last seq>` after every drop so nothing is missed or seen
 // twice, and falling back to long-polling when WebSockets keep failing (proxies that strip upgrades).
-import { EdgeClient, EdgeError } from "../protocol/client.ts";
+import { type EdgeClient, EdgeError } from "../protocol/client.ts";
 import { isTerminal, type EventsPage, type ServerMessage, type Task, type TaskEvent } from "../protocol/index.ts";
 
 /** Node 22's WebSocket (undici) as we use it; the project's global types are the Workers runtime's. */
@@ -192,7 +192,9 @@ async function pollUntilDone(
   let delay: number = WATCH_POLICY.pollRetryInitialMs;
   for (;;) {
     try {
-      const page = await client.request<EventsPage>("GET", `/v1/tasks/${id}/events?after=${lastSeq()}&limit=${WATCH_POLICY.eventsPage}`, { signal: opts.signal });
+      const page = await client.request<EventsPage>("GET", `/v1/tasks/${id}/events?after=${lastSeq()}&limit=${WATCH_POLICY.eventsPage}`, {
+        signal: opts.signal,
+      });
       for (const event of page.body.events) deliver(event);
       if (page.body.done) return;
       if (page.body.events.length < WATCH_POLICY.eventsPage) {

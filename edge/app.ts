@@ -2,7 +2,7 @@
 import { bodyLimit } from "hono/body-limit";
 import { ApiError, newId } from "../protocol/index.ts";
 import { authenticate } from "./auth/middleware.ts";
-import { VERSION } from "./env.ts";
+import { VERSION } from "./version.ts";
 import { errorResponse, onError } from "./http.ts";
 import { router } from "./openapi.ts";
 import { jobs } from "./routes/jobs.ts";

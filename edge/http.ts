@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ApiError, ERROR_STATUS, fromRpcError, type ErrorBody, type ErrorCode } from "../protocol/index.ts";
 import type { Caller } from "./auth/caller.ts";
-import type { Env } from "./env.ts";
+import type { Env } from "../actors/env.ts";
 
 export interface AppEnv {
   Bindings: Env;

@@ -1,6 +1,6 @@
 // The Worker entry: the hono app handles every request; the actor classes are exported for their bindings.
 import { app } from "./app.ts";
-import type { Env } from "./env.ts";
+import type { Env } from "../actors/env.ts";
 
 export { TaskActor } from "../actors/task-actor.ts";
 export { ProjectActor } from "../actors/project-actor.ts";

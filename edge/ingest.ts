@@ -6,7 +6,7 @@
 // with short timers of their own, never on a promise the opener resolves: workerd treats a request
 // waiting only on another request's promise as hung and cancels it.
 import type { IngestAnswer, IngestItem } from "../actors/ingest-actor.ts";
-import { ingestStub, type Env } from "./env.ts";
+import { ingestStub, type Env } from "../actors/env.ts";
 
 /** How long a batch stays open for others to join: the latency batching adds to a delivery. */
 const BATCH_WINDOW_MS = 2;
@@ -50,7 +50,15 @@ async function send(env: Env, batch: Batch): Promise<void> {
     batch.answers = answers.map((a) => ({ duplicate: a.duplicate, taskIds: [...a.taskIds] }));
   } catch (err) {
     batch.failed = true;
-    console.log(JSON.stringify({ level: "warn", msg: "ingest batch failed; its deliveries retry one by one", shard: batch.shard, size: batch.items.length, error: String(err) }));
+    console.log(
+      JSON.stringify({
+        level: "warn",
+        msg: "ingest batch failed; its deliveries retry one by one",
+        shard: batch.shard,
+        size: batch.items.length,
+        error: String(err),
+      }),
+    );
   }
 }
 

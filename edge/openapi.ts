@@ -18,8 +18,7 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
 });
 
 /** Error answers a route may give, for the document. */
-export const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, json(ErrorSchema, `error (${s})`)]));
+export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, json(ErrorSchema, `error (${s})`)]));
 
 export const bearerAuth = [{ bearer: [] as string[] }];
 

@@ -1,6 +1,6 @@
 // Creating a task, shared by the task API and webhook ingestion: resolve the org's pool, then hand
 // the task to its own actor, whose create is idempotent by id.
-import type { NewTask } from "../actors/task-actor.ts";
+import type { NewTask } from "../common/messages.ts";
 import {
   ApiError,
   DEFAULT_MAX_ATTEMPTS,
@@ -12,14 +12,15 @@ import {
   type TaskSource,
 } from "../protocol/index.ts";
 import { projectView } from "./auth/project-view.ts";
-import { taskStub, type Env } from "./env.ts";
+import { taskStub, type Env } from "../actors/env.ts";
 
 /** The pool of a registered org; an unknown alias is a 400 naming `org` (checked fresh before refusing). */
 export async function poolOf(env: Env, project: string, org: string, field = "org"): Promise<string> {
   let entry = await projectView(env, project);
   if (entry && !entry.view.orgs[org]) entry = await projectView(env, project, true);
   const known = entry?.view.orgs[org];
-  if (!known) throw new ApiError("invalid_request", `${field}: unknown org alias "${org}"; register it with PUT /v1/projects/${project}/orgs/${org}`, { field });
+  if (!known)
+    throw new ApiError("invalid_request", `${field}: unknown org alias "${org}"; register it with PUT /v1/projects/${project}/orgs/${org}`, { field });
   return known.pool ?? DEFAULT_POOL;
 }
 

@@ -60,7 +60,7 @@ export class EdgeClient {
       return { status: res.status, body: undefined as T, headers: res.headers };
     }
     const text = await res.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     if (text) {
       try {
         parsed = JSON.parse(text);
@@ -71,12 +71,6 @@ export class EdgeClient {
     if (res.status >= 200 && res.status < 300) return { status: res.status, body: parsed as T, headers: res.headers };
     const err = (parsed as { error?: { code?: ErrorCode; message?: string; requestId?: string } } | undefined)?.error;
     const retryAfter = Number(res.headers.get("retry-after")) || undefined;
-    throw new EdgeError(
-      res.status,
-      err?.code ?? "internal",
-      err?.message ?? `HTTP ${res.status} from ${method} ${path}`,
-      err?.requestId,
-      retryAfter,
-    );
+    throw new EdgeError(res.status, err?.code ?? "internal", err?.message ?? `HTTP ${res.status} from ${method} ${path}`, err?.requestId, retryAfter);
   }
 }

@@ -6,15 +6,27 @@ import type { TaskType } from "./task.ts";
 /** A Salesforce record id, 15 or 18 characters. */
 const SalesforceId = z.string().regex(/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/, "a Salesforce id (15 or 18 characters)");
 const ApiVersion = z.string().regex(/^\d{2,3}\.0$/, "an API version such as 62.0");
-const ApexName = z.string().min(1).max(255).regex(/^[A-Za-z0-9_.]+$/, "an Apex class or suite name");
+const ApexName = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9_.]+$/, "an Apex class or suite name");
 
 export const TEST_LEVELS = ["NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg"] as const;
 export const TestLevel = z.enum(TEST_LEVELS);
 
 /** Where the metadata zip comes from: inline (base64) or a URL the runner fetches. Exactly one. */
 const ZipSource = {
-  zipBase64: z.string().min(1).regex(/^[A-Za-z0-9+/]+={0,2}$/, "base64").optional(),
-  zipUrl: z.string().url().regex(/^https?:\/\//, "an http(s) URL").optional(),
+  zipBase64: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9+/]+={0,2}$/, "base64")
+    .optional(),
+  zipUrl: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, "an http(s) URL")
+    .optional(),
 };
 const DeployOptions = {
   testLevel: TestLevel.optional(),
@@ -26,8 +38,7 @@ const DeployOptions = {
   allowMissingFiles: z.boolean().optional(),
 };
 const oneZipSource = (p: { zipBase64?: string; zipUrl?: string }) => (p.zipBase64 === undefined) !== (p.zipUrl === undefined);
-const specifiedTestsNamed = (p: { testLevel?: string; runTests?: string[] }) =>
-  p.testLevel !== "RunSpecifiedTests" || (p.runTests?.length ?? 0) > 0;
+const specifiedTestsNamed = (p: { testLevel?: string; runTests?: string[] }) => p.testLevel !== "RunSpecifiedTests" || (p.runTests?.length ?? 0) > 0;
 
 export const DeployPayload = z
   .object({ ...ZipSource, ...DeployOptions })
@@ -87,9 +98,7 @@ export const QueryPayload = z
   .strict();
 export type QueryPayload = z.infer<typeof QueryPayload>;
 
-export const OrgCheckPayload = z
-  .object({ limits: z.array(z.string().min(1)).max(100).optional() })
-  .strict();
+export const OrgCheckPayload = z.object({ limits: z.array(z.string().min(1)).max(100).optional() }).strict();
 export type OrgCheckPayload = z.infer<typeof OrgCheckPayload>;
 
 export const PAYLOAD_SCHEMAS = {

@@ -46,14 +46,15 @@ export const TokenInfo = z
   })
   .openapi("TokenInfo");
 export type TokenInfo = z.infer<typeof TokenInfo>;
-export const CreatedToken = z
-  .object({ id: z.string(), token: z.string(), role: Role, expiresAt: z.string().nullable() })
-  .openapi("CreatedToken");
+export const CreatedToken = z.object({ id: z.string(), token: z.string(), role: Role, expiresAt: z.string().nullable() }).openapi("CreatedToken");
 
 export const PutOrgBody = z
   .object({
     pool: PoolName.optional(),
-    orgId: z.string().regex(/^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$/, "a Salesforce org id (00D…)").optional(),
+    orgId: z
+      .string()
+      .regex(/^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$/, "a Salesforce org id (00D…)")
+      .optional(),
     instanceUrl: z.string().url().startsWith("https://").optional(),
     isProduction: z.boolean().optional(),
   })

@@ -28,7 +28,12 @@ export const CreateRegistrationTokenBody = z
   .object({
     pool: PoolName,
     labels: z.array(Label).max(20).optional(),
-    expiresInSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+    expiresInSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 24 * 3600)
+      .optional(),
     uses: z.number().int().min(1).max(1000).optional(),
   })
   .strict()
@@ -70,16 +75,18 @@ export type Assignment = z.infer<typeof Assignment>;
 export const PollAnswer = z.object({ assignments: z.array(Assignment) }).openapi("PollAnswer");
 export type PollAnswer = z.infer<typeof PollAnswer>;
 
-export const AcceptBody = z.object({ assignmentId: z.string().min(1) }).strict().openapi("AcceptBody");
-export const Accepted = z
-  .object({ jobToken: z.string(), leaseEpoch: z.number().int(), leaseExpiresAt: z.string(), task: Task })
-  .openapi("Accepted");
+export const AcceptBody = z
+  .object({ assignmentId: z.string().min(1) })
+  .strict()
+  .openapi("AcceptBody");
+export const Accepted = z.object({ jobToken: z.string(), leaseEpoch: z.number().int(), leaseExpiresAt: z.string(), task: Task }).openapi("Accepted");
 export type Accepted = z.infer<typeof Accepted>;
 
-export const JobHeartbeatBody = z.object({ leaseEpoch: z.number().int().min(1) }).strict().openapi("JobHeartbeatBody");
-export const JobHeartbeatAnswer = z
-  .object({ leaseExpiresAt: z.string(), cancelRequested: z.boolean() })
-  .openapi("JobHeartbeatAnswer");
+export const JobHeartbeatBody = z
+  .object({ leaseEpoch: z.number().int().min(1) })
+  .strict()
+  .openapi("JobHeartbeatBody");
+export const JobHeartbeatAnswer = z.object({ leaseExpiresAt: z.string(), cancelRequested: z.boolean() }).openapi("JobHeartbeatAnswer");
 export type JobHeartbeatAnswer = z.infer<typeof JobHeartbeatAnswer>;
 
 // Runner events carry the runner's own per-lease seq (1, 2, …); the task actor renumbers them into
@@ -126,10 +133,7 @@ export const RunnerHeartbeatBody = z
   .openapi("RunnerHeartbeatBody");
 export type RunnerHeartbeatBody = z.infer<typeof RunnerHeartbeatBody>;
 /** Actions the edge asks of a runner in a heartbeat answer. */
-export const RunnerAction = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("cancel"), taskId: z.string() }),
-  z.object({ type: z.literal("drain") }),
-]);
+export const RunnerAction = z.discriminatedUnion("type", [z.object({ type: z.literal("cancel"), taskId: z.string() }), z.object({ type: z.literal("drain") })]);
 export type RunnerAction = z.infer<typeof RunnerAction>;
 export const RunnerHeartbeatAnswer = z.object({ actions: z.array(RunnerAction) }).openapi("RunnerHeartbeatAnswer");
 

@@ -16,10 +16,18 @@ export function isTerminal(status: TaskStatus): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);
 }
 
-const Name = z.string().min(1).max(100).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' or '-'");
+const Name = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' or '-'");
 export const OrgAlias = Name.openapi("OrgAlias");
 export const PoolName = Name.openapi("PoolName");
-export const Label = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._:=-]*$/);
+export const Label = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:=-]*$/);
 export const JsonObject = z.record(z.string(), z.unknown());
 
 export const Progress = z
@@ -31,9 +39,7 @@ export const Progress = z
   .openapi("Progress");
 export type Progress = z.infer<typeof Progress>;
 
-export const TaskErrorInfo = z
-  .object({ code: z.string().min(1).max(100), message: z.string().max(10_000) })
-  .openapi("TaskError");
+export const TaskErrorInfo = z.object({ code: z.string().min(1).max(100), message: z.string().max(10_000) }).openapi("TaskError");
 export type TaskErrorInfo = z.infer<typeof TaskErrorInfo>;
 
 export const TaskSource = z
@@ -90,7 +96,12 @@ export const CreateTaskBody = z
     priority: Priority.optional(),
     pool: PoolName.optional(),
     labels: z.array(Label).max(20).optional(),
-    timeoutSeconds: z.number().int().min(1).max(24 * 3600).optional(),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600)
+      .optional(),
     maxAttempts: z.number().int().min(1).max(10).optional(),
   })
   .strict()
@@ -99,16 +110,20 @@ export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
 
 // Events: seq starts at 1 and has no gaps; every task change appends one.
 const EventBase = { seq: z.number().int().min(1), at: z.string() };
-export const StatusEvent = z.object({ ...EventBase, type: z.literal("status"), status: TaskStatus, attempt: z.number().int(), error: TaskErrorInfo.optional() });
+export const StatusEvent = z.object({
+  ...EventBase,
+  type: z.literal("status"),
+  status: TaskStatus,
+  attempt: z.number().int(),
+  error: TaskErrorInfo.optional(),
+});
 export const ProgressEvent = z.object({ ...EventBase, type: z.literal("progress"), ...Progress.shape });
 export const LogEvent = z.object({ ...EventBase, type: z.literal("log"), lines: z.array(z.string()) });
 export const ResultEvent = z.object({ ...EventBase, type: z.literal("result"), result: z.unknown() });
 export const TaskEvent = z.discriminatedUnion("type", [StatusEvent, ProgressEvent, LogEvent, ResultEvent]).openapi("TaskEvent");
 export type TaskEvent = z.infer<typeof TaskEvent>;
 
-export const EventsPage = z
-  .object({ events: z.array(TaskEvent), lastSeq: z.number().int(), done: z.boolean() })
-  .openapi("EventsPage");
+export const EventsPage = z.object({ events: z.array(TaskEvent), lastSeq: z.number().int(), done: z.boolean() }).openapi("EventsPage");
 export type EventsPage = z.infer<typeof EventsPage>;
 
 export const TaskList = z.object({ tasks: z.array(Task), cursor: z.string().nullable() }).openapi("TaskList");
@@ -120,7 +135,5 @@ export type ServerMessage =
   | { type: "event"; taskId: string; seq: number; event: TaskEvent }
   | { type: "task"; task: Task }
   | { type: "error"; error: { code: string; message: string } };
-export const ClientMessage = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("resume"), after: z.number().int().min(0) }),
-]);
+export const ClientMessage = z.discriminatedUnion("type", [z.object({ type: z.literal("resume"), after: z.number().int().min(0) })]);
 export type ClientMessage = z.infer<typeof ClientMessage>;

@@ -100,9 +100,7 @@ export const WebhookSourceAnswer = z.object({ source: WebhookSource }).openapi("
 export const WebhookSourceList = z.object({ sources: z.array(WebhookSource) }).openapi("WebhookSourceList");
 
 /** 202 (tasks made), or 200 for a re-delivery (`duplicate`), a ping, or no matching rule. */
-export const DeliveryAnswer = z
-  .object({ deliveryId: z.string(), tasks: z.array(z.string()), duplicate: z.literal(true).optional() })
-  .openapi("DeliveryAnswer");
+export const DeliveryAnswer = z.object({ deliveryId: z.string(), tasks: z.array(z.string()), duplicate: z.literal(true).optional() }).openapi("DeliveryAnswer");
 export type DeliveryAnswer = z.infer<typeof DeliveryAnswer>;
 
 /**
@@ -112,7 +110,7 @@ export type DeliveryAnswer = z.infer<typeof DeliveryAnswer>;
 export type WebhookSourceRecord = WebhookSource & { project: string; secret: string | null };
 
 // Source ids: `whs_` + the project id's 26-character body + 13 random characters + a 13-character
-// tag (an HMAC of the rest under the edge's signing key; edge/webhooks/sources.ts). The edge reads
+// tag (an HMAC of the rest under the edge's signing key; common/source-ids.ts). The edge reads
 // the project straight from the id (no global lookup actor), refuses forged ids without touching any
 // actor, and the random part plus the tag keep the URL unguessable (130 bits to a guesser without the
 // key), which is all the authenticity a Salesforce outbound message has besides its orgId.

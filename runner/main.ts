@@ -8,7 +8,7 @@ import { createManagerServer, listen } from "./manager/server.ts";
 
 async function main(): Promise<number> {
   const boot = createLogger();
-  let config;
+  let config: ReturnType<typeof configFromEnv>;
   try {
     config = configFromEnv(process.env);
   } catch (err) {
@@ -21,7 +21,7 @@ async function main(): Promise<number> {
 
   // Read once, here, so that a misconfigured store stops the manager before it takes any job.
   const { credentialsConfigFromEnv, configSecrets } = await import("./credentials/index.ts");
-  let credentials;
+  let credentials: ReturnType<typeof credentialsConfigFromEnv>;
   try {
     credentials = credentialsConfigFromEnv(process.env);
   } catch (err) {

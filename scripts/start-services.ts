@@ -43,17 +43,25 @@ export async function startEdge(opts: {
 }): Promise<{ child: Child; url: string }> {
   const wrangler = join(opts.repoRoot, "node_modules", "wrangler", "bin", "wrangler.js");
   const args = [
-    wrangler, "dev",
-    "--config", join(opts.repoRoot, "wrangler.toml"),
-    "--ip", "127.0.0.1",
-    "--port", String(opts.port),
-    "--persist-to", opts.layout.edgeState,
-    "--env-file", opts.layout.devVars,
+    wrangler,
+    "dev",
+    "--config",
+    join(opts.repoRoot, "wrangler.toml"),
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(opts.port),
+    "--persist-to",
+    opts.layout.edgeState,
+    "--env-file",
+    opts.layout.devVars,
     "--local",
     "--enable-containers=false",
     "--show-interactive-dev-session=false",
-    "--inspector-port", "0",
-    "--var", `POOL_ORIGINS:${JSON.stringify({ "*": opts.poolOrigin })}`,
+    "--inspector-port",
+    "0",
+    "--var",
+    `POOL_ORIGINS:${JSON.stringify({ "*": opts.poolOrigin })}`,
   ];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -136,7 +144,9 @@ export async function ensureDevProject(edgeUrl: string, adminToken: string, file
       // 401/404: the edge's state was removed or its signing key changed; a new project follows.
     }
   }
-  const { body } = await new EdgeClient(edgeUrl, adminToken).request<{ project: { id: string }; ownerToken: string }>("POST", "/v1/projects", { body: { name: "dev" } });
+  const { body } = await new EdgeClient(edgeUrl, adminToken).request<{ project: { id: string }; ownerToken: string }>("POST", "/v1/projects", {
+    body: { name: "dev" },
+  });
   const created: DevProject = { project: body.project.id, ownerToken: body.ownerToken, createdAt: new Date().toISOString() };
   writeSecretFile(file, `${JSON.stringify(created, null, 2)}\n`);
   return { ...created, reused: false };

@@ -119,7 +119,6 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-
 /**
  * A loopback port: the one set in `envName` (which must be free), else `preferred` when free, else
  * any free one (said in `notes`, so the printed URLs are the ones to use).

@@ -89,18 +89,28 @@ async function main(): Promise<void> {
   const sfLog = join(layout.logs, "salesforce.log");
   setInterval(() => {
     const batch = org?.requests.splice(0) ?? [];
-    if (batch.length) appendFileSync(sfLog, batch.map((r) => `${JSON.stringify({ time: new Date().toISOString(), method: r.method, path: r.url.split("?")[0] })}\n`).join(""));
+    if (batch.length)
+      appendFileSync(sfLog, batch.map((r) => `${JSON.stringify({ time: new Date().toISOString(), method: r.method, path: r.url.split("?")[0] })}\n`).join(""));
   }, 1000).unref();
 
   let poolOrigin = `http://127.0.0.1:${ports.runner}`;
   let caddyCa: string | null = null;
   const useCaddy = process.env.SFP_NO_CADDY !== "1" && caddyInstalled();
   if (useCaddy) {
-    const caddy = await startCaddy({ track, repoRoot: REPO_ROOT, layout, port: ports.origin, managerAddress: `127.0.0.1:${ports.runner}`, originToken: secrets.ORIGIN_TOKEN });
+    const caddy = await startCaddy({
+      track,
+      repoRoot: REPO_ROOT,
+      layout,
+      port: ports.origin,
+      managerAddress: `127.0.0.1:${ports.runner}`,
+      originToken: secrets.ORIGIN_TOKEN,
+    });
     poolOrigin = caddy.url;
     caddyCa = caddy.rootCa;
   } else {
-    notes.push(`Caddy is ${process.env.SFP_NO_CADDY === "1" ? "switched off (SFP_NO_CADDY=1)" : "not installed (apt-get install -y caddy)"}: the edge wakes the runner manager directly at ${poolOrigin}`);
+    notes.push(
+      `Caddy is ${process.env.SFP_NO_CADDY === "1" ? "switched off (SFP_NO_CADDY=1)" : "not installed (apt-get install -y caddy)"}: the edge wakes the runner manager directly at ${poolOrigin}`,
+    );
   }
 
   const edge = await startEdge({ track, repoRoot: REPO_ROOT, layout, port: ports.edge, poolOrigin, extraCaFile: caddyCa });
@@ -109,7 +119,12 @@ async function main(): Promise<void> {
   const owner = new EdgeClient(edge.url, dev.ownerToken);
   // The double's refresh token is new on every start, so the demo org is registered every time. (The
   // edge takes only https instance URLs as metadata; the double's is http, so only its org id goes there.)
-  await registerOrg({ alias: "demo", sfdxAuthUrl: org.authUrl, project: dev.project, config: { provider: "local", file: layout.credentialsFile, key: credentialsKey } });
+  await registerOrg({
+    alias: "demo",
+    sfdxAuthUrl: org.authUrl,
+    project: dev.project,
+    config: { provider: "local", file: layout.credentialsFile, key: credentialsKey },
+  });
   await owner.request("PUT", `/v1/projects/${dev.project}/orgs/demo`, { body: { orgId: org.orgId } });
   // Spent only when the runner holds no registration the edge still accepts (its state file is reused).
   const { body: reg } = await owner.request<{ token: string }>("POST", `/v1/projects/${dev.project}/registration-tokens`, {

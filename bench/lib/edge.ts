@@ -80,7 +80,6 @@ const worker :Workerd.Worker = (
 `;
 }
 
-
 // Every workerd this process started and has not stopped: killed when the process exits, however it
 // exits (bench/run.ts turns SIGINT and SIGTERM into an exit), so an interrupted run leaves none behind.
 const running = new Set<number>();
@@ -110,7 +109,7 @@ async function serveBare(dir: string, w: BareWorker): Promise<BareEdge> {
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`workerd exited: ${readFileSync(join(dir, "workerd.log"), "utf8").slice(-2000)}`);
     try {
-      await fetch(url + "/");
+      await fetch(`${url}/`);
       break;
     } catch {
       if (i > 200) throw new Error("workerd did not start listening");
@@ -136,7 +135,8 @@ export async function startEdge(opts: { vars?: Record<string, string> } = {}): P
   const scriptPath = await bundle(join(REPO, "edge", "index.ts"), dir);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(REPO, "wrangler.toml"));
   const durableObjects: Record<string, string> = {};
-  for (const [name, d] of Object.entries(workerOptions.durableObjects ?? {})) durableObjects[name] = typeof d === "string" ? d : (d as { className: string }).className;
+  for (const [name, d] of Object.entries(workerOptions.durableObjects ?? {}))
+    durableObjects[name] = typeof d === "string" ? d : (d as { className: string }).className;
   return serveBare(dir, {
     scriptPath,
     compatibilityDate: String(workerOptions.compatibilityDate),
@@ -167,4 +167,3 @@ export function cpuSeconds(pid: number): number {
   const ticks = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
   return (Number(fields[11]) + Number(fields[12])) / ticks;
 }
-

@@ -59,7 +59,11 @@ async function collect(m: Collect): Promise<void> {
 }
 
 process.on("message", (m: Connect | Collect | { cmd: "exit" }) => {
-  if (m.cmd === "connect") connect(m).then(() => process.send!({ connected: sockets.length }), (err) => process.send!({ error: String(err) }));
+  if (m.cmd === "connect")
+    connect(m).then(
+      () => process.send!({ connected: sockets.length }),
+      (err) => process.send!({ error: String(err) }),
+    );
   if (m.cmd === "collect") void collect(m);
   if (m.cmd === "exit") {
     for (const ws of sockets) ws.close();

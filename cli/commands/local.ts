@@ -23,7 +23,16 @@ export const RUNNER_ENTRY = resolve(import.meta.dirname, "..", "..", "runner", "
  */
 export function runnerEnv(
   base: NodeJS.ProcessEnv,
-  settings: { url: string; registrationToken?: string; name?: string; labels?: string; slots?: number; ephemeral?: boolean; listen?: string; stateFile?: string },
+  settings: {
+    url: string;
+    registrationToken?: string;
+    name?: string;
+    labels?: string;
+    slots?: number;
+    ephemeral?: boolean;
+    listen?: string;
+    stateFile?: string;
+  },
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, SFP_EDGE_URL: settings.url };
   delete env.SFP_EDGE_TOKEN;
@@ -92,12 +101,45 @@ export async function runnerStart(io: Io, globals: Globals, argv: string[]): Pro
   return code;
 }
 
-type CredentialsModule = typeof import("../../runner/credentials/index.ts");
+export const REGISTER_ORG_ENTRY = resolve(import.meta.dirname, "..", "..", "runner", "register-org.ts");
+
+/**
+ * Stores the org's credentials with the runner's own program (runner/register-org.ts) in a child
+ * process: the CLI talks to the runner across a process boundary, never by import, and the secret
+ * travels on the child's stdin only.
+ */
+async function storeOrgCredentials(
+  env: NodeJS.ProcessEnv,
+  request: { alias: string; sfdxAuthUrl: string; project?: string },
+): Promise<{ alias: string; project: string; instanceUrl: string }> {
+  if (!existsSync(REGISTER_ORG_ENTRY)) throw new CliError(`the runner is not part of this installation (${REGISTER_ORG_ENTRY} is missing)`);
+  // The child needs the credential store's settings, not the person's API token.
+  const childEnv = { ...env };
+  delete childEnv.SFP_EDGE_TOKEN;
+  const child = spawn(process.execPath, [REGISTER_ORG_ENTRY], { env: childEnv, stdio: ["pipe", "pipe", "pipe"] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on("data", (d: Buffer) => out.push(d));
+  child.stderr.on("data", (d: Buffer) => err.push(d));
+  child.stdin.end(JSON.stringify(request));
+  const code = await new Promise<number>((done) => {
+    child.on("error", () => done(-1));
+    child.on("exit", (status) => done(status ?? -1));
+  });
+  if (code !== 0) throw new CliError(Buffer.concat(err).toString("utf8").trim() || `storing the credentials failed (exit ${code})`);
+  return JSON.parse(Buffer.concat(out).toString("utf8")) as { alias: string; project: string; instanceUrl: string };
+}
 
 export async function orgRegister(io: Io, globals: Globals, argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { alias: { type: "string" }, "sfdx-auth-url-file": { type: "string" }, project: { type: "string" }, pool: { type: "string" }, "local-only": { type: "boolean" } },
+    {
+      alias: { type: "string" },
+      "sfdx-auth-url-file": { type: "string" },
+      project: { type: "string" },
+      pool: { type: "string" },
+      "local-only": { type: "boolean" },
+    },
     LOCAL_USAGE.orgRegister,
   );
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`, LOCAL_USAGE.orgRegister);
@@ -109,15 +151,7 @@ export async function orgRegister(io: Io, globals: Globals, argv: string[]): Pro
   const loggedIn = Boolean(stored.url && stored.token && stored.project);
   const project = values.project ?? stored.project;
 
-  // Imported here so the rest of the CLI works on a machine without the credential stores' SDKs.
-  let credentials: CredentialsModule;
-  try {
-    credentials = await import("../../runner/credentials/index.ts");
-  } catch (err) {
-    throw new CliError(`the credential stores are not available in this installation: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const config = credentials.credentialsConfigFromEnv(io.env);
-  const registered = await credentials.registerOrg({ alias: values.alias, sfdxAuthUrl, config, project });
+  const registered = await storeOrgCredentials(io.env, { alias: values.alias, sfdxAuthUrl, project });
 
   let pool: string | undefined;
   if (loggedIn && !values["local-only"]) {

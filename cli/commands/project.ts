@@ -50,7 +50,8 @@ export async function tokenCreate(io: Io, globals: Globals, argv: string[]): Pro
   );
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`, PROJECT_USAGE.tokenCreate);
   if (!values.name) throw new UsageError("--name is required", PROJECT_USAGE.tokenCreate);
-  if (!values.role || !(ROLES as readonly string[]).includes(values.role)) throw new UsageError(`--role must be one of ${ROLES.join(", ")}`, PROJECT_USAGE.tokenCreate);
+  if (!values.role || !(ROLES as readonly string[]).includes(values.role))
+    throw new UsageError(`--role must be one of ${ROLES.join(", ")}`, PROJECT_USAGE.tokenCreate);
   const body: Record<string, unknown> = { name: values.name, role: values.role };
   if (values["expires-in-days"] !== undefined) body.expiresInDays = integer(values["expires-in-days"], "--expires-in-days", PROJECT_USAGE.tokenCreate);
   const s = await connect(io, globals);
@@ -102,7 +103,11 @@ export async function orgPut(io: Io, globals: Globals, argv: string[]): Promise<
   const s = await connect(io, globals);
   const { body: answer } = await s.client.request<{ org: Org }>("PUT", projectPath(s, `/orgs/${encodeURIComponent(positionals[0])}`), { body });
   if (globals.json) printJson(io, answer);
-  else line(io, `org ${answer.org.alias}: pool ${answer.org.pool}${answer.org.instanceUrl ? `, ${answer.org.instanceUrl}` : ""}${answer.org.isProduction ? ", production" : ""}`);
+  else
+    line(
+      io,
+      `org ${answer.org.alias}: pool ${answer.org.pool}${answer.org.instanceUrl ? `, ${answer.org.instanceUrl}` : ""}${answer.org.isProduction ? ", production" : ""}`,
+    );
   return EXIT.ok;
 }
 
@@ -139,7 +144,9 @@ export async function webhookSourcePut(io: Io, globals: Globals, argv: string[])
   if (values["secret-file"]) body.secret = (await readText(values["secret-file"], "secret file")).trim();
   if (values["org-id"]) body.orgId = values["org-id"];
   const s = await connect(io, globals);
-  const { body: answer } = await s.client.request<{ source: WebhookSource }>("PUT", projectPath(s, `/webhook-sources/${encodeURIComponent(positionals[0])}`), { body });
+  const { body: answer } = await s.client.request<{ source: WebhookSource }>("PUT", projectPath(s, `/webhook-sources/${encodeURIComponent(positionals[0])}`), {
+    body,
+  });
   if (globals.json) printJson(io, answer);
   else {
     line(io, `webhook source ${positionals[0]} (${answer.source.kind}, ${answer.source.rules.length} rules)`);
@@ -161,7 +168,8 @@ export async function runnerToken(io: Io, globals: Globals, argv: string[]): Pro
     pool: values.pool,
     labels: values.labels,
     uses: values.uses === undefined ? undefined : integer(values.uses, "--uses", PROJECT_USAGE.runnerToken),
-    expiresInSeconds: values["expires-in-seconds"] === undefined ? undefined : integer(values["expires-in-seconds"], "--expires-in-seconds", PROJECT_USAGE.runnerToken),
+    expiresInSeconds:
+      values["expires-in-seconds"] === undefined ? undefined : integer(values["expires-in-seconds"], "--expires-in-seconds", PROJECT_USAGE.runnerToken),
   });
   if (globals.json) printJson(io, created);
   else {

@@ -131,15 +131,12 @@ export async function taskCancel(io: Io, globals: Globals, argv: string[]): Prom
 }
 
 export async function taskList(io: Io, globals: Globals, argv: string[]): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    { status: { type: "string" }, limit: { type: "string" }, cursor: { type: "string" } },
-    TASK_USAGE.list,
-  );
+  const { values, positionals } = parse(argv, { status: { type: "string" }, limit: { type: "string" }, cursor: { type: "string" } }, TASK_USAGE.list);
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`, TASK_USAGE.list);
   const query = new URLSearchParams();
   if (values.status !== undefined) {
-    if (!(TASK_STATUSES as readonly string[]).includes(values.status)) throw new UsageError(`--status must be one of ${TASK_STATUSES.join(", ")}`, TASK_USAGE.list);
+    if (!(TASK_STATUSES as readonly string[]).includes(values.status))
+      throw new UsageError(`--status must be one of ${TASK_STATUSES.join(", ")}`, TASK_USAGE.list);
     query.set("status", values.status);
   }
   if (values.limit !== undefined) query.set("limit", String(integer(values.limit, "--limit", TASK_USAGE.list)));

@@ -6,7 +6,7 @@ import { ApiError, allows, type Permission } from "../../protocol/index.ts";
 import type { AppContext, AppEnv } from "../http.ts";
 import { limitKey, type Caller } from "./caller.ts";
 import { projectView } from "./project-view.ts";
-import { safeEqual, verifyToken } from "./tokens.ts";
+import { safeEqual, verifyToken } from "../../common/tokens.ts";
 
 function bearer(c: AppContext): string | null {
   const header = c.req.header("authorization");

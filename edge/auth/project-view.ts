@@ -3,7 +3,7 @@
 // revokes forgets its copy at once.
 import type { ProjectView } from "../../actors/project-actor.ts";
 import { fromRpcError } from "../../protocol/index.ts";
-import { projectStub, type Env } from "../env.ts";
+import { projectStub, type Env } from "../../actors/env.ts";
 
 export const VIEW_TTL_MS = 30_000;
 

@@ -196,7 +196,14 @@ function renderTasks() {
     tr.dataset.status = t.status;
     if (state.detail?.taskId === t.id) tr.className = "selected";
     const percent = TERMINAL.has(t.status) ? undefined : t.progress?.percent;
-    tr.append(cell(t.id, "id"), cell(t.type), cell(t.org), cell(t.status, `status ${t.status}`), miniBar(percent), cell(new Date(t.createdAt).toLocaleTimeString()));
+    tr.append(
+      cell(t.id, "id"),
+      cell(t.type),
+      cell(t.org),
+      cell(t.status, `status ${t.status}`),
+      miniBar(percent),
+      cell(new Date(t.createdAt).toLocaleTimeString()),
+    );
     tr.addEventListener("click", () => openDetail(t.id));
     return tr;
   });
@@ -354,7 +361,15 @@ async function loadRunners() {
     const busy = r.slots - r.freeSlots;
     const cpu = r.resources ? `${Math.round(r.resources.cpuPercent)}%` : "–";
     const mem = r.resources ? `${Math.round(r.resources.memoryRssBytes / 1048576)} MiB` : "–";
-    tr.append(cell(r.name), cell(r.pool), cell(r.state, `status ${r.state}`), cell(`${busy}/${r.slots}`), cell(cpu), cell(mem), cell(new Date(r.lastSeenAt).toLocaleTimeString()));
+    tr.append(
+      cell(r.name),
+      cell(r.pool),
+      cell(r.state, `status ${r.state}`),
+      cell(`${busy}/${r.slots}`),
+      cell(cpu),
+      cell(mem),
+      cell(new Date(r.lastSeenAt).toLocaleTimeString()),
+    );
     return tr;
   });
   $("#runners tbody").replaceChildren(...rows);

@@ -2,18 +2,9 @@
 // token bound to the task and the lease epoch; with it, it renews the lease, posts events and
 // finishes. The task's own actor answers all of them; the edge only checks who may ask.
 import { createRoute, z } from "@hono/zod-openapi";
-import {
-  AcceptBody,
-  Accepted,
-  FinishBody,
-  JobEventsAnswer,
-  JobEventsBody,
-  JobHeartbeatAnswer,
-  JobHeartbeatBody,
-  Task,
-} from "../../protocol/index.ts";
+import { AcceptBody, Accepted, FinishBody, JobEventsAnswer, JobEventsBody, JobHeartbeatAnswer, JobHeartbeatBody, Task } from "../../protocol/index.ts";
 import { requireJob, requireRunner } from "../auth/middleware.ts";
-import { dispatcherStub, taskStub } from "../env.ts";
+import { dispatcherStub, taskStub } from "../../actors/env.ts";
 import { bearerAuth, errors, json, jsonBody, router } from "../openapi.ts";
 
 export const jobs = router();
@@ -62,7 +53,8 @@ jobs.openapi(
     method: "post",
     path: "/v1/jobs/{taskId}/events",
     summary: "Post progress and log events (job token), numbered 1, 2, … per lease; answers the highest contiguous seq stored",
-    description: "Seqs already stored are ignored; after a gap only the contiguous prefix is stored, so resend from ackedSeq+1. 409 for a stale epoch, 410 once finished.",
+    description:
+      "Seqs already stored are ignored; after a gap only the contiguous prefix is stored, so resend from ackedSeq+1. 409 for a stale epoch, 410 once finished.",
     security: bearerAuth,
     request: { params: TaskParam, ...jsonBody(JobEventsBody) },
     responses: { 200: json(JobEventsAnswer, "acknowledged"), ...errors(400, 401, 403, 409, 410, 413, 415, 429) },

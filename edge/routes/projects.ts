@@ -14,7 +14,7 @@ import {
 } from "../../protocol/index.ts";
 import { requireAdmin, requireProjectToken } from "../auth/middleware.ts";
 import { forgetProjectView } from "../auth/project-view.ts";
-import { projectStub } from "../env.ts";
+import { projectStub } from "../../actors/env.ts";
 import { bearerAuth, errors, json, jsonBody, router } from "../openapi.ts";
 
 export const projects = router();

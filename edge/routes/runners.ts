@@ -17,8 +17,9 @@ import {
   type Assignment,
 } from "../../protocol/index.ts";
 import { limitFailedAuth, requireProjectToken, requireRunner } from "../auth/middleware.ts";
-import { sha256Hex, signToken, verifyToken } from "../auth/tokens.ts";
-import { dispatcherStub, projectStub, timings } from "../env.ts";
+import { sha256Hex, signToken, verifyToken } from "../../common/tokens.ts";
+import { timings } from "../../common/timings.ts";
+import { dispatcherStub, projectStub } from "../../actors/env.ts";
 import { requestIdOf } from "../http.ts";
 import { bearerAuth, errors, json, jsonBody, router } from "../openapi.ts";
 
@@ -58,7 +59,7 @@ runners.openapi(
       await limitFailedAuth(c);
       return new ApiError("unauthenticated", "the registration token is invalid, used up or expired");
     };
-    if (!claims || claims.k !== "reg") throw await refuse();
+    if (claims?.k !== "reg") throw await refuse();
     const runnerId = newId("rnr");
     let granted: { pool: string; labels: string[] };
     try {
@@ -97,7 +98,11 @@ runners.openapi(
     summary: "Long-poll for work (runner): assignments as soon as there are any, or 204 after waitSeconds",
     security: bearerAuth,
     request: jsonBody(PollBody),
-    responses: { 200: json(PollAnswer, "assignments to accept before acceptBy"), 204: { description: "nothing within the wait" }, ...errors(400, 401, 403, 415, 429) },
+    responses: {
+      200: json(PollAnswer, "assignments to accept before acceptBy"),
+      204: { description: "nothing within the wait" },
+      ...errors(400, 401, 403, 415, 429),
+    },
   }),
   async (c) => {
     const runner = await requireRunner(c);
@@ -110,7 +115,9 @@ runners.openapi(
       if (fromRpcError(err)) throw err;
       // The dispatcher was evicted or restarted while the poll was parked: ask the fresh one once,
       // without waiting, so the runner gets what is there now (or a clean 204 and polls again).
-      console.log(JSON.stringify({ level: "warn", msg: "parked poll dropped; asking again", runnerId: runner.runnerId, requestId: requestIdOf(c), error: String(err) }));
+      console.log(
+        JSON.stringify({ level: "warn", msg: "parked poll dropped; asking again", runnerId: runner.runnerId, requestId: requestIdOf(c), error: String(err) }),
+      );
       assignments = await dispatcherStub(c.env, runner.project, runner.pool).poll(runner.runnerId, freeSlots, 0);
     }
     if (!assignments.length) return c.body(null, 204);

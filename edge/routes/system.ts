@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { VERSION } from "../env.ts";
+import { VERSION } from "../version.ts";
 import { json, router } from "../openapi.ts";
 
 export const system = router();

@@ -3,8 +3,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, CreateTaskBody, EventsPage, fromRpcError, newId, Task, TaskList, TaskStatus } from "../../protocol/index.ts";
 import { requireProjectToken } from "../auth/middleware.ts";
-import { sha256Hex } from "../auth/tokens.ts";
-import { projectStub, taskStub } from "../env.ts";
+import { sha256Hex } from "../../common/tokens.ts";
+import { projectStub, taskStub } from "../../actors/env.ts";
 import { errorResponse } from "../http.ts";
 import { bearerAuth, errors, json, jsonBody, router } from "../openapi.ts";
 import { createTask, newTask } from "../tasks.ts";
@@ -26,7 +26,11 @@ tasks.openapi(
       headers: z.object({ "idempotency-key": z.string().min(1).max(255).optional() }),
       ...jsonBody(CreateTaskBody),
     },
-    responses: { 201: json(z.object({ task: Task }), "created"), 200: json(z.object({ task: Task }), "already created with this Idempotency-Key"), ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
+    responses: {
+      201: json(z.object({ task: Task }), "created"),
+      200: json(z.object({ task: Task }), "already created with this Idempotency-Key"),
+      ...errors(400, 401, 403, 404, 409, 413, 415, 429),
+    },
   }),
   async (c) => {
     const { project } = c.req.valid("param");
@@ -126,32 +130,32 @@ tasks.openapi(
 );
 
 const logsRoute = createRoute({
-    method: "get",
-    path: "/v1/tasks/{id}/logs",
-    summary: "The task's log lines as text/plain; `Range: bytes=N-` answers 206 from byte N",
-    security: bearerAuth,
-    request: { params: TaskParam },
-    responses: {
-      200: { content: { "text/plain": { schema: z.string() } }, description: "all log lines" },
-      206: { content: { "text/plain": { schema: z.string() } }, description: "from the requested byte on" },
-      ...errors(401, 403, 404, 416, 429),
-    },
-  });
+  method: "get",
+  path: "/v1/tasks/{id}/logs",
+  summary: "The task's log lines as text/plain; `Range: bytes=N-` answers 206 from byte N",
+  security: bearerAuth,
+  request: { params: TaskParam },
+  responses: {
+    200: { content: { "text/plain": { schema: z.string() } }, description: "all log lines" },
+    206: { content: { "text/plain": { schema: z.string() } }, description: "from the requested byte on" },
+    ...errors(401, 403, 404, 416, 429),
+  },
+});
 // Registered for the document, served as a plain route: the answer is text, not JSON.
 tasks.openAPIRegistry.registerPath(logsRoute);
 tasks.get("/v1/tasks/:id/logs", async (c) => {
-    const id = c.req.param("id");
-    const caller = await requireProjectToken(c, "read", undefined);
-    const range = /^bytes=(\d+)-$/.exec(c.req.header("range")?.trim() ?? "");
-    const from = range ? Number(range[1]) : 0;
-    const { text, total } = await taskStub(c.env, id).logs(caller.project, from);
-    const headers = { "content-type": "text/plain; charset=utf-8", "accept-ranges": "bytes" };
-    if (!range) return c.body(text, 200, headers);
-    if (from >= total && !(from === 0 && total === 0)) {
-      c.header("content-range", `bytes */${total}`);
-      return errorResponse(c, new ApiError("range_not_satisfiable", `the log has ${total} bytes`));
-    }
-    return c.body(text, 206, { ...headers, "content-range": `bytes ${from}-${Math.max(from, total - 1)}/${total}` });
+  const id = c.req.param("id");
+  const caller = await requireProjectToken(c, "read", undefined);
+  const range = /^bytes=(\d+)-$/.exec(c.req.header("range")?.trim() ?? "");
+  const from = range ? Number(range[1]) : 0;
+  const { text, total } = await taskStub(c.env, id).logs(caller.project, from);
+  const headers = { "content-type": "text/plain; charset=utf-8", "accept-ranges": "bytes" };
+  if (!range) return c.body(text, 200, headers);
+  if (from >= total && !(from === 0 && total === 0)) {
+    c.header("content-range", `bytes */${total}`);
+    return errorResponse(c, new ApiError("range_not_satisfiable", `the log has ${total} bytes`));
+  }
+  return c.body(text, 206, { ...headers, "content-range": `bytes ${from}-${Math.max(from, total - 1)}/${total}` });
 });
 
 tasks.openapi(

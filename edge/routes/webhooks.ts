@@ -4,18 +4,11 @@
 // genuine one becomes one task per (delivery id, matching rule) with a derived id, so re-deliveries
 // and concurrent copies land on the same TaskActor, whose idempotent create is the dedupe.
 import { createRoute, z } from "@hono/zod-openapi";
-import type { NewTask } from "../../actors/task-actor.ts";
+import type { NewTask } from "../../common/messages.ts";
 import { ApiError, fromRpcError, ingestShard, ingestTaskId, type TaskSource } from "../../protocol/index.ts";
-import {
-  DeliveryAnswer,
-  PutWebhookSourceBody,
-  WebhookSourceAnswer,
-  WebhookSourceList,
-  WebhookSourceName,
-  type WebhookSource,
-} from "../../protocol/webhook.ts";
+import { DeliveryAnswer, PutWebhookSourceBody, WebhookSourceAnswer, WebhookSourceList, WebhookSourceName, type WebhookSource } from "../../protocol/webhook.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
-import { projectStub, type Env } from "../env.ts";
+import { projectStub, type Env } from "../../actors/env.ts";
 import { requestIdOf, type AppContext } from "../http.ts";
 import { bearerAuth, errors, ErrorSchema, json, jsonBody, router } from "../openapi.ts";
 import { ingest } from "../ingest.ts";
@@ -24,7 +17,8 @@ import { readLimitedBody } from "../webhooks/body.ts";
 import { KINDS } from "../webhooks/kinds.ts";
 import { renderPayload, ruleMatches } from "../webhooks/rules.ts";
 import { SOAP_ACK, soapFault } from "../webhooks/salesforce.ts";
-import { forgetSource, loadSource, sourceRef, type LiveSource } from "../webhooks/sources.ts";
+import { sourceRef } from "../../common/source-ids.ts";
+import { forgetSource, loadSource, type LiveSource } from "../webhooks/sources.ts";
 import type { VerifiedDelivery } from "../webhooks/verify.ts";
 
 export const webhooks = router();
@@ -121,8 +115,7 @@ const deliveryRoute = createRoute({
   method: "post",
   path: "/v1/hooks/{sourceId}",
   summary: "Receive a delivery (GitHub, GitLab, Standard Webhooks, Salesforce outbound message)",
-  description:
-    "Authenticated by the sender's signature (or, for Salesforce, by orgId and the unguessable source id), never by a bearer token.",
+  description: "Authenticated by the sender's signature (or, for Salesforce, by orgId and the unguessable source id), never by a bearer token.",
   request: { params: z.object({ sourceId: z.string().max(100) }) },
   responses: {
     202: json(DeliveryAnswer, "tasks created"),
@@ -146,7 +139,10 @@ webhooks.openapi(deliveryRoute, async (c) => {
     if (source.kind !== "salesforce") throw err;
     // Salesforce reads SOAP faults, not JSON; everything else keeps the contract's JSON errors.
     const api = fromRpcError(err) ?? new ApiError("internal", "internal error; quote the requestId when reporting it");
-    if (api.code === "internal") console.log(JSON.stringify({ level: "error", msg: "webhook delivery failed", requestId: requestIdOf(c), source: sourceRef(sourceId), error: String(err) }));
+    if (api.code === "internal")
+      console.log(
+        JSON.stringify({ level: "error", msg: "webhook delivery failed", requestId: requestIdOf(c), source: sourceRef(sourceId), error: String(err) }),
+      );
     const headers: Record<string, string> = { "content-type": "text/xml; charset=utf-8" };
     if (api.retryAfter !== undefined) headers["retry-after"] = String(api.retryAfter);
     return c.body(soapFault(api.status, api.code, api.message, requestIdOf(c)), api.status, headers);
@@ -196,7 +192,15 @@ async function receive(c: AppContext, source: LiveSource) {
   const tasks = outcomes.flatMap((o) => o.taskIds);
   const duplicate = tasks.length > 0 && outcomes.every((o) => o.duplicate);
   console.log(
-    JSON.stringify({ level: "info", msg: "webhook delivery", requestId: requestIdOf(c), source: sourceRef(source.id), deliveryId: delivery.deliveryId, tasks, duplicate }),
+    JSON.stringify({
+      level: "info",
+      msg: "webhook delivery",
+      requestId: requestIdOf(c),
+      source: sourceRef(source.id),
+      deliveryId: delivery.deliveryId,
+      tasks,
+      duplicate,
+    }),
   );
 
   if (source.kind === "salesforce") return c.body(SOAP_ACK, 200, { "content-type": "text/xml; charset=utf-8" });
@@ -221,7 +225,12 @@ interface PlannedDelivery {
  * ingesting), whose record of the delivery id is the re-delivery check. A delivery no rule maps
  * makes nothing and needs no record.
  */
-async function persist(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, sourceId: string, delivery: PlannedDelivery): Promise<{ duplicate: boolean; taskIds: string[] }> {
+async function persist(
+  env: Env,
+  ctx: Pick<ExecutionContext, "waitUntil">,
+  sourceId: string,
+  delivery: PlannedDelivery,
+): Promise<{ duplicate: boolean; taskIds: string[] }> {
   if (!delivery.tasks.length) return { duplicate: false, taskIds: [] };
   return ingest(env, ctx, delivery.shard, { sourceId, deliveryId: delivery.deliveryId, tasks: delivery.tasks });
 }

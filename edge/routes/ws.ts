@@ -4,8 +4,8 @@
 import { ApiError } from "../../protocol/index.ts";
 import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, isUpgrade } from "../../actors/sockets.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
-import { verifyToken } from "../auth/tokens.ts";
-import { projectStub, taskStub } from "../env.ts";
+import { verifyToken } from "../../common/tokens.ts";
+import { projectStub, taskStub } from "../../actors/env.ts";
 import type { AppContext } from "../http.ts";
 import { router } from "../openapi.ts";
 
@@ -16,7 +16,7 @@ async function watcherProject(c: AppContext): Promise<string> {
   const ticket = c.req.query("ticket");
   if (ticket === undefined) return (await requireProjectToken(c, "read", undefined)).project;
   const claims = await verifyToken(c.env.TOKEN_SIGNING_KEY, ticket);
-  if (!claims || claims.k !== "wst" || !(await projectStub(c.env, claims.p).consumeTicket(claims.id))) {
+  if (claims?.k !== "wst" || !(await projectStub(c.env, claims.p).consumeTicket(claims.id))) {
     await limitFailedAuth(c);
     throw new ApiError("unauthenticated", "the ticket is invalid, expired or already used");
   }

@@ -63,7 +63,6 @@ export function parseJsonObject(text: string): Record<string, unknown> {
   } catch {
     throw new ApiError("invalid_json", "the body is not valid JSON");
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value))
-    throw new ApiError("invalid_json", "the body must be a JSON object");
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ApiError("invalid_json", "the body must be a JSON object");
   return value as Record<string, unknown>;
 }

@@ -27,17 +27,13 @@ export const gitlab: KindHandler = {
       if (!(await matchesSecret(token, expected))) throw badSignature("X-Gitlab-Token does not match the source's secret");
 
       const header = requiredHeader(headers, "x-gitlab-event");
-      const deliveryId = headers.has("idempotency-key")
-        ? deliveryIdHeader(headers, "idempotency-key")
-        : deliveryIdHeader(headers, "x-gitlab-event-uuid");
+      const deliveryId = headers.has("idempotency-key") ? deliveryIdHeader(headers, "idempotency-key") : deliveryIdHeader(headers, "x-gitlab-event-uuid");
       const payload = parseJsonObject(decodeUtf8(body));
       const kind = typeof payload.object_kind === "string" && payload.object_kind !== "" ? payload.object_kind : eventFromHeader(header);
       if (!/^[A-Za-z0-9_ -]{1,100}$/.test(kind)) throw new ApiError("invalid_request", "object_kind is malformed", { field: "object_kind" });
       const attrs = payload.object_attributes;
       const action =
-        typeof attrs === "object" && attrs !== null && "action" in attrs && typeof attrs.action === "string" && attrs.action !== ""
-          ? `.${attrs.action}`
-          : "";
+        typeof attrs === "object" && attrs !== null && "action" in attrs && typeof attrs.action === "string" && attrs.action !== "" ? `.${attrs.action}` : "";
       return { deliveryId, items: [{ deliveryId, event: kind + action, payload }], ping: false };
     };
   },

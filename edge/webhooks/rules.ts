@@ -84,8 +84,8 @@ export const MAX_PAYLOAD_DEPTH = 64;
 /** Whether `value` nests deeper than `limit`, found without recursion (a delivery may nest 500k deep). */
 function nestsDeeperThan(value: unknown, limit: number): boolean {
   const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [node, depth] = top;
     if (typeof node !== "object" || node === null) continue;
     if (depth >= limit) return true;
     for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1]);
@@ -130,7 +130,6 @@ export function renderPayload(template: Record<string, unknown>, delivery: unkno
   for (const [k, v] of Object.entries(template)) out[k] = render(v);
   // The rendered payload is stored with the task: refuse one that a delivery blew up past the limit.
   const size = new TextEncoder().encode(jsonText(out)).byteLength;
-  if (size > MAX_PAYLOAD_BYTES)
-    throw new ApiError("invalid_request", `a rule's rendered payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
+  if (size > MAX_PAYLOAD_BYTES) throw new ApiError("invalid_request", `a rule's rendered payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
   return out;
 }

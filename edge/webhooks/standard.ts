@@ -25,8 +25,7 @@ export const standard: KindHandler = {
       const id = deliveryIdHeader(headers, `${prefix}-id`);
       const timestamp = headers.get(`${prefix}-timestamp`)?.trim();
       if (!timestamp) throw new ApiError("invalid_request", `the ${prefix}-timestamp header is missing`, { field: `${prefix}-timestamp` });
-      if (!/^\d{1,12}$/.test(timestamp))
-        throw new ApiError("invalid_request", `${prefix}-timestamp must be Unix seconds`, { field: `${prefix}-timestamp` });
+      if (!/^\d{1,12}$/.test(timestamp)) throw new ApiError("invalid_request", `${prefix}-timestamp must be Unix seconds`, { field: `${prefix}-timestamp` });
       if (Math.abs(nowMs / 1000 - Number(timestamp)) > WEBHOOK_TOLERANCE_SECONDS)
         throw new ApiError("stale_timestamp", "webhook-timestamp is more than 5 minutes from now");
 

@@ -85,8 +85,7 @@ const DELIVERY_ID = /^[\x21-\x7e]{1,200}$/;
 export function requiredHeader(headers: Headers, name: string): string {
   const value = headers.get(name)?.trim();
   if (!value) throw new ApiError("invalid_request", `the ${name} header is missing`, { field: name });
-  if (!/^[\x20-\x7e]{1,200}$/.test(value))
-    throw new ApiError("invalid_request", `the ${name} header is malformed`, { field: name });
+  if (!/^[\x20-\x7e]{1,200}$/.test(value)) throw new ApiError("invalid_request", `the ${name} header is malformed`, { field: name });
   return value;
 }
 

@@ -27,7 +27,7 @@ export class InvalidAuthUrlError extends Error {
 }
 
 const TOKEN_PART = /^[A-Za-z0-9._~!$%*+\-/]+={0,2}$/;
-const CLIENT_ID = /^[A-Za-z0-9._\-]+={0,2}$/;
+const CLIENT_ID = /^[A-Za-z0-9._-]+={0,2}$/;
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 function parseInstance(raw: string): string {

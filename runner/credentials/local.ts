@@ -64,7 +64,7 @@ export function createLocalStore(config: { file: string; key: string }): Credent
     },
     async delete(ref) {
       const file = await load();
-      if (!file || !file.orgs[keyOf(ref)]) return false;
+      if (!file?.orgs[keyOf(ref)]) return false;
       delete file.orgs[keyOf(ref)];
       await save(file);
       return true;

@@ -8,9 +8,7 @@ import type pg from "pg";
 export const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));
 
 export async function migrate(client: pg.Client | pg.PoolClient, dir = MIGRATIONS_DIR): Promise<string[]> {
-  await client.query(
-    "create table if not exists sfp_schema_migrations (name text primary key, applied_at timestamptz not null default now())",
-  );
+  await client.query("create table if not exists sfp_schema_migrations (name text primary key, applied_at timestamptz not null default now())");
   const done = new Set((await client.query<{ name: string }>("select name from sfp_schema_migrations")).rows.map((r) => r.name));
   const files = (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort();
   const applied: string[] = [];

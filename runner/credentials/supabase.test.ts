@@ -81,15 +81,22 @@ describe("the supabase credential store (real PostgreSQL, real supabase-js, Infi
     infisical.seed("SFP_DATA_KEY_V2", Buffer.alloc(32, 7).toString("base64"));
     const rotated = createCredentialStore(config);
     await rotated.put({ project: "prj_A", alias: "new" }, parseSfdxAuthUrl(URL_A));
-    const versions = await db.query<{ alias: string; key_version: number }>("select alias, key_version from sfp_org_auth where alias in ('old','new') order by alias");
-    expect(versions.rows).toEqual([{ alias: "new", key_version: 2 }, { alias: "old", key_version: 1 }]);
+    const versions = await db.query<{ alias: string; key_version: number }>(
+      "select alias, key_version from sfp_org_auth where alias in ('old','new') order by alias",
+    );
+    expect(versions.rows).toEqual([
+      { alias: "new", key_version: 2 },
+      { alias: "old", key_version: 1 },
+    ]);
     expect(await rotated.get({ project: "prj_A", alias: "old" })).toEqual(parseSfdxAuthUrl(URL_A));
     await store.close();
     await rotated.close();
   });
 
   it("detects a row moved to another alias (the ciphertext is bound to its place)", async () => {
-    await db.query("insert into sfp_org_auth (project, alias, ciphertext, iv, key_version) select project, 'moved', ciphertext, iv, key_version from sfp_org_auth where alias = 'old'");
+    await db.query(
+      "insert into sfp_org_auth (project, alias, ciphertext, iv, key_version) select project, 'moved', ciphertext, iv, key_version from sfp_org_auth where alias = 'old'",
+    );
     const store = createCredentialStore(config);
     await expect(store.get({ project: "prj_A", alias: "moved" })).rejects.toThrow(/cannot decrypt/);
     await store.close();

@@ -22,10 +22,7 @@ interface Row {
 
 const aadOf = (ref: OrgRef, version: number) => `${projectOf(ref)}/${ref.alias}#v${version}`;
 
-export function createSupabaseStore(config: {
-  supabase: { url: string; serviceKey: string; table?: string };
-  infisical: InfisicalConfig;
-}): CredentialStore {
+export function createSupabaseStore(config: { supabase: { url: string; serviceKey: string; table?: string }; infisical: InfisicalConfig }): CredentialStore {
   const table = config.supabase.table ?? DEFAULT_TABLE;
   const db = createClient(config.supabase.url, config.supabase.serviceKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },

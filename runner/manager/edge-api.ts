@@ -82,14 +82,12 @@ export class RunnerApi {
 
   register(body: RegisterBody, signal?: AbortSignal): Promise<Registered> {
     this.log.addSecret(body.registrationToken);
-    return withRetry(
-      RETRY.register,
-      () => this.call("register", "POST", "/v1/runners/register", Registered, { body, token: "" }, signal),
-      { signal },
-    ).then((registered) => {
-      this.runnerToken = registered.runnerToken;
-      return registered;
-    });
+    return withRetry(RETRY.register, () => this.call("register", "POST", "/v1/runners/register", Registered, { body, token: "" }, signal), { signal }).then(
+      (registered) => {
+        this.runnerToken = registered.runnerToken;
+        return registered;
+      },
+    );
   }
 
   /** Long-polls for work; an empty list after the wait (204). Retried by the poll loop, not here. */
@@ -114,7 +112,8 @@ export class RunnerApi {
   jobHeartbeat(taskId: string, jobToken: string, leaseEpoch: number, deadline: () => number): Promise<JobHeartbeatAnswer> {
     return withRetry(
       RETRY.jobHeartbeat,
-      () => this.call("job_heartbeat", "POST", `/v1/jobs/${encodeURIComponent(taskId)}/heartbeat`, JobHeartbeatAnswer, { body: { leaseEpoch }, token: jobToken }),
+      () =>
+        this.call("job_heartbeat", "POST", `/v1/jobs/${encodeURIComponent(taskId)}/heartbeat`, JobHeartbeatAnswer, { body: { leaseEpoch }, token: jobToken }),
       { deadline },
     );
   }
@@ -145,9 +144,7 @@ export class RunnerApi {
 
   /** Checks a stored runner token with a heartbeat (there is no other cheap authenticated call). */
   async verifyToken(body: RunnerHeartbeatBody): Promise<RunnerAction[]> {
-    const answer = await withRetry(RETRY.verifyToken, () =>
-      this.call("runner_heartbeat", "POST", "/v1/runners/heartbeat", RunnerHeartbeatAnswer, { body }),
-    );
+    const answer = await withRetry(RETRY.verifyToken, () => this.call("runner_heartbeat", "POST", "/v1/runners/heartbeat", RunnerHeartbeatAnswer, { body }));
     return answer.actions;
   }
 
@@ -175,9 +172,8 @@ export class RunnerApi {
       return parsed.data;
     } catch (err) {
       // Our own timeout is a network failure (retryable); the caller's abort is passed on as is.
-      const failure = !(err instanceof EdgeError) && timeout.aborted && !signal?.aborted
-        ? new EdgeError(0, "network", `${name} timed out after ${timeoutMs} ms`)
-        : err;
+      const failure =
+        !(err instanceof EdgeError) && timeout.aborted && !signal?.aborted ? new EdgeError(0, "network", `${name} timed out after ${timeoutMs} ms`) : err;
       if (failure instanceof EdgeError) {
         this.metrics.edgeError(name, failure.code);
         this.log.debug("edge call failed", { call: name, status: failure.status, code: failure.code, error: failure.message });

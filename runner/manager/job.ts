@@ -91,10 +91,7 @@ export class Job {
     this.deps.metrics.jobStarted();
     this.log.info("job started", { type: task.type, org: task.org, attempt: task.attempt, timeoutSeconds: task.timeoutSeconds });
     const renewals = this.renewLease();
-    const timeout = setTimeout(
-      () => this.stop("timeout", `the task ran longer than its timeout of ${task.timeoutSeconds} s`),
-      task.timeoutSeconds * 1000,
-    );
+    const timeout = setTimeout(() => this.stop("timeout", `the task ran longer than its timeout of ${task.timeoutSeconds} s`), task.timeoutSeconds * 1000);
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let startError: { code: string; message: string } | undefined;
     try {

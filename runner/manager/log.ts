@@ -32,7 +32,7 @@ interface Sink {
 export function createLogger(opts: { level?: LogLevel; write?: (line: string) => void; base?: LogFields } = {}): Logger {
   const sink: Sink = {
     level: LEVELS[opts.level ?? "info"],
-    write: opts.write ?? ((line) => process.stdout.write(line + "\n")),
+    write: opts.write ?? ((line) => process.stdout.write(`${line}\n`)),
     secrets: new Set(),
   };
   return makeLogger(sink, opts.base ?? {});

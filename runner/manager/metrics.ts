@@ -75,7 +75,7 @@ export class Metrics {
       const [call, code] = key.split("\u0000");
       out.push(`sfp_runner_edge_errors_total{call="${label(call)}",code="${label(code)}"} ${n}`);
     }
-    return out.join("\n") + "\n";
+    return `${out.join("\n")}\n`;
   }
 }
 

@@ -35,7 +35,9 @@ function createSilentLogger() {
 
 function signedWake(body: string, opts: { secret?: string; timestamp?: number } = {}): RequestInit {
   const timestamp = String(opts.timestamp ?? Math.floor(Date.now() / 1000));
-  const signature = createHmac("sha256", opts.secret ?? ORIGIN_TOKEN).update(`${timestamp}.${body}`).digest("hex");
+  const signature = createHmac("sha256", opts.secret ?? ORIGIN_TOKEN)
+    .update(`${timestamp}.${body}`)
+    .digest("hex");
   return {
     method: "POST",
     headers: { "content-type": "application/json", [WAKE_TIMESTAMP_HEADER]: timestamp, [WAKE_SIGNATURE_HEADER]: signature },
@@ -117,10 +119,14 @@ describe("POST /v1/wake", () => {
   it("makes a manager waiting out a poll backoff poll at once", async () => {
     // Three failed polls put the next one seconds away.
     for (let i = 0; i < 3; i++) edge.inject({ method: "POST", path: /\/v1\/runners\/poll$/, action: { status: 503, code: "unavailable" } });
-    const failures = await edge.waitFor(() => {
-      const logged = manager.logged("poll failed");
-      return logged.length >= 3 && logged;
-    }, 15_000, "three failed polls");
+    const failures = await edge.waitFor(
+      () => {
+        const logged = manager.logged("poll failed");
+        return logged.length >= 3 && logged;
+      },
+      15_000,
+      "three failed polls",
+    );
     const backoffEndsAt = Date.now() + Number(failures[2].retryInMs);
     expect(Number(failures[2].retryInMs)).toBeGreaterThanOrEqual(3_000);
     const taskId = edge.enqueueTask();

@@ -88,13 +88,7 @@ export function createManagerServer(deps: ServerDeps): Server {
     } catch {
       return error(res, 413, "too_large", `a wake body is at most ${TIMING.wakeMaxBodyBytes} bytes`, requestId);
     }
-    const refused = checkWakeSignature(
-      secret,
-      header(req, WAKE_TIMESTAMP_HEADER),
-      header(req, WAKE_SIGNATURE_HEADER),
-      raw,
-      now(),
-    );
+    const refused = checkWakeSignature(secret, header(req, WAKE_TIMESTAMP_HEADER), header(req, WAKE_SIGNATURE_HEADER), raw, now());
     if (refused) {
       deps.log.warn("wake refused", { requestId, code: refused.code });
       return error(res, 401, refused.code, refused.message, requestId);

@@ -36,7 +36,11 @@ function alive(pid: number): boolean {
 
 /** The pid of a spare that said ready (other than `except`), once one has. */
 function readySpare(m: TestManager, except: number[] = []): () => number | undefined {
-  return () => m.logged("spare ready").map((r) => r.pid as number).find((pid) => !except.includes(pid) && m.agent.spares.pids().includes(pid));
+  return () =>
+    m
+      .logged("spare ready")
+      .map((r) => r.pid as number)
+      .find((pid) => !except.includes(pid) && m.agent.spares.pids().includes(pid));
 }
 
 describe("warm spares", () => {
@@ -95,7 +99,7 @@ describe("warm spares", () => {
     const taskId = edge.enqueueTask({ payload: { fake: { report: true } } });
     expect(await m.exit).toBe(0);
     manager = undefined;
-    expect((edge.task(taskId).finish?.body.result as { pid: number }).pid).toBe(spare);
+    expect(edge.task(taskId).finish?.body.result).toMatchObject({ pid: spare });
     expect(m.logged("spare forked")).toHaveLength(1);
   });
 

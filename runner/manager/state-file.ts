@@ -36,7 +36,7 @@ export function loadRunner(file: string, edgeUrl: string): StoredRunner | undefi
 export function saveRunner(file: string, runner: StoredRunner): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(runner, null, 2) + "\n", { mode: 0o600 });
+  writeFileSync(tmp, `${JSON.stringify(runner, null, 2)}\n`, { mode: 0o600 });
   chmodSync(tmp, 0o600); // the umask may have widened nothing, but an existing tmp keeps its old mode
   renameSync(tmp, file);
 }

@@ -71,7 +71,10 @@ export interface OutputTarget {
 
 /** The worker's stdout/stderr become the manager's log lines (JSON lines keep their level and fields). */
 export function relayOutput(child: ChildProcess, target: OutputTarget): void {
-  for (const [stream, fallback] of [[child.stdout, "info"], [child.stderr, "warn"]] as const) {
+  for (const [stream, fallback] of [
+    [child.stdout, "info"],
+    [child.stderr, "warn"],
+  ] as const) {
     if (!stream) continue;
     createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
       let fields: Record<string, unknown> = { line };

@@ -25,14 +25,11 @@ export interface OrgSession {
   clear(): void;
 }
 
-export async function connectOrg(
-  auth: OrgAuth,
-  opts: { apiVersion?: string; onAccessToken(token: string): void; onRefresh?(): void },
-): Promise<OrgSession> {
+export async function connectOrg(auth: OrgAuth, opts: { apiVersion?: string; onAccessToken(token: string): void; onRefresh?(): void }): Promise<OrgSession> {
   let refreshToken: string | null = auth.refreshToken;
   const oauth2 = new OAuth2({ loginUrl: auth.instanceUrl, clientId: auth.clientId, clientSecret: auth.clientSecret || undefined });
 
-  let first;
+  let first: Awaited<ReturnType<typeof oauth2.refreshToken>>;
   try {
     first = await oauth2.refreshToken(refreshToken);
   } catch (err) {

@@ -6,7 +6,6 @@ import { operationHarness } from "./testing.ts";
 
 const ZIP = makeZip({ "package.xml": "<Package/>", "classes/AccountService.cls": "public class AccountService {}" }).toString("base64");
 
-
 describe("deploy, validate and quick-deploy against the Salesforce double (real jsforce)", () => {
   let org: SalesforceOrgDouble;
   beforeAll(async () => {
@@ -23,7 +22,14 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
     const h = await operationHarness(org);
     const out = await runOperation("deploy", { zipBase64: ZIP }, h.ctx);
     expect(out.outcome).toBe("succeeded");
-    expect(out.result).toMatchObject({ status: "Succeeded", success: true, checkOnly: false, numberComponentsDeployed: 4, numberComponentsTotal: 4, componentFailures: [] });
+    expect(out.result).toMatchObject({
+      status: "Succeeded",
+      success: true,
+      checkOnly: false,
+      numberComponentsDeployed: 4,
+      numberComponentsTotal: 4,
+      componentFailures: [],
+    });
     const percents = h.progress.map((p) => p.percent ?? 0);
     expect(percents.at(-1)).toBe(100);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
@@ -37,13 +43,22 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
     const soap = org.requests.filter((r) => r.url.startsWith("/services/Soap/m/")).map((r) => r.body);
     const deploy = soap.filter((b) => b.includes("<deploy>")).at(-1);
     expect(deploy).toContain(`<ZipFile>${ZIP}</ZipFile>`);
-    expect(deploy).toContain("<DeployOptions><checkOnly>false</checkOnly><ignoreWarnings>true</ignoreWarnings><runTests>A</runTests><runTests>B</runTests><testLevel>RunSpecifiedTests</testLevel></DeployOptions>");
+    expect(deploy).toContain(
+      "<DeployOptions><checkOnly>false</checkOnly><ignoreWarnings>true</ignoreWarnings><runTests>A</runTests><runTests>B</runTests><testLevel>RunSpecifiedTests</testLevel></DeployOptions>",
+    );
     expect(soap.some((b) => b.includes("<checkDeployStatus>") && b.includes("<includeDetails>true</includeDetails>"))).toBe(true);
   });
 
   it("fails with deploy_failed and every component failure in the result", async () => {
     org.controls.componentFailures = [
-      { componentType: "ApexClass", fullName: "AccountService", fileName: "classes/AccountService.cls", problem: "Variable does not exist: acct", lineNumber: 14, columnNumber: 9 },
+      {
+        componentType: "ApexClass",
+        fullName: "AccountService",
+        fileName: "classes/AccountService.cls",
+        problem: "Variable does not exist: acct",
+        lineNumber: 14,
+        columnNumber: 9,
+      },
       { componentType: "CustomObject", fullName: "Invoice__c", fileName: "objects/Invoice__c.object", problem: "Field Total__c does not exist" },
     ];
     const h = await operationHarness(org);
@@ -73,7 +88,10 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
       numberTestErrors: 1,
       testFailures: [{ name: "AccountServiceTest", methodName: "testUpdate", message: "System.AssertException: Assertion Failed" }],
     });
-    const deploy = org.requests.map((r) => r.body).filter((b) => b.includes("<deploy>")).at(-1);
+    const deploy = org.requests
+      .map((r) => r.body)
+      .filter((b) => b.includes("<deploy>"))
+      .at(-1);
     expect(deploy).toContain("<checkOnly>true</checkOnly>");
     expect(deploy).toContain("<testLevel>RunLocalTests</testLevel>");
     expect(h.progress.some((p) => /tests/.test(p.message ?? ""))).toBe(true);
@@ -127,7 +145,12 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
     try {
       const out = await runOperation("deploy", { zipUrl: `http://127.0.0.1:${port}/build/42.zip?sig=abc` }, (await operationHarness(org)).ctx);
       expect(out.outcome).toBe("succeeded");
-      expect(org.requests.map((r) => r.body).filter((b) => b.includes("<deploy>")).at(-1)).toContain(`<ZipFile>${ZIP}</ZipFile>`);
+      expect(
+        org.requests
+          .map((r) => r.body)
+          .filter((b) => b.includes("<deploy>"))
+          .at(-1),
+      ).toContain(`<ZipFile>${ZIP}</ZipFile>`);
       const bad = await runOperation("deploy", { zipUrl: `http://127.0.0.1:${port}/x.zip`.replace(String(port), "1") }, (await operationHarness(org)).ctx);
       expect(bad.error?.code).toBe("zip_unavailable");
     } finally {

@@ -101,12 +101,17 @@ export async function followDeploy(ctx: OperationContext, id: string): Promise<O
     }
     if (r.done || DONE_STATUSES.has(r.status)) {
       const summary = summarizeDeploy(r);
-      for (const f of summary.componentFailures) ctx.log(`component failure ${f.componentType} ${f.fullName} (${f.fileName}:${f.lineNumber ?? "?"}): ${f.problem}`);
+      for (const f of summary.componentFailures)
+        ctx.log(`component failure ${f.componentType} ${f.fullName} (${f.fileName}:${f.lineNumber ?? "?"}): ${f.problem}`);
       for (const f of summary.testFailures) ctx.log(`test failure ${f.name}.${f.methodName}: ${f.message}`);
       return outcomeOf(summary);
     }
     if (canceling && cancelPolls >= CANCEL_CONFIRM_POLLS) {
-      return { outcome: "canceled", result: summarizeDeploy(r), error: { code: "canceled", message: `deploy ${id} cancel requested; Salesforce still reports ${r.status}` } };
+      return {
+        outcome: "canceled",
+        result: summarizeDeploy(r),
+        error: { code: "canceled", message: `deploy ${id} cancel requested; Salesforce still reports ${r.status}` },
+      };
     }
   }
 }

@@ -1,6 +1,14 @@
 // One entry for every task type: validates the payload, runs the operation, maps failures.
 import type { TaskType } from "../../protocol/task.ts";
-import { PAYLOAD_SCHEMAS, QuickDeployPayload, QueryPayload, RetrievePayload, RunTestsPayload, OrgCheckPayload, DeployPayload } from "../../protocol/payloads.ts";
+import {
+  PAYLOAD_SCHEMAS,
+  QuickDeployPayload,
+  QueryPayload,
+  RetrievePayload,
+  RunTestsPayload,
+  OrgCheckPayload,
+  DeployPayload,
+} from "../../protocol/payloads.ts";
 import { CanceledError, OperationError, type OperationContext, type OperationResult } from "./context.ts";
 import { runDeploy, runQuickDeploy } from "./deploy.ts";
 import { toOperationError } from "./errors.ts";

@@ -6,9 +6,12 @@ import { connectOrg, SessionError } from "./connect.ts";
 import { runOperation } from "./index.ts";
 import { operationHarness } from "./testing.ts";
 
-
 const accounts = (n: number) =>
-  Array.from({ length: n }, (_, i) => ({ attributes: { type: "Account", url: `/services/data/v62.0/sobjects/Account/001${i}` }, Id: `001${String(i).padStart(15, "0")}`, Name: `Account ${i}` }));
+  Array.from({ length: n }, (_, i) => ({
+    attributes: { type: "Account", url: `/services/data/v62.0/sobjects/Account/001${i}` },
+    Id: `001${String(i).padStart(15, "0")}`,
+    Name: `Account ${i}`,
+  }));
 
 describe("retrieve, run-tests, query and org-check against the Salesforce double (real jsforce)", () => {
   let org: SalesforceOrgDouble;
@@ -27,7 +30,11 @@ describe("retrieve, run-tests, query and org-check against the Salesforce double
     const out = await runOperation("retrieve", { unpackaged: { types: [{ name: "ApexClass", members: ["AccountService", "InvoiceService"] }] } }, h.ctx);
     expect(out.outcome).toBe("succeeded");
     const result = out.result as { files: Array<{ fileName: string; type: string }>; zipBase64: string; zipBytes: number };
-    expect(result.files.map((f) => f.fileName).sort()).toEqual(["unpackaged/classes/AccountService.cls", "unpackaged/classes/InvoiceService.cls", "unpackaged/package.xml"]);
+    expect(result.files.map((f) => f.fileName).sort()).toEqual([
+      "unpackaged/classes/AccountService.cls",
+      "unpackaged/classes/InvoiceService.cls",
+      "unpackaged/package.xml",
+    ]);
     expect(Buffer.from(result.zipBase64, "base64").subarray(0, 2).toString()).toBe("PK");
     expect(result.zipBytes).toBeGreaterThan(0);
     const req = org.requests.find((r) => r.body.includes("<retrieve>"))?.body;
@@ -57,7 +64,15 @@ describe("retrieve, run-tests, query and org-check against the Salesforce double
     expect(out.error).toEqual({ code: "tests_failed", message: "1 of 4 test(s) failed" });
     expect(out.result).toMatchObject({
       numFailures: 1,
-      failures: [{ name: "InvoiceTest", methodName: "testTwo", outcome: "Fail", message: expect.stringContaining("AssertException"), stackTrace: expect.stringContaining("line 21") }],
+      failures: [
+        {
+          name: "InvoiceTest",
+          methodName: "testTwo",
+          outcome: "Fail",
+          message: expect.stringContaining("AssertException"),
+          stackTrace: expect.stringContaining("line 21"),
+        },
+      ],
     });
   });
 

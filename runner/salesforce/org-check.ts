@@ -26,7 +26,10 @@ export async function runOrgCheck(ctx: OperationContext, payload: OrgCheckPayloa
       displayName: id.display_name,
       instanceUrl: ctx.conn.instanceUrl,
       apiVersion: ctx.conn.version,
-      latestApiVersion: versions.map((v) => v.version).sort((a, b) => Number(a) - Number(b)).at(-1),
+      latestApiVersion: versions
+        .map((v) => v.version)
+        .sort((a, b) => Number(a) - Number(b))
+        .at(-1),
       limits,
     },
   };

@@ -13,7 +13,11 @@ export async function runQuery(ctx: OperationContext, payload: QueryPayload): Pr
   let pages = 1;
   while (!page.done && page.nextRecordsUrl && records.length < payload.maxRecords) {
     if (ctx.signal.aborted) throw new CanceledError();
-    ctx.progress({ percent: Math.min(99, Math.round((records.length / Math.max(totalSize, 1)) * 100)), step: "queryMore", message: `${records.length}/${totalSize} records` });
+    ctx.progress({
+      percent: Math.min(99, Math.round((records.length / Math.max(totalSize, 1)) * 100)),
+      step: "queryMore",
+      message: `${records.length}/${totalSize} records`,
+    });
     page = await api.queryMore<QueryRecord>(page.nextRecordsUrl);
     records.push(...page.records);
     pages += 1;

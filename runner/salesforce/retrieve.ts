@@ -13,7 +13,13 @@ export async function runRetrieve(ctx: OperationContext, payload: RetrievePayloa
     ...(payload.packageNames ? { packageNames: payload.packageNames } : {}),
     ...(payload.singlePackage !== undefined ? { singlePackage: payload.singlePackage } : {}),
     ...(payload.unpackaged
-      ? { unpackaged: { objectPermissions: [], types: payload.unpackaged.types.map((t) => ({ members: t.members, name: t.name })), version: payload.unpackaged.version ?? payload.apiVersion ?? ctx.conn.version } }
+      ? {
+          unpackaged: {
+            objectPermissions: [],
+            types: payload.unpackaged.types.map((t) => ({ members: t.members, name: t.name })),
+            version: payload.unpackaged.version ?? payload.apiVersion ?? ctx.conn.version,
+          },
+        }
       : {}),
   };
   const started = await ctx.conn.metadata.retrieve(request);

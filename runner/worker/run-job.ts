@@ -69,9 +69,10 @@ export async function runJob(
     });
   } catch (err) {
     const e = toOperationError(err, "internal");
-    result = opts.signal.aborted && e.code === "internal"
-      ? { outcome: "canceled", error: { code: "canceled", message: "the job was canceled" } }
-      : { outcome: "failed", error: { code: e.code, message: e.message }, ...(e.result !== undefined ? { result: e.result } : {}) };
+    result =
+      opts.signal.aborted && e.code === "internal"
+        ? { outcome: "canceled", error: { code: "canceled", message: "the job was canceled" } }
+        : { outcome: "failed", error: { code: e.code, message: e.message }, ...(e.result !== undefined ? { result: e.result } : {}) };
   } finally {
     session?.clear();
     session = null;
@@ -96,11 +97,17 @@ async function loadCredentials(task: Task, config: CredentialsConfig, addSecrets
       auth = await loadOrgAuth(store, { project: task.project, alias: task.org });
     } catch (err) {
       addSecrets(...store.secrets());
-      throw new OperationError("credentials_unavailable", `cannot read the credentials of ${task.org} (${config.provider}): ${err instanceof Error ? err.message : String(err)}`);
+      throw new OperationError(
+        "credentials_unavailable",
+        `cannot read the credentials of ${task.org} (${config.provider}): ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     addSecrets(...store.secrets());
     if (!auth) {
-      throw new OperationError("credentials_not_found", `no credentials for org "${task.org}" in the ${config.provider} store; run: sfp-edge org register --alias ${task.org} --sfdx-auth-url-file <file>`);
+      throw new OperationError(
+        "credentials_not_found",
+        `no credentials for org "${task.org}" in the ${config.provider} store; run: sfp-edge org register --alias ${task.org} --sfdx-auth-url-file <file>`,
+      );
     }
     addSecrets(...orgAuthSecrets(auth));
     return auth;

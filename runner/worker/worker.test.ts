@@ -59,9 +59,15 @@ function startWorker(): Run {
   child.stderr?.on("data", (d: Buffer) => stderr.push(d.toString()));
   child.on("message", (m: WorkerToManager) => {
     messages.push(m);
-    for (const w of [...waiters]) if (w.pred(m)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(m));
+    for (const w of [...waiters]) {
+      if (!w.pred(m)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(m);
+    }
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     messages,
@@ -115,10 +121,7 @@ describe("the worker process over IPC", () => {
     const run = startWorker();
     await run.waitFor((m) => m.type === "ready");
     // While it runs: nothing secret in its argv or environment.
-    const [cmdline, environ] = await Promise.all([
-      readFile(`/proc/${run.child.pid}/cmdline`, "utf8"),
-      readFile(`/proc/${run.child.pid}/environ`, "utf8"),
-    ]);
+    const [cmdline, environ] = await Promise.all([readFile(`/proc/${run.child.pid}/cmdline`, "utf8"), readFile(`/proc/${run.child.pid}/environ`, "utf8")]);
     send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
     const done = await waitDone(run);
     expect(await run.exited).toEqual({ code: 0, signal: null });
@@ -130,14 +133,25 @@ describe("the worker process over IPC", () => {
     expect(events.some((e) => e.type === "progress" && e.percent === 100)).toBe(true);
     expect(events.some((e) => e.type === "log" && e.lines.some((l) => l.startsWith("deploy on uat")))).toBe(true);
     for (const text of [cmdline, environ, JSON.stringify(run.messages), run.stdout.join(""), run.stderr.join("")]) assertNoSecret(text);
-    expect(run.stderr.join("").trim().split("\n").every((l) => JSON.parse(l).component === "worker")).toBe(true);
+    expect(
+      run.stderr
+        .join("")
+        .trim()
+        .split("\n")
+        .every((l) => JSON.parse(l).component === "worker"),
+    ).toBe(true);
   });
 
   it("masks secrets that Salesforce echoes back, in events and in the result", async () => {
     const token = () => org.issuedTokens.at(-1) ?? "";
     // A failure message that quotes credentials, plain and URL-encoded (it happens with misconfigured callouts).
     org.controls.componentFailures = [
-      { componentType: "ApexClass", fullName: "Leaky", fileName: "classes/Leaky.cls", problem: `callout failed: refresh_token=${org.refreshToken}&client_secret=${encodeURIComponent(org.clientSecret)}` },
+      {
+        componentType: "ApexClass",
+        fullName: "Leaky",
+        fileName: "classes/Leaky.cls",
+        problem: `callout failed: refresh_token=${org.refreshToken}&client_secret=${encodeURIComponent(org.clientSecret)}`,
+      },
     ];
     const run = startWorker();
     await run.waitFor((m) => m.type === "ready");
@@ -193,7 +207,10 @@ describe("the worker process over IPC", () => {
     send(run, { type: "start", task: task("org-check", {}, "prod"), credentials });
     const done = await waitDone(run);
     expect((await run.exited).code).toBe(0);
-    expect(done).toMatchObject({ outcome: "failed", error: { code: "credentials_not_found", message: expect.stringContaining("sfp-edge org register --alias prod") } });
+    expect(done).toMatchObject({
+      outcome: "failed",
+      error: { code: "credentials_not_found", message: expect.stringContaining("sfp-edge org register --alias prod") },
+    });
   });
 
   it("fails with credentials_unavailable (masked) when the store key is wrong", async () => {

@@ -194,7 +194,7 @@ export class EdgeRunnerApiDouble {
     const method = req.method ?? "GET";
     const path = (req.url ?? "/").split("?")[0];
     const text = await readText(req);
-    let body: unknown = undefined;
+    let body: unknown;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
@@ -268,17 +268,26 @@ export class EdgeRunnerApiDouble {
     const id = newId("rnr");
     const token = `rnt_${newId("tok").slice(4)}${newId("tok").slice(4)}`;
     this.runners.set(id, { id, token, ...parsed.data, deleted: false, heartbeats: [] });
-    const settings = { pollWaitSeconds: this.settings.pollWaitSeconds, heartbeatSeconds: this.settings.heartbeatSeconds, leaseSeconds: this.settings.leaseSeconds };
+    const settings = {
+      pollWaitSeconds: this.settings.pollWaitSeconds,
+      heartbeatSeconds: this.settings.heartbeatSeconds,
+      leaseSeconds: this.settings.leaseSeconds,
+    };
     return [201, { runnerId: id, runnerToken: token, project: PROJECT, pool: POOL, settings }];
   }
 
   private poll(runner: RunnerRecord, body: unknown, respond: (status: number, answer?: unknown) => void, res: ServerResponse): void {
     const parsed = PollBody.safeParse(body);
-    if (!parsed.success) return respond(400, invalid(parsed.error));
+    if (!parsed.success) {
+      respond(400, invalid(parsed.error));
+      return;
+    }
     const { freeSlots, waitSeconds } = parsed.data;
     const assignments = this.assign(runner.id, freeSlots);
     if (assignments.length > 0 || freeSlots === 0) {
-      return assignments.length > 0 ? respond(200, { assignments }) : respond(204);
+      if (assignments.length > 0) respond(200, { assignments });
+      else respond(204);
+      return;
     }
     let answered = false;
     const parked: ParkedPoll = {

@@ -71,9 +71,7 @@ async function run(taskId: string): Promise<void> {
   }
   if (behaviour.sleepMs) await new Promise((resolve) => setTimeout(resolve, behaviour.sleepMs));
   if (behaviour.crashWithCode !== undefined) process.exit(behaviour.crashWithCode);
-  const result = behaviour.report
-    ? { pid: process.pid, env: process.env, argv: process.argv, execArgv: process.execArgv, credentials }
-    : { ok: true, taskId };
+  const result = behaviour.report ? { pid: process.pid, env: process.env, argv: process.argv, execArgv: process.execArgv, credentials } : { ok: true, taskId };
   await finish({ type: "done", outcome: behaviour.outcome ?? "succeeded", result });
 }
 

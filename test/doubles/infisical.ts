@@ -104,7 +104,16 @@ export async function startInfisical(opts: { environment?: string } = {}): Promi
         return existing ? sendJson(res, 200, { secret: shape(existing) }) : notFound();
       case "POST": {
         if (existing) return sendJson(res, 400, problem(400, "BadRequest", "Secret already exist"));
-        const created: StoredSecret = { id: randomUUID(), secretKey: name, secretValue: String(json.secretValue ?? ""), secretPath: path, environment: env, version: 1, createdAt: now, updatedAt: now };
+        const created: StoredSecret = {
+          id: randomUUID(),
+          secretKey: name,
+          secretValue: String(json.secretValue ?? ""),
+          secretPath: path,
+          environment: env,
+          version: 1,
+          createdAt: now,
+          updatedAt: now,
+        };
         store.set(key, created);
         return sendJson(res, 200, { secret: shape(created) });
       }
@@ -135,7 +144,16 @@ export async function startInfisical(opts: { environment?: string } = {}): Promi
     config: (secretPath = "/sfp-edge") => ({ siteUrl: url, clientId, clientSecret, projectId, environment, secretPath }),
     seed(name, value, secretPath = "/sfp-edge") {
       const now = new Date().toISOString();
-      store.set(keyOf(environment, secretPath, name), { id: randomUUID(), secretKey: name, secretValue: value, secretPath, environment, version: 1, createdAt: now, updatedAt: now });
+      store.set(keyOf(environment, secretPath, name), {
+        id: randomUUID(),
+        secretKey: name,
+        secretValue: value,
+        secretPath,
+        environment,
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+      });
     },
     close: () => close(server),
   };

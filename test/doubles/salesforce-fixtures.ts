@@ -13,9 +13,17 @@ export function sfId(prefix: string): string {
 }
 
 export const API_VERSIONS = ["58.0", "59.0", "60.0", "61.0", "62.0", "63.0", "64.0"];
-const RELEASES: Record<string, string> = { "58.0": "Summer '23", "59.0": "Winter '24", "60.0": "Spring '24", "61.0": "Summer '24", "62.0": "Winter '25", "63.0": "Spring '25", "64.0": "Summer '25" };
+const RELEASES: Record<string, string> = {
+  "58.0": "Summer '23",
+  "59.0": "Winter '24",
+  "60.0": "Spring '24",
+  "61.0": "Summer '24",
+  "62.0": "Winter '25",
+  "63.0": "Spring '25",
+  "64.0": "Summer '25",
+};
 
-export function versions(base: string) {
+export function versions(_base: string) {
   return API_VERSIONS.map((v) => ({ label: RELEASES[v], url: `/services/data/v${v}`, version: v }));
 }
 

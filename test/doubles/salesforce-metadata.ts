@@ -59,7 +59,10 @@ export function toXml(name: string, value: XmlValue): string {
   if (value === undefined) return "";
   if (Array.isArray(value)) return value.map((v) => toXml(name, v)).join("");
   if (value === null) return `<${name} xsi:nil="true"/>`;
-  if (typeof value === "object") return `<${name}>${Object.entries(value).map(([k, v]) => toXml(k, v)).join("")}</${name}>`;
+  if (typeof value === "object")
+    return `<${name}>${Object.entries(value)
+      .map(([k, v]) => toXml(k, v))
+      .join("")}</${name}>`;
   return `<${name}>${escapeXml(String(value))}</${name}>`;
 }
 
@@ -100,28 +103,60 @@ export function createMetadataApi(controls: MetadataControls) {
     const testsDone = Math.floor(testsTotal * fraction);
     const failedTests = new Set(job.testFailures.map((f) => `${f.name}.${f.methodName}`));
     const details: XmlObject = {
-      componentSuccesses: done && job.status !== "Canceled"
-        ? controls.components
-            .filter((c) => !job.componentFailures.some((f) => f.fullName === c.fullName))
-            .map((c) => ({ changed: true, componentType: c.componentType, created: false, createdDate: job.createdDate, deleted: false, fileName: c.fileName, fullName: c.fullName, id: sfId("01p"), success: true }))
-        : [],
+      componentSuccesses:
+        done && job.status !== "Canceled"
+          ? controls.components
+              .filter((c) => !job.componentFailures.some((f) => f.fullName === c.fullName))
+              .map((c) => ({
+                changed: true,
+                componentType: c.componentType,
+                created: false,
+                createdDate: job.createdDate,
+                deleted: false,
+                fileName: c.fileName,
+                fullName: c.fullName,
+                id: sfId("01p"),
+                success: true,
+              }))
+          : [],
       componentFailures: job.componentFailures.map((f) => ({
-        changed: false, columnNumber: f.columnNumber ?? 1, componentType: f.componentType, created: false, createdDate: job.createdDate,
-        deleted: false, fileName: f.fileName, fullName: f.fullName, lineNumber: f.lineNumber ?? 1, problem: f.problem, problemType: "Error", success: false,
+        changed: false,
+        columnNumber: f.columnNumber ?? 1,
+        componentType: f.componentType,
+        created: false,
+        createdDate: job.createdDate,
+        deleted: false,
+        fileName: f.fileName,
+        fullName: f.fullName,
+        lineNumber: f.lineNumber ?? 1,
+        problem: f.problem,
+        problemType: "Error",
+        success: false,
       })),
-      runTestResult: job.runTests && done
-        ? {
-            numFailures: job.testFailures.length,
-            numTestsRun: testsTotal,
-            totalTime: 1234,
-            failures: job.testFailures.map((f) => ({ id: sfId("01p"), message: f.message, methodName: f.methodName, name: f.name, namespace: null, packageName: f.name, stackTrace: f.stackTrace ?? `Class.${f.name}.${f.methodName}: line 12, column 1`, time: 41, type: "Class" })),
-            successes: controls.tests
-              .filter((t) => !failedTests.has(t))
-              .map((t) => ({ id: sfId("01p"), methodName: t.split(".")[1], name: t.split(".")[0], namespace: null, time: 17 })),
-            codeCoverage: [],
-            codeCoverageWarnings: [],
-          }
-        : undefined,
+      runTestResult:
+        job.runTests && done
+          ? {
+              numFailures: job.testFailures.length,
+              numTestsRun: testsTotal,
+              totalTime: 1234,
+              failures: job.testFailures.map((f) => ({
+                id: sfId("01p"),
+                message: f.message,
+                methodName: f.methodName,
+                name: f.name,
+                namespace: null,
+                packageName: f.name,
+                stackTrace: f.stackTrace ?? `Class.${f.name}.${f.methodName}: line 12, column 1`,
+                time: 41,
+                type: "Class",
+              })),
+              successes: controls.tests
+                .filter((t) => !failedTests.has(t))
+                .map((t) => ({ id: sfId("01p"), methodName: t.split(".")[1], name: t.split(".")[0], namespace: null, time: 17 })),
+              codeCoverage: [],
+              codeCoverageWarnings: [],
+            }
+          : undefined,
     };
     return {
       checkOnly: job.checkOnly,
@@ -203,7 +238,7 @@ export function createMetadataApi(controls: MetadataControls) {
       }
       case "deployRecentValidation": {
         const validated = deploys.get(tagValues(body, "validationId")[0] ?? "");
-        if (!validated || !validated.checkOnly || validated.status !== "Succeeded") {
+        if (!validated?.checkOnly || validated.status !== "Succeeded") {
           return fault("sf:INVALID_CROSS_REFERENCE_KEY", "INVALID_CROSS_REFERENCE_KEY: invalid cross reference id");
         }
         const job = newDeploy("", validated);
@@ -226,10 +261,17 @@ export function createMetadataApi(controls: MetadataControls) {
           done,
           fileProperties: done
             ? Object.keys(files).map((f) => ({
-                createdById: USER.createdBy, createdByName: USER.createdByName, createdDate: now(), fileName: f,
-                fullName: f.replace(/^unpackaged\/(classes\/)?/, "").replace(/\.(cls|xml)$/, ""), id: sfId("01p"),
-                lastModifiedById: USER.createdBy, lastModifiedByName: USER.createdByName, lastModifiedDate: now(),
-                manageableState: "unmanaged", type: f.endsWith(".cls") ? "ApexClass" : "Package",
+                createdById: USER.createdBy,
+                createdByName: USER.createdByName,
+                createdDate: now(),
+                fileName: f,
+                fullName: f.replace(/^unpackaged\/(classes\/)?/, "").replace(/\.(cls|xml)$/, ""),
+                id: sfId("01p"),
+                lastModifiedById: USER.createdBy,
+                lastModifiedByName: USER.createdByName,
+                lastModifiedDate: now(),
+                manageableState: "unmanaged",
+                type: f.endsWith(".cls") ? "ApexClass" : "Package",
               }))
             : [],
           id: job.id,

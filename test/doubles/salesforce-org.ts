@@ -191,19 +191,21 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
       if (from === "ApexTestRunResult") {
         run.polls += 1;
         const complete = run.polls > controls.testRunPolls;
-        return [{
-          attributes: { type: "ApexTestRunResult", url: `/services/data/v62.0/tooling/sobjects/ApexTestRunResult/${sfId("05m")}` },
-          AsyncApexJobId: run.id,
-          Status: run.aborted ? "Aborted" : complete ? "Completed" : run.polls === 1 ? "Queued" : "Processing",
-          ClassesEnqueued: run.classes.length,
-          ClassesCompleted: complete ? run.classes.length : Math.floor(run.classes.length / 2),
-          MethodsEnqueued: methods.length,
-          MethodsCompleted: complete ? methods.length : 0,
-          MethodsFailed: complete ? failed.length : 0,
-          TestTime: complete ? 2345 : null,
-          StartTime: new Date().toISOString(),
-          EndTime: complete ? new Date().toISOString() : null,
-        }];
+        return [
+          {
+            attributes: { type: "ApexTestRunResult", url: `/services/data/v62.0/tooling/sobjects/ApexTestRunResult/${sfId("05m")}` },
+            AsyncApexJobId: run.id,
+            Status: run.aborted ? "Aborted" : complete ? "Completed" : run.polls === 1 ? "Queued" : "Processing",
+            ClassesEnqueued: run.classes.length,
+            ClassesCompleted: complete ? run.classes.length : Math.floor(run.classes.length / 2),
+            MethodsEnqueued: methods.length,
+            MethodsCompleted: complete ? methods.length : 0,
+            MethodsFailed: complete ? failed.length : 0,
+            TestTime: complete ? 2345 : null,
+            StartTime: new Date().toISOString(),
+            EndTime: complete ? new Date().toISOString() : null,
+          },
+        ];
       }
       return methods.map((m) => {
         const [cls, method] = m.split(".");
@@ -238,7 +240,13 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
     const vbase = `/services/data/v${m[1]}`;
     const path = (m[2] ?? "/").replace(/\/+$/, "") || "/";
     if (path === "/") {
-      return sendJson(res, 200, { identity: `${base}/id/${orgId}/${userId}`, limits: `${vbase}/limits`, query: `${vbase}/query`, tooling: `${vbase}/tooling`, sobjects: `${vbase}/sobjects` });
+      return sendJson(res, 200, {
+        identity: `${base}/id/${orgId}/${userId}`,
+        limits: `${vbase}/limits`,
+        query: `${vbase}/query`,
+        tooling: `${vbase}/tooling`,
+        sobjects: `${vbase}/sobjects`,
+      });
     }
     if (path === "/limits") return sendJson(res, 200, limits());
     const q = /^(\/tooling)?\/query(?:\/([^/]+))?$/.exec(path);
@@ -254,22 +262,28 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
       const from = /\bfrom\s+(\w+)/i.exec(soql)?.[1];
       const records = tooling ? toolingQuery(soql) : from === "ApexTestQueueItem" ? queueItems(soql) : from ? (controls.records[from] ?? null) : null;
       if (!records) {
-        return sendJson(res, 400, [{ errorCode: "INVALID_TYPE", message: `\n${soql}\n^\nERROR at Row:1:Column:1\nsObject type '${from ?? "?"}' is not supported.` }]);
+        return sendJson(res, 400, [
+          { errorCode: "INVALID_TYPE", message: `\n${soql}\n^\nERROR at Row:1:Column:1\nsObject type '${from ?? "?"}' is not supported.` },
+        ]);
       }
       return queryPage(res, records, 0, `${vbase}${q[1] ?? ""}`);
     }
     if (path === "/composite/sobjects" && req.method === "PATCH") {
       // Only what aborting a test run needs: ApexTestQueueItem Status = Aborted.
       const input = JSON.parse(body || "{}") as { records?: Array<{ attributes?: { type?: string }; id?: string; Id?: string; Status?: string }> };
-      return sendJson(res, 200, (input.records ?? []).map((r) => {
-        const id = r.id ?? r.Id; // jsforce sends "id"; Salesforce takes either
-        const run = [...testRuns.values()].find((t) => id !== undefined && t.items.includes(id));
-        if (!run || r.attributes?.type !== "ApexTestQueueItem" || r.Status !== "Aborted") {
-          return { success: false, errors: [{ statusCode: "INVALID_CROSS_REFERENCE_KEY", message: "invalid cross reference id", fields: [] }] };
-        }
-        run.aborted = true;
-        return { id, success: true, errors: [] };
-      }));
+      return sendJson(
+        res,
+        200,
+        (input.records ?? []).map((r) => {
+          const id = r.id ?? r.Id; // jsforce sends "id"; Salesforce takes either
+          const run = [...testRuns.values()].find((t) => id !== undefined && t.items.includes(id));
+          if (!run || r.attributes?.type !== "ApexTestQueueItem" || r.Status !== "Aborted") {
+            return { success: false, errors: [{ statusCode: "INVALID_CROSS_REFERENCE_KEY", message: "invalid cross reference id", fields: [] }] };
+          }
+          run.aborted = true;
+          return { id, success: true, errors: [] };
+        }),
+      );
     }
     if (path === "/tooling/runTestsAsynchronous" && req.method === "POST") {
       const input = JSON.parse(body || "{}") as { classNames?: string; suiteNames?: string; tests?: Array<{ className: string }>; testLevel?: string };
@@ -288,33 +302,41 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
     return sendJson(res, 404, NOT_FOUND_REST);
   };
 
-  const { server, url } = await listen(async (req, res, body) => {
-    const u = new URL(req.url ?? "/", "http://double");
-    const base = url;
-    if (req.method === "POST" && u.pathname === "/services/oauth2/token") return oauthToken(res, body, base);
-    if (req.method === "GET" && u.pathname === `/id/${orgId}/${userId}`) {
-      const token = u.searchParams.get("oauth_token") ?? (req.headers.authorization ?? "").replace(/^Bearer /, "");
-      if (!authorize(token)) {
-        res.writeHead(403, { "content-type": "text/plain" });
-        return res.end("Bad_OAuth_Token");
+  const { server, url } = await listen(
+    async (req, res, body) => {
+      const u = new URL(req.url ?? "/", "http://double");
+      const base = url;
+      if (req.method === "POST" && u.pathname === "/services/oauth2/token") return oauthToken(res, body, base);
+      if (req.method === "GET" && u.pathname === `/id/${orgId}/${userId}`) {
+        const token = u.searchParams.get("oauth_token") ?? (req.headers.authorization ?? "").replace(/^Bearer /, "");
+        if (!authorize(token)) {
+          res.writeHead(403, { "content-type": "text/plain" });
+          return res.end("Bad_OAuth_Token");
+        }
+        return sendJson(res, 200, identity(base, orgId, userId, username));
       }
-      return sendJson(res, 200, identity(base, orgId, userId, username));
-    }
-    const soap = /^\/services\/Soap\/m\/(\d+\.\d)$/.exec(u.pathname);
-    if (soap && req.method === "POST") {
-      if (!API_VERSIONS.includes(soap[1])) return soapFault(res, "sf:UNSUPPORTED_API_VERSION", `UNSUPPORTED_API_VERSION: ${soap[1]}`);
-      if (!authorize(tagValues(body, "sessionId")[0])) {
-        return soapFault(res, "sf:INVALID_SESSION_ID", "INVALID_SESSION_ID: Invalid Session ID found in SessionHeader: Illegal Session. Session not found, missing session hash");
+      const soap = /^\/services\/Soap\/m\/(\d+\.\d)$/.exec(u.pathname);
+      if (soap && req.method === "POST") {
+        if (!API_VERSIONS.includes(soap[1])) return soapFault(res, "sf:UNSUPPORTED_API_VERSION", `UNSUPPORTED_API_VERSION: ${soap[1]}`);
+        if (!authorize(tagValues(body, "sessionId")[0])) {
+          return soapFault(
+            res,
+            "sf:INVALID_SESSION_ID",
+            "INVALID_SESSION_ID: Invalid Session ID found in SessionHeader: Illegal Session. Session not found, missing session hash",
+          );
+        }
+        const bodyXml = /<soapenv:Body[^>]*>([\s\S]*)<\/soapenv:Body>/.exec(body)?.[1] ?? "";
+        const method = /^<(\w+)[\s>]/.exec(bodyXml)?.[1] ?? "";
+        const answer = metadata.invoke(method, bodyXml);
+        if (!answer.ok) return soapFault(res, answer.faultcode, answer.faultstring);
+        res.writeHead(200, { "content-type": "text/xml;charset=UTF-8" });
+        return res.end(soapEnvelope(answer.xml));
       }
-      const bodyXml = /<soapenv:Body[^>]*>([\s\S]*)<\/soapenv:Body>/.exec(body)?.[1] ?? "";
-      const method = /^<(\w+)[\s>]/.exec(bodyXml)?.[1] ?? "";
-      const answer = metadata.invoke(method, bodyXml);
-      if (!answer.ok) return soapFault(res, answer.faultcode, answer.faultstring);
-      res.writeHead(200, { "content-type": "text/xml;charset=UTF-8" });
-      return res.end(soapEnvelope(answer.xml));
-    }
-    return rest(req, res, body, u, base);
-  }, requests, opts.port);
+      return rest(req, res, body, u, base);
+    },
+    requests,
+    opts.port,
+  );
 
   const hostPart = url;
   return {

@@ -41,12 +41,20 @@ function whereOf(params: URLSearchParams, values: unknown[]): string {
 function selectList(params: URLSearchParams): string {
   const select = params.get("select");
   if (!select || select === "*") return "*";
-  return select.split(",").map((c) => quote(c.trim())).join(", ");
+  return select
+    .split(",")
+    .map((c) => quote(c.trim()))
+    .join(", ");
 }
 
 function preferOf(header: string | string[] | undefined): Set<string> {
   const text = Array.isArray(header) ? header.join(",") : (header ?? "");
-  return new Set(text.split(",").map((s) => s.trim()).filter(Boolean));
+  return new Set(
+    text
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 }
 
 export async function startSupabaseRest(opts: { connectionString: string; serviceKey?: string }): Promise<SupabaseRestDouble> {
@@ -86,13 +94,16 @@ export async function startSupabaseRest(opts: { connectionString: string; servic
           const parsed = JSON.parse(body) as Record<string, unknown> | Array<Record<string, unknown>>;
           const rows = Array.isArray(parsed) ? parsed : [parsed];
           const columns = Object.keys(rows[0] ?? {});
-          const tuples = rows.map((row) => `(${columns.map((c) => (values.push(row[c] ?? null), `$${values.length}`)).join(", ")})`);
+          const tuples = rows.map((row) => `(${columns.map((c) => `$${values.push(row[c] ?? null)}`).join(", ")})`);
           sql = `insert into ${table} (${columns.map(quote).join(", ")}) values ${tuples.join(", ")}`;
           if (prefer.has("resolution=merge-duplicates") || prefer.has("resolution=ignore-duplicates")) {
             const conflict = (u.searchParams.get("on_conflict") ?? "").split(",").filter(Boolean).map(quote);
             if (!conflict.length) throw new PgrstError(400, "PGRST100", "this double needs on_conflict for upserts");
             const ignore = prefer.has("resolution=ignore-duplicates");
-            const updates = columns.map(quote).filter((c) => !conflict.includes(c)).map((c) => `${c} = excluded.${c}`);
+            const updates = columns
+              .map(quote)
+              .filter((c) => !conflict.includes(c))
+              .map((c) => `${c} = excluded.${c}`);
             sql += ` on conflict (${conflict.join(", ")}) do ${ignore || !updates.length ? "nothing" : `update set ${updates.join(", ")}`}`;
           }
           sql += ` returning ${selectList(u.searchParams)}`;

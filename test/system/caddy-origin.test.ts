@@ -34,7 +34,7 @@ interface Answer {
 let edge: EdgeRunnerApiDouble;
 let manager: TestManager;
 let managerServer: Server;
-let managerLogs: string[] = [];
+const managerLogs: string[] = [];
 let caddy: ChildProcess;
 let caddyStderr = "";
 let caddyPort = 0;

@@ -23,7 +23,9 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
   const out: string[] = [];
   const err: string[] = [];
   const waiters: (() => void)[] = [];
-  const poke = () => waiters.splice(0).forEach((w) => w());
+  const poke = () => {
+    for (const w of waiters.splice(0)) w();
+  };
   child.stdout?.on("data", (d: Buffer) => {
     out.push(d.toString());
     poke();
@@ -40,7 +42,10 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
     exit,
     waitFor(pattern, stream = "stdout", timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern} on ${stream}; stdout: ${run.stdout()} stderr: ${run.stderr()}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${pattern} on ${stream}; stdout: ${run.stdout()} stderr: ${run.stderr()}`)),
+          timeoutMs,
+        );
         const check = () => {
           if (pattern.test(stream === "stdout" ? run.stdout() : run.stderr())) {
             clearTimeout(timer);

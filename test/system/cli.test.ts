@@ -81,7 +81,17 @@ describe("sfp-edge login", () => {
 
   it("answers 404 for a project the token does not belong to", async () => {
     const other = await createProject(edge, "other");
-    const res = await cli(["--config-dir", await mkdtemp(join(tmpdir(), "sfp-cli-login-")), "login", "--url", edge.url, "--token", owner, "--project", other.project]);
+    const res = await cli([
+      "--config-dir",
+      await mkdtemp(join(tmpdir(), "sfp-cli-login-")),
+      "login",
+      "--url",
+      edge.url,
+      "--token",
+      owner,
+      "--project",
+      other.project,
+    ]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/no such project \(not_found, HTTP 404/);
   });
@@ -138,7 +148,9 @@ describe("4xx answers as messages", () => {
   });
 
   it("says 403 when the role may not, and 401 with 'run sfp-edge login' for a revoked token", async () => {
-    const { body: viewer } = await api.request<{ id: string; token: string }>("POST", `/v1/projects/${project}/tokens`, { body: { name: "v", role: "viewer" } });
+    const { body: viewer } = await api.request<{ id: string; token: string }>("POST", `/v1/projects/${project}/tokens`, {
+      body: { name: "v", role: "viewer" },
+    });
     const task = await newTask();
     const env = { SFP_EDGE_URL: edge.url, SFP_EDGE_TOKEN: viewer.token, SFP_EDGE_PROJECT: project };
     const denied = await cli(["--config-dir", configDir, "task", "cancel", task.id], env);
@@ -204,7 +216,11 @@ describe("sfp-edge task watch", () => {
       await watch.waitFor(/"seq":1/);
       await api.request("POST", `/v1/tasks/${task.id}/cancel`);
       expect(await watch.exit).toBe(1);
-      expect(jsonLines(watch.stdout()).filter((l) => l.event).map((l) => l.event!.seq)).toEqual([1, 2]);
+      expect(
+        jsonLines(watch.stdout())
+          .filter((l) => l.event)
+          .map((l) => l.event!.seq),
+      ).toEqual([1, 2]);
     } finally {
       proxy.refuseWebSockets = false;
     }
@@ -284,11 +300,24 @@ describe("sfp-edge org register and runner start (this machine's side)", () => {
 
   it("starts a runner manager that registers with a fresh token and drains on SIGTERM", async () => {
     const dir = await mkdtemp(join(tmpdir(), "sfp-cli-runner-"));
-    const env = { SFP_RUNNER_STATE_FILE: join(dir, "state.json"), SFP_LOCAL_CREDENTIALS_FILE: join(dir, "credentials.json"), SFP_LOCAL_CREDENTIALS_KEY: "runner-test-passphrase" };
-    const runner = startCli(["--config-dir", configDir, "runner", "start", "--pool", "cli-runner-pool", "--name", "cli-started", "--listen", "127.0.0.1:0"], env);
+    const env = {
+      SFP_RUNNER_STATE_FILE: join(dir, "state.json"),
+      SFP_LOCAL_CREDENTIALS_FILE: join(dir, "credentials.json"),
+      SFP_LOCAL_CREDENTIALS_KEY: "runner-test-passphrase",
+    };
+    const runner = startCli(
+      ["--config-dir", configDir, "runner", "start", "--pool", "cli-runner-pool", "--name", "cli-started", "--listen", "127.0.0.1:0"],
+      env,
+    );
     try {
       await expect
-        .poll(async () => (await api.request<{ runners: Array<{ name: string; pool: string }> }>("GET", `/v1/projects/${project}/runners`)).body.runners.find((r) => r.name === "cli-started"), { timeout: 30_000, interval: 250 })
+        .poll(
+          async () =>
+            (await api.request<{ runners: Array<{ name: string; pool: string }> }>("GET", `/v1/projects/${project}/runners`)).body.runners.find(
+              (r) => r.name === "cli-started",
+            ),
+          { timeout: 30_000, interval: 250 },
+        )
         .toMatchObject({ pool: "cli-runner-pool" });
     } finally {
       runner.child.kill("SIGTERM");
@@ -302,8 +331,21 @@ describe("sfp-edge webhook-source put", () => {
     const dir = await mkdtemp(join(tmpdir(), "sfp-cli-hook-"));
     const secret = "github-webhook-secret-for-tests";
     await writeFile(join(dir, "secret"), `${secret}\n`, { mode: 0o600 });
-    await writeFile(join(dir, "rules.json"), JSON.stringify({ rules: [{ on: "push", if: { ref: "refs/heads/main" }, task: { type: "deploy", org: "demo", payload: { sha: "{{after}}" } } }] }));
-    const res = await sfp("webhook-source", "put", "gh-main", "--kind", "github", "--secret-file", join(dir, "secret"), "--rules-file", join(dir, "rules.json"));
+    await writeFile(
+      join(dir, "rules.json"),
+      JSON.stringify({ rules: [{ on: "push", if: { ref: "refs/heads/main" }, task: { type: "deploy", org: "demo", payload: { sha: "{{after}}" } } }] }),
+    );
+    const res = await sfp(
+      "webhook-source",
+      "put",
+      "gh-main",
+      "--kind",
+      "github",
+      "--secret-file",
+      join(dir, "secret"),
+      "--rules-file",
+      join(dir, "rules.json"),
+    );
     expect(res.code).toBe(0);
     expect(res.stdout + res.stderr).not.toContain(secret);
     const url = /deliveries go to (\S+)/.exec(res.stdout)?.[1];

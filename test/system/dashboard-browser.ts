@@ -15,12 +15,27 @@ export function chromiumAvailable(what: string): boolean {
 }
 
 /** Opens the dashboard served by `edgeUrl` in a fresh profile and signs in; resolves once its feed is live. */
-export async function openDashboard(edgeUrl: string, project: string, token: string, profileDir: string, timeoutMs = 30_000): Promise<{ context: BrowserContext; page: Page }> {
+export async function openDashboard(
+  edgeUrl: string,
+  project: string,
+  token: string,
+  profileDir: string,
+  timeoutMs = 30_000,
+): Promise<{ context: BrowserContext; page: Page }> {
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
     // As root and offline: no sandbox, and nothing in the background that would try the network.
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(edgeUrl);

@@ -55,11 +55,22 @@ beforeAll(async () => {
   await registerOrg({ alias: "demo", sfdxAuthUrl: org.authUrl, project, config: { provider: "local", file: credentialsFile, key: CREDENTIALS_KEY } });
 
   const { body: reg } = await api.request<{ token: string }>("POST", `/v1/projects/${project}/registration-tokens`, { body: { pool: "default" } });
-  manager = startManager({ edgeUrl: edge.url, registrationToken: reg.token, name: "e2e", dir: mkdtempSync(join(root, "manager-")), credentialsFile, credentialsKey: CREDENTIALS_KEY });
+  manager = startManager({
+    edgeUrl: edge.url,
+    registrationToken: reg.token,
+    name: "e2e",
+    dir: mkdtempSync(join(root, "manager-")),
+    credentialsFile,
+    credentialsKey: CREDENTIALS_KEY,
+  });
   await manager.waitForLog("registered", 90_000);
 
   const { body: put } = await api.request<{ source: { url: string } }>("PUT", `/v1/projects/${project}/webhook-sources/github-main`, {
-    body: { kind: "github", secret: WEBHOOK_SECRET, rules: [{ on: "push", if: { ref: "refs/heads/main" }, task: { type: "deploy", org: "demo", payload: { zipBase64: ZIP } } }] },
+    body: {
+      kind: "github",
+      secret: WEBHOOK_SECRET,
+      rules: [{ on: "push", if: { ref: "refs/heads/main" }, task: { type: "deploy", org: "demo", payload: { zipBase64: ZIP } } }],
+    },
   });
   hookUrl = `${edge.url}${put.source.url}`;
 
@@ -119,10 +130,14 @@ async function events(id: string): Promise<TaskEvent[]> {
 
 /** Resolves once the org double has answered a status check of a deploy made after `before` deploys. */
 async function deployRunning(before: number): Promise<string> {
-  return waitFor(() => {
-    const id = org.deployIds()[before];
-    return id && org.requests.some((r) => r.body.includes("<checkDeployStatus>") && r.body.includes(id)) ? id : undefined;
-  }, 90_000, "the worker to start a deploy and check on it");
+  return waitFor(
+    () => {
+      const id = org.deployIds()[before];
+      return id && org.requests.some((r) => r.body.includes("<checkDeployStatus>") && r.body.includes(id)) ? id : undefined;
+    },
+    90_000,
+    "the worker to start a deploy and check on it",
+  );
 }
 
 const statusChecks = (deployId: string) => org.requests.filter((r) => r.body.includes("<checkDeployStatus>") && r.body.includes(deployId)).length;
@@ -159,7 +174,14 @@ describe("a signed GitHub push, end to end", () => {
 
   it("fails when Salesforce reports a component failure, as the CLI's watch (exit 1) and the dashboard both show", async () => {
     org.controls.componentFailures = [
-      { componentType: "ApexClass", fullName: "AccountService", fileName: "classes/AccountService.cls", problem: "Variable does not exist: totl", lineNumber: 12, columnNumber: 9 },
+      {
+        componentType: "ApexClass",
+        fullName: "AccountService",
+        fileName: "classes/AccountService.cls",
+        problem: "Variable does not exist: totl",
+        lineNumber: 12,
+        columnNumber: 9,
+      },
     ];
     org.controls.deployPolls = HOLD;
     const deploysBefore = org.deployIds().length;
@@ -180,7 +202,15 @@ describe("a signed GitHub push, end to end", () => {
 
 describe("a desktop client on the task WebSocket", () => {
   /** A socket as a desktop app opens it: Node's WebSocket (undici) with the Authorization header. */
-  function openTaskSocket(id: string, query = ""): { ws: WebSocket; messages: ServerMessage[]; closed: Promise<CloseEvent>; next(match: (m: ServerMessage) => boolean, what: string): Promise<ServerMessage> } {
+  function openTaskSocket(
+    id: string,
+    query = "",
+  ): {
+    ws: WebSocket;
+    messages: ServerMessage[];
+    closed: Promise<CloseEvent>;
+    next(match: (m: ServerMessage) => boolean, what: string): Promise<ServerMessage>;
+  } {
     const Ctor = (globalThis as unknown as { WebSocket: new (url: string, init: { headers: Record<string, string> }) => WebSocket }).WebSocket;
     const ws = new Ctor(`${proxy.url.replace(/^http/, "ws")}/v1/tasks/${id}/ws${query}`, { headers: { authorization: `Bearer ${owner}` } });
     const messages: ServerMessage[] = [];
@@ -198,12 +228,17 @@ describe("a desktop client on the task WebSocket", () => {
   it("loses its connection mid-task, resumes with {type:resume, after:N}, and receives every event once, without a gap, through the terminal event and the 1000 close", async () => {
     org.controls.deployPolls = HOLD;
     const deploysBefore = org.deployIds().length;
-    const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "deploy", org: "demo", payload: { zipBase64: ZIP } } });
+    const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, {
+      body: { type: "deploy", org: "demo", payload: { zipBase64: ZIP } },
+    });
     const id = body.task.id;
 
     // From the first event: `?after=0` replays before anything goes out live, so the order is seq order.
     const first = openTaskSocket(id, "?after=0");
-    await first.next((m) => m.type === "event" && m.event.type === "progress" && m.event.step === "InProgress", "the deploy's InProgress progress on the first socket");
+    await first.next(
+      (m) => m.type === "event" && m.event.type === "progress" && m.event.step === "InProgress",
+      "the deploy's InProgress progress on the first socket",
+    );
     const deployId = await deployRunning(deploysBefore);
 
     // The network goes away: the connection dies without a close handshake, and new ones wait.
@@ -220,9 +255,17 @@ describe("a desktop client on the task WebSocket", () => {
     // until the test lets it finish, so none can race the replay on the next socket.
     const checks = statusChecks(deployId);
     org.controls.deployPolls = 4 * checks + 3;
-    const moved = await waitFor(async () => (await events(id)).find((e) => e.seq > n && e.type === "progress" && (e.percent ?? 0) >= 25), 90_000, "progress made while the client was away");
+    const moved = await waitFor(
+      async () => (await events(id)).find((e) => e.seq > n && e.type === "progress" && (e.percent ?? 0) >= 25),
+      90_000,
+      "progress made while the client was away",
+    );
     org.controls.deployPolls = HOLD;
-    await waitFor(async () => (await events(id)).some((e) => e.seq > moved.seq && e.type === "log" && e.lines.some((l) => l.includes("0/4 components"))), 90_000, "the deploy to stall again");
+    await waitFor(
+      async () => (await events(id)).some((e) => e.seq > moved.seq && e.type === "log" && e.lines.some((l) => l.includes("0/4 components"))),
+      90_000,
+      "the deploy to stall again",
+    );
 
     proxy.release();
     const second = openTaskSocket(id);

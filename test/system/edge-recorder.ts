@@ -45,8 +45,7 @@ export async function startEdgeRecorder(target: string): Promise<EdgeRecorder> {
     const requestBody = await readBody(req);
     const auth = req.headers.authorization;
     const token = auth?.startsWith("Bearer ") ? auth.slice(7) : undefined;
-    const record = (status: number, responseBody: string) =>
-      calls.push({ at, method: req.method ?? "GET", path, token, status, requestBody, responseBody });
+    const record = (status: number, responseBody: string) => calls.push({ at, method: req.method ?? "GET", path, token, status, requestBody, responseBody });
     if (recorder.refusePolls && req.method === "POST" && path === "/v1/runners/poll") {
       const body = JSON.stringify({ error: { code: "unavailable", message: "refused by the test's recorder", requestId: "req_recorder" } });
       record(503, body);

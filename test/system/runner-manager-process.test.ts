@@ -85,7 +85,13 @@ function startManager(extraEnv: Record<string, string> = {}): ManagerProcess {
       if (seen) return Promise.resolve(seen);
       return new Promise((resolvePromise, reject) => {
         const timer = setTimeout(() => reject(new Error(`no "${msg}" log within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
-        waiters.push({ msg, resolve: (r) => (clearTimeout(timer), resolvePromise(r)) });
+        waiters.push({
+          msg,
+          resolve: (r) => {
+            clearTimeout(timer);
+            resolvePromise(r);
+          },
+        });
       });
     },
   };

@@ -18,15 +18,7 @@ import { makeZip } from "../doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
 import { startEdgeRecorder, type EdgeRecorder } from "./edge-recorder.ts";
 import { createProject, startEdge, type Edge } from "./edge-process.ts";
-import {
-  childrenOf,
-  killAllManagers,
-  processAlive,
-  procView,
-  startManager,
-  waitFor,
-  type ManagerProcess,
-} from "./manager-process.ts";
+import { childrenOf, killAllManagers, processAlive, procView, startManager, waitFor, type ManagerProcess } from "./manager-process.ts";
 
 const caddyMissing = spawnSync("caddy", ["version"]).error !== undefined;
 if (caddyMissing) {
@@ -167,10 +159,14 @@ function sparesBesides(m: ManagerProcess, worker: number): number[] {
 
 /** Resolves once the org double has been asked about a deploy that is still running (the worker is mid-job). */
 async function deployInProgress(before: number): Promise<string> {
-  return waitFor(() => {
-    const id = org.deployIds()[before];
-    return id && org.requests.some((r) => r.body.includes("<checkDeployStatus>") && r.body.includes(id)) ? id : undefined;
-  }, 60_000, "the worker to start a deploy and check on it");
+  return waitFor(
+    () => {
+      const id = org.deployIds()[before];
+      return id && org.requests.some((r) => r.body.includes("<checkDeployStatus>") && r.body.includes(id)) ? id : undefined;
+    },
+    60_000,
+    "the worker to start a deploy and check on it",
+  );
 }
 
 function statuses(page: EventsPage): Array<{ status: string; attempt: number }> {
@@ -205,218 +201,256 @@ function expectNoSecret(where: string, haystack: string, secrets: Record<string,
 // ── the tests ──────────────────────────────────────────────────────────────────────────────────────
 
 describe("the runner pool with the real edge, managers and workers", () => {
-  it("runs a deploy end to end: created, dispatched, accepted, worker, Salesforce, succeeded with the deploy result, events and logs readable, the worker gone", async () => {
-    const pool = await newPool("pool-e2e");
-    const manager = await pool.manager("e2e");
-    const deploysBefore = org.deployIds().length;
+  it(
+    "runs a deploy end to end: created, dispatched, accepted, worker, Salesforce, succeeded with the deploy result, events and logs readable, the worker gone",
+    async () => {
+      const pool = await newPool("pool-e2e");
+      const manager = await pool.manager("e2e");
+      const deploysBefore = org.deployIds().length;
 
-    const created = await pool.createTask();
-    expect(created).toMatchObject({ type: "deploy", org: "demo", status: "queued", attempt: 1 });
-    const task = await pool.waitForTask(created.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
+      const created = await pool.createTask();
+      expect(created).toMatchObject({ type: "deploy", org: "demo", status: "queued", attempt: 1 });
+      const task = await pool.waitForTask(created.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
 
-    expect(task.error).toBeUndefined();
-    expect(task).toMatchObject({ status: "succeeded", attempt: 1 });
-    const deployId = org.deployIds()[deploysBefore];
-    expect(task.result).toMatchObject({ id: deployId, status: "Succeeded", success: true, checkOnly: false, numberComponentsDeployed: 4, numberComponentsTotal: 4, componentFailures: [] });
-    // The zip of the payload is what reached Salesforce.
-    const deploy = org.requests.find((r) => r.body.includes("<deploy>") && r.body.includes(`<ZipFile>${ZIP}</ZipFile>`));
-    expect(deploy).toBeDefined();
+      expect(task.error).toBeUndefined();
+      expect(task).toMatchObject({ status: "succeeded", attempt: 1 });
+      const deployId = org.deployIds()[deploysBefore];
+      expect(task.result).toMatchObject({
+        id: deployId,
+        status: "Succeeded",
+        success: true,
+        checkOnly: false,
+        numberComponentsDeployed: 4,
+        numberComponentsTotal: 4,
+        componentFailures: [],
+      });
+      // The zip of the payload is what reached Salesforce.
+      const deploy = org.requests.find((r) => r.body.includes("<deploy>") && r.body.includes(`<ZipFile>${ZIP}</ZipFile>`));
+      expect(deploy).toBeDefined();
 
-    const page = await pool.events(task.id);
-    expect(page.done).toBe(true);
-    expect(page.events.map((e) => e.seq)).toEqual(page.events.map((_, i) => i + 1));
-    expect(statuses(page).map((s) => s.status)).toEqual(["queued", "running", "succeeded"]);
-    expect(page.events.some((e) => e.type === "progress" && e.percent === 100)).toBe(true);
-    expect(page.events.find((e) => e.type === "result")).toMatchObject({ result: { id: deployId, status: "Succeeded" } });
-    const logs = await pool.logs(task.id);
-    expect(logs).toContain("deploy on demo");
-    expect(logs).toMatch(new RegExp(`deploy ${deployId} Succeeded`));
+      const page = await pool.events(task.id);
+      expect(page.done).toBe(true);
+      expect(page.events.map((e) => e.seq)).toEqual(page.events.map((_, i) => i + 1));
+      expect(statuses(page).map((s) => s.status)).toEqual(["queued", "running", "succeeded"]);
+      expect(page.events.some((e) => e.type === "progress" && e.percent === 100)).toBe(true);
+      expect(page.events.find((e) => e.type === "result")).toMatchObject({ result: { id: deployId, status: "Succeeded" } });
+      const logs = await pool.logs(task.id);
+      expect(logs).toContain("deploy on demo");
+      expect(logs).toMatch(new RegExp(`deploy ${deployId} Succeeded`));
 
-    const ended = await manager.waitForLog((r) => r.msg === "job ended" && r.taskId === task.id);
-    expect(ended).toMatchObject({ outcome: "succeeded" });
-    const pid = await workerOf(manager, task.id);
-    await waitFor(() => !processAlive(pid), 10_000, `worker ${pid} to be gone`);
-    // What is left is at most the warm spare for the next job.
-    expect(sparesBesides(manager, pid).length).toBeLessThanOrEqual(1);
-    expect(manager.alive()).toBe(true);
-  }, TEST_TIMEOUT_MS);
+      const ended = await manager.waitForLog((r) => r.msg === "job ended" && r.taskId === task.id);
+      expect(ended).toMatchObject({ outcome: "succeeded" });
+      const pid = await workerOf(manager, task.id);
+      await waitFor(() => !processAlive(pid), 10_000, `worker ${pid} to be gone`);
+      // What is left is at most the warm spare for the next job.
+      expect(sparesBesides(manager, pid).length).toBeLessThanOrEqual(1);
+      expect(manager.alive()).toBe(true);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it("lets no secret reach the manager's output, the task's events, logs, result or errors, a worker's argv or environment, or any file but the encrypted store", async () => {
-    const pool = await newPool("pool-secrets");
-    // A second org whose refresh token is revoked: its task fails on the auth path, with an error message.
-    const revokedOrg = await startSalesforceOrg();
-    try {
-      revokedOrg.controls.revokeRefreshToken();
-      await registerOrg({ alias: "revoked", sfdxAuthUrl: revokedOrg.authUrl, config: { provider: "local", file: credentialsFile, key: CREDENTIALS_KEY } });
-      await pool.api.request("PUT", `/v1/projects/${pool.project}/orgs/revoked`, { body: {} });
-      const manager = await pool.manager("secrets", { originToken: edge.originToken });
+  it(
+    "lets no secret reach the manager's output, the task's events, logs, result or errors, a worker's argv or environment, or any file but the encrypted store",
+    async () => {
+      const pool = await newPool("pool-secrets");
+      // A second org whose refresh token is revoked: its task fails on the auth path, with an error message.
+      const revokedOrg = await startSalesforceOrg();
+      try {
+        revokedOrg.controls.revokeRefreshToken();
+        await registerOrg({ alias: "revoked", sfdxAuthUrl: revokedOrg.authUrl, config: { provider: "local", file: credentialsFile, key: CREDENTIALS_KEY } });
+        await pool.api.request("PUT", `/v1/projects/${pool.project}/orgs/revoked`, { body: {} });
+        const manager = await pool.manager("secrets", { originToken: edge.originToken });
 
+        org.controls.deployPolls = HOLD;
+        const before = org.deployIds().length;
+        const slow = await pool.createTask();
+        const pid = await workerOf(manager, slow.id);
+        await deployInProgress(before);
+        expect(childrenOf(manager.pid)).toContain(pid);
+        // Sampled while the worker holds the org's tokens and the deploy runs.
+        const samples: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          const view = procView(pid);
+          samples.push(`argv: ${view.cmdline}\nenv:\n${view.environ}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        expect(samples[0]).toMatch(/runner\/worker\/main\.ts/);
+        org.controls.deployPolls = 0;
+        const done = await pool.waitForTask(slow.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
+        expect(done.status).toBe("succeeded");
+
+        const failing = await pool.createTask({ type: "org-check", org: "revoked", payload: {} });
+        const failed = await pool.waitForTask(failing.id, (t) => t.status === "failed" || t.status === "succeeded", "finished");
+        expect(failed.status).toBe("failed");
+        expect(failed.error?.message.length).toBeGreaterThan(0);
+
+        manager.child.kill("SIGTERM");
+        expect((await manager.exit).code).toBe(0);
+
+        const runnerTokens = recorder.calls
+          .filter((c) => c.path === "/v1/runners/register" && c.status === 201)
+          .map((c) => JSON.parse(c.responseBody).runnerToken as string);
+        const runnerToken = runnerTokens.find((t) => readFileSync(manager.stateFile, "utf8").includes(t));
+        expect(runnerToken).toBeDefined();
+        // A retried accept answers the same job token: one per task.
+        const jobTokens = [
+          ...new Set(
+            recorder.calls
+              .filter((c) => /^\/v1\/jobs\/[^/]+\/accept$/.test(c.path) && c.status === 200 && c.token === runnerToken)
+              .map((c) => JSON.parse(c.responseBody).jobToken as string),
+          ),
+        ];
+        expect(jobTokens).toHaveLength(2);
+        expect(org.issuedTokens.length).toBeGreaterThan(0);
+        const secrets: Record<string, string> = {
+          "the refresh token": org.refreshToken,
+          "the client secret": org.clientSecret,
+          "the revoked org's refresh token": revokedOrg.refreshToken,
+          "the revoked org's client secret": revokedOrg.clientSecret,
+          "the local store key": CREDENTIALS_KEY,
+          "the registration token": pool.registrationTokens[0],
+          "the origin token": edge.originToken,
+          ...Object.fromEntries(org.issuedTokens.map((t, i) => [`access token #${i + 1}`, t])),
+          ...Object.fromEntries(jobTokens.map((t, i) => [`job token #${i + 1}`, t])),
+        };
+        const withRunnerToken = { ...secrets, "the runner token": runnerToken! };
+
+        expect(manager.records.length).toBeGreaterThan(5);
+        expectNoSecret("the manager's stdout/stderr", manager.output(), withRunnerToken);
+        for (const id of [slow.id, failing.id]) {
+          expectNoSecret(`task ${id}`, JSON.stringify(await pool.task(id)), withRunnerToken);
+          expectNoSecret(`the events of ${id}`, JSON.stringify(await pool.events(id)), withRunnerToken);
+          expectNoSecret(`the logs of ${id}`, await pool.logs(id), withRunnerToken);
+        }
+        expectNoSecret("the failed task's error message", failed.error!.message, withRunnerToken);
+        for (const [i, s] of samples.entries()) expectNoSecret(`the worker's argv/environ (sample ${i + 1})`, s, withRunnerToken);
+
+        // The files the runner wrote: the state file holds the runner token (documented, mode 0600) and
+        // nothing else secret; no other file under the test's directories holds any secret.
+        const files = filesUnder(root).filter((f) => f.path !== credentialsFile);
+        expect(files.map((f) => f.path)).toContain(manager.stateFile);
+        for (const f of files) expectNoSecret(f.path, f.text, f.path === manager.stateFile ? secrets : withRunnerToken);
+        expect(statSync(manager.stateFile).mode & 0o777).toBe(0o600);
+        // The encrypted store holds no secret in the clear either.
+        expectNoSecret("the encrypted credential store", readFileSync(credentialsFile, "utf8"), {
+          refresh: org.refreshToken,
+          secret: org.clientSecret,
+          key: CREDENTIALS_KEY,
+        });
+      } finally {
+        await revokedOrg.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "fails the attempt with worker_crashed when the worker process is SIGKILLed mid-job, and the manager takes the next task",
+    async () => {
+      const pool = await newPool("pool-worker-kill");
+      const manager = await pool.manager("worker-kill");
       org.controls.deployPolls = HOLD;
       const before = org.deployIds().length;
-      const slow = await pool.createTask();
-      const pid = await workerOf(manager, slow.id);
+      const task = await pool.createTask();
+      const logged = await workerOf(manager, task.id);
       await deployInProgress(before);
-      expect(childrenOf(manager.pid)).toContain(pid);
-      // Sampled while the worker holds the org's tokens and the deploy runs.
-      const samples: string[] = [];
-      for (let i = 0; i < 5; i++) {
-        const view = procView(pid);
-        samples.push(`argv: ${view.cmdline}\nenv:\n${view.environ}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      expect(samples[0]).toMatch(/runner\/worker\/main\.ts/);
+
+      expect(childrenOf(manager.pid)).toContain(logged);
+      expect(sparesBesides(manager, logged).length).toBeLessThanOrEqual(1);
+      process.kill(logged, "SIGKILL");
+
+      const failed = await pool.waitForTask(task.id, (t) => t.status !== "queued" && t.status !== "running", "finished");
+      expect(failed).toMatchObject({ status: "failed", attempt: 1, error: { code: "worker_crashed" } });
+      expect(failed.error?.message).toMatch(/killed by SIGKILL/);
+      expect(statuses(await pool.events(task.id))).toEqual([
+        { status: "queued", attempt: 1 },
+        { status: "running", attempt: 1 },
+        { status: "failed", attempt: 1 },
+      ]);
+      await waitFor(() => !processAlive(logged), 10_000, "the killed worker to be reaped");
+
+      org.controls.deployPolls = 1;
+      const next = await pool.createTask();
+      expect((await pool.waitForTask(next.id, (t) => t.status === "succeeded" || t.status === "failed", "finished")).status).toBe("succeeded");
+      expect(manager.alive()).toBe(true);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "requeues a task whose manager was SIGKILLed mid-job once its lease lapses, and another manager finishes it as attempt 2",
+    async () => {
+      const pool = await newPool("pool-manager-kill");
+      const first = await pool.manager("doomed");
+      org.controls.deployPolls = HOLD;
+      const before = org.deployIds().length;
+      const task = await pool.createTask();
+      const orphan = await workerOf(first, task.id);
+      const firstDeploy = await deployInProgress(before);
+
+      const second = await pool.manager("survivor");
+      first.child.kill("SIGKILL");
+      expect((await first.exit).signal).toBe("SIGKILL");
+
+      const requeued = await pool.waitForTask(task.id, (t) => t.attempt >= 2 || (t.status !== "running" && t.status !== "queued"), "requeued", 60_000);
+      expect(requeued.attempt).toBe(2);
+      org.controls.deployPolls = 1;
+      const done = await pool.waitForTask(task.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
+      expect(done).toMatchObject({ status: "succeeded", attempt: 2 });
+      expect(statuses(await pool.events(task.id))).toEqual([
+        { status: "queued", attempt: 1 },
+        { status: "running", attempt: 1 },
+        { status: "queued", attempt: 2 },
+        { status: "running", attempt: 2 },
+        { status: "succeeded", attempt: 2 },
+      ]);
+      expect(await second.waitForLog((r) => r.msg === "job ended" && r.taskId === task.id)).toMatchObject({ outcome: "succeeded" });
+      expect(second.records.find((r) => r.msg === "job started" && r.taskId === task.id)).toMatchObject({ attempt: 2 });
+      // The orphaned worker noticed its manager was gone, canceled its deploy and exited.
+      await waitFor(() => !processAlive(orphan), 30_000, `orphaned worker ${orphan} to exit`);
+      expect(org.requests.some((r) => r.body.includes("<cancelDeploy>") && r.body.includes(firstDeploy))).toBe(true);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "on SIGTERM drains: the running job finishes, no new job is taken, the manager exits 0, and a task created meanwhile waits for another manager",
+    async () => {
+      const pool = await newPool("pool-drain");
+      const draining = await pool.manager("draining");
+      org.controls.deployPolls = HOLD;
+      const before = org.deployIds().length;
+      const running = await pool.createTask();
+      await workerOf(draining, running.id);
+      await deployInProgress(before);
+
+      draining.child.kill("SIGTERM");
+      await draining.waitForLog("draining");
+      const waiting = await pool.createTask();
+      // The manager keeps heartbeating as draining while its job runs.
+      const runnerToken = JSON.parse(readFileSync(draining.stateFile, "utf8")).runnerToken as string;
+      await waitFor(
+        () => recorder.calls.some((c) => c.path === "/v1/runners/heartbeat" && c.token === runnerToken && JSON.parse(c.requestBody).state === "draining"),
+        15_000,
+        "a draining heartbeat",
+      );
       org.controls.deployPolls = 0;
-      const done = await pool.waitForTask(slow.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
+      const done = await pool.waitForTask(running.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
       expect(done.status).toBe("succeeded");
+      expect(await draining.exit).toEqual({ code: 0, signal: null });
 
-      const failing = await pool.createTask({ type: "org-check", org: "revoked", payload: {} });
-      const failed = await pool.waitForTask(failing.id, (t) => t.status === "failed" || t.status === "succeeded", "finished");
-      expect(failed.status).toBe("failed");
-      expect(failed.error?.message.length).toBeGreaterThan(0);
+      expect(await pool.task(waiting.id)).toMatchObject({ status: "queued", attempt: 1 });
+      expect(draining.records.filter((r) => r.taskId === waiting.id)).toEqual([]);
+      expect(recorder.calls.filter((c) => c.path === `/v1/jobs/${waiting.id}/accept` && c.token === runnerToken)).toEqual([]);
 
-      manager.child.kill("SIGTERM");
-      expect((await manager.exit).code).toBe(0);
-
-      const runnerTokens = recorder.calls.filter((c) => c.path === "/v1/runners/register" && c.status === 201).map((c) => JSON.parse(c.responseBody).runnerToken as string);
-      const runnerToken = runnerTokens.find((t) => readFileSync(manager.stateFile, "utf8").includes(t));
-      expect(runnerToken).toBeDefined();
-      // A retried accept answers the same job token: one per task.
-      const jobTokens = [...new Set(recorder.calls
-        .filter((c) => /^\/v1\/jobs\/[^/]+\/accept$/.test(c.path) && c.status === 200 && c.token === runnerToken)
-        .map((c) => JSON.parse(c.responseBody).jobToken as string))];
-      expect(jobTokens).toHaveLength(2);
-      expect(org.issuedTokens.length).toBeGreaterThan(0);
-      const secrets: Record<string, string> = {
-        "the refresh token": org.refreshToken,
-        "the client secret": org.clientSecret,
-        "the revoked org's refresh token": revokedOrg.refreshToken,
-        "the revoked org's client secret": revokedOrg.clientSecret,
-        "the local store key": CREDENTIALS_KEY,
-        "the registration token": pool.registrationTokens[0],
-        "the origin token": edge.originToken,
-        ...Object.fromEntries(org.issuedTokens.map((t, i) => [`access token #${i + 1}`, t])),
-        ...Object.fromEntries(jobTokens.map((t, i) => [`job token #${i + 1}`, t])),
-      };
-      const withRunnerToken = { ...secrets, "the runner token": runnerToken! };
-
-      expect(manager.records.length).toBeGreaterThan(5);
-      expectNoSecret("the manager's stdout/stderr", manager.output(), withRunnerToken);
-      for (const id of [slow.id, failing.id]) {
-        expectNoSecret(`task ${id}`, JSON.stringify(await pool.task(id)), withRunnerToken);
-        expectNoSecret(`the events of ${id}`, JSON.stringify(await pool.events(id)), withRunnerToken);
-        expectNoSecret(`the logs of ${id}`, await pool.logs(id), withRunnerToken);
-      }
-      expectNoSecret("the failed task's error message", failed.error!.message, withRunnerToken);
-      samples.forEach((s, i) => expectNoSecret(`the worker's argv/environ (sample ${i + 1})`, s, withRunnerToken));
-
-      // The files the runner wrote: the state file holds the runner token (documented, mode 0600) and
-      // nothing else secret; no other file under the test's directories holds any secret.
-      const files = filesUnder(root).filter((f) => f.path !== credentialsFile);
-      expect(files.map((f) => f.path)).toContain(manager.stateFile);
-      for (const f of files) expectNoSecret(f.path, f.text, f.path === manager.stateFile ? secrets : withRunnerToken);
-      expect(statSync(manager.stateFile).mode & 0o777).toBe(0o600);
-      // The encrypted store holds no secret in the clear either.
-      expectNoSecret("the encrypted credential store", readFileSync(credentialsFile, "utf8"), { refresh: org.refreshToken, secret: org.clientSecret, key: CREDENTIALS_KEY });
-    } finally {
-      await revokedOrg.close();
-    }
-  }, TEST_TIMEOUT_MS);
-
-  it("fails the attempt with worker_crashed when the worker process is SIGKILLed mid-job, and the manager takes the next task", async () => {
-    const pool = await newPool("pool-worker-kill");
-    const manager = await pool.manager("worker-kill");
-    org.controls.deployPolls = HOLD;
-    const before = org.deployIds().length;
-    const task = await pool.createTask();
-    const logged = await workerOf(manager, task.id);
-    await deployInProgress(before);
-
-    expect(childrenOf(manager.pid)).toContain(logged);
-    expect(sparesBesides(manager, logged).length).toBeLessThanOrEqual(1);
-    process.kill(logged, "SIGKILL");
-
-    const failed = await pool.waitForTask(task.id, (t) => t.status !== "queued" && t.status !== "running", "finished");
-    expect(failed).toMatchObject({ status: "failed", attempt: 1, error: { code: "worker_crashed" } });
-    expect(failed.error?.message).toMatch(/killed by SIGKILL/);
-    expect(statuses(await pool.events(task.id))).toEqual([
-      { status: "queued", attempt: 1 },
-      { status: "running", attempt: 1 },
-      { status: "failed", attempt: 1 },
-    ]);
-    await waitFor(() => !processAlive(logged), 10_000, "the killed worker to be reaped");
-
-    org.controls.deployPolls = 1;
-    const next = await pool.createTask();
-    expect((await pool.waitForTask(next.id, (t) => t.status === "succeeded" || t.status === "failed", "finished")).status).toBe("succeeded");
-    expect(manager.alive()).toBe(true);
-  }, TEST_TIMEOUT_MS);
-
-  it("requeues a task whose manager was SIGKILLed mid-job once its lease lapses, and another manager finishes it as attempt 2", async () => {
-    const pool = await newPool("pool-manager-kill");
-    const first = await pool.manager("doomed");
-    org.controls.deployPolls = HOLD;
-    const before = org.deployIds().length;
-    const task = await pool.createTask();
-    const orphan = await workerOf(first, task.id);
-    const firstDeploy = await deployInProgress(before);
-
-    const second = await pool.manager("survivor");
-    first.child.kill("SIGKILL");
-    expect((await first.exit).signal).toBe("SIGKILL");
-
-    const requeued = await pool.waitForTask(task.id, (t) => t.attempt >= 2 || (t.status !== "running" && t.status !== "queued"), "requeued", 60_000);
-    expect(requeued.attempt).toBe(2);
-    org.controls.deployPolls = 1;
-    const done = await pool.waitForTask(task.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
-    expect(done).toMatchObject({ status: "succeeded", attempt: 2 });
-    expect(statuses(await pool.events(task.id))).toEqual([
-      { status: "queued", attempt: 1 },
-      { status: "running", attempt: 1 },
-      { status: "queued", attempt: 2 },
-      { status: "running", attempt: 2 },
-      { status: "succeeded", attempt: 2 },
-    ]);
-    expect(await second.waitForLog((r) => r.msg === "job ended" && r.taskId === task.id)).toMatchObject({ outcome: "succeeded" });
-    expect(second.records.find((r) => r.msg === "job started" && r.taskId === task.id)).toMatchObject({ attempt: 2 });
-    // The orphaned worker noticed its manager was gone, canceled its deploy and exited.
-    await waitFor(() => !processAlive(orphan), 30_000, `orphaned worker ${orphan} to exit`);
-    expect(org.requests.some((r) => r.body.includes("<cancelDeploy>") && r.body.includes(firstDeploy))).toBe(true);
-  }, TEST_TIMEOUT_MS);
-
-  it("on SIGTERM drains: the running job finishes, no new job is taken, the manager exits 0, and a task created meanwhile waits for another manager", async () => {
-    const pool = await newPool("pool-drain");
-    const draining = await pool.manager("draining");
-    org.controls.deployPolls = HOLD;
-    const before = org.deployIds().length;
-    const running = await pool.createTask();
-    await workerOf(draining, running.id);
-    await deployInProgress(before);
-
-    draining.child.kill("SIGTERM");
-    await draining.waitForLog("draining");
-    const waiting = await pool.createTask();
-    // The manager keeps heartbeating as draining while its job runs.
-    const runnerToken = JSON.parse(readFileSync(draining.stateFile, "utf8")).runnerToken as string;
-    await waitFor(
-      () => recorder.calls.some((c) => c.path === "/v1/runners/heartbeat" && c.token === runnerToken && JSON.parse(c.requestBody).state === "draining"),
-      15_000,
-      "a draining heartbeat",
-    );
-    org.controls.deployPolls = 0;
-    const done = await pool.waitForTask(running.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
-    expect(done.status).toBe("succeeded");
-    expect(await draining.exit).toEqual({ code: 0, signal: null });
-
-    expect(await pool.task(waiting.id)).toMatchObject({ status: "queued", attempt: 1 });
-    expect(draining.records.filter((r) => r.taskId === waiting.id)).toEqual([]);
-    expect(recorder.calls.filter((c) => c.path === `/v1/jobs/${waiting.id}/accept` && c.token === runnerToken)).toEqual([]);
-
-    org.controls.deployPolls = 1;
-    const taker = await pool.manager("taker");
-    const taken = await pool.waitForTask(waiting.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
-    expect(taken).toMatchObject({ status: "succeeded", attempt: 1 });
-    expect(await taker.waitForLog((r) => r.msg === "job ended" && r.taskId === waiting.id)).toMatchObject({ outcome: "succeeded" });
-  }, TEST_TIMEOUT_MS);
+      org.controls.deployPolls = 1;
+      const taker = await pool.manager("taker");
+      const taken = await pool.waitForTask(waiting.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
+      expect(taken).toMatchObject({ status: "succeeded", attempt: 1 });
+      expect(await taker.waitForLog((r) => r.msg === "job ended" && r.taskId === waiting.id)).toMatchObject({ outcome: "succeeded" });
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 describe.skipIf(caddyMissing)("the edge waking an idle manager through Caddy", () => {
@@ -448,36 +482,53 @@ describe.skipIf(caddyMissing)("the edge waking an idle manager through Caddy", (
     }
   });
 
-  it("sends a signed wake through Caddy when a task is queued and no poll is parked, and the manager polls at once instead of finishing its backoff", async () => {
-    const pool = await newPool("pool-wake");
-    // Polls answer 503 until the manager's backoff is long; heartbeats and everything else still pass.
-    recorder.refusePolls = true;
-    const manager = await pool.manager("wakeable", { listen: `127.0.0.1:${managerPort}`, originToken: edge.originToken });
-    const backoff = await manager.waitForLog((r) => r.msg === "poll failed" && Number(r.retryInMs) >= 12_000, 90_000);
-    const backoffEndsAt = Date.parse(String(backoff.time)) + Number(backoff.retryInMs);
-    recorder.refusePolls = false;
+  it(
+    "sends a signed wake through Caddy when a task is queued and no poll is parked, and the manager polls at once instead of finishing its backoff",
+    async () => {
+      const pool = await newPool("pool-wake");
+      // Polls answer 503 until the manager's backoff is long; heartbeats and everything else still pass.
+      recorder.refusePolls = true;
+      const manager = await pool.manager("wakeable", { listen: `127.0.0.1:${managerPort}`, originToken: edge.originToken });
+      const backoff = await manager.waitForLog((r) => r.msg === "poll failed" && Number(r.retryInMs) >= 12_000, 90_000);
+      const backoffEndsAt = Date.parse(String(backoff.time)) + Number(backoff.retryInMs);
+      recorder.refusePolls = false;
 
-    const task = await pool.createTask();
-    const wake = await manager.waitForLog("wake", 30_000);
-    expect(wake).toMatchObject({ woke: true, project: pool.project, pool: "default", queued: 1 });
-    // The edge logs the wake once Caddy's answer is in, which may be just after the manager's line.
-    const sent = await waitFor(() => {
-      const lines = edge.harness.getLogs().map((l) => l.message).filter((m) => m.includes('"wake sent"') && m.includes(pool.project));
-      return lines.length ? lines : undefined;
-    }, 10_000, "the edge's wake log line");
-    expect(sent.map((m) => JSON.parse(m).status)).toEqual([202]);
-    const done = await pool.waitForTask(task.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
-    expect(done.status).toBe("succeeded");
+      const task = await pool.createTask();
+      const wake = await manager.waitForLog("wake", 30_000);
+      expect(wake).toMatchObject({ woke: true, project: pool.project, pool: "default", queued: 1 });
+      // The edge logs the wake once Caddy's answer is in, which may be just after the manager's line.
+      const sent = await waitFor(
+        () => {
+          const lines = edge.harness
+            .getLogs()
+            .map((l) => l.message)
+            .filter((m) => m.includes('"wake sent"') && m.includes(pool.project));
+          return lines.length ? lines : undefined;
+        },
+        10_000,
+        "the edge's wake log line",
+      );
+      expect(sent.map((m) => JSON.parse(m).status)).toEqual([202]);
+      const done = await pool.waitForTask(task.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
+      expect(done.status).toBe("succeeded");
 
-    // The poll that took the task came after the wake and before the backoff would have let it run.
-    const runnerToken = JSON.parse(readFileSync(manager.stateFile, "utf8")).runnerToken as string;
-    const taking = recorder.calls.find((c) => c.path === "/v1/runners/poll" && c.token === runnerToken && c.status === 200 && c.responseBody.includes(task.id));
-    expect(taking).toBeDefined();
-    expect(taking!.at).toBeGreaterThanOrEqual(Date.parse(String(wake.time)));
-    expect(taking!.at).toBeLessThan(backoffEndsAt);
-    expect(recorder.calls.filter((c) => c.path === "/v1/runners/poll" && c.token === runnerToken && c.at > Date.parse(String(backoff.time)) && c.at < Date.parse(String(wake.time)))).toEqual([]);
-    // Caddy passed it on: its access log shows the wake, without the origin token.
-    expect(caddyLog).toContain("/v1/wake");
-    expect(caddyLog).not.toContain(edge.originToken);
-  }, TEST_TIMEOUT_MS);
+      // The poll that took the task came after the wake and before the backoff would have let it run.
+      const runnerToken = JSON.parse(readFileSync(manager.stateFile, "utf8")).runnerToken as string;
+      const taking = recorder.calls.find(
+        (c) => c.path === "/v1/runners/poll" && c.token === runnerToken && c.status === 200 && c.responseBody.includes(task.id),
+      );
+      expect(taking).toBeDefined();
+      expect(taking!.at).toBeGreaterThanOrEqual(Date.parse(String(wake.time)));
+      expect(taking!.at).toBeLessThan(backoffEndsAt);
+      expect(
+        recorder.calls.filter(
+          (c) => c.path === "/v1/runners/poll" && c.token === runnerToken && c.at > Date.parse(String(backoff.time)) && c.at < Date.parse(String(wake.time)),
+        ),
+      ).toEqual([]);
+      // Caddy passed it on: its access log shows the wake, without the origin token.
+      expect(caddyLog).toContain("/v1/wake");
+      expect(caddyLog).not.toContain(edge.originToken);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -35,7 +35,9 @@ function start(): Started {
   const chunks: string[] = [];
   child.stdout!.on("data", (c: Buffer) => chunks.push(c.toString()));
   child.stderr!.on("data", (c: Buffer) => chunks.push(c.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   const s: Started = { child, output: () => chunks.join(""), exit };
   running.add(s);
   void exit.then(() => running.delete(s));

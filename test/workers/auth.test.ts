@@ -96,7 +96,10 @@ describe("authentication", () => {
 describe("orgs", () => {
   it("stores metadata only and lists it", async () => {
     const { project, owner } = await newProject();
-    const put = await api("PUT", `/v1/projects/${project}/orgs/prod`, { token: owner, body: { pool: "eu", orgId: "00D000000000001AAA", instanceUrl: "https://acme.my.salesforce.com", isProduction: true } });
+    const put = await api("PUT", `/v1/projects/${project}/orgs/prod`, {
+      token: owner,
+      body: { pool: "eu", orgId: "00D000000000001AAA", instanceUrl: "https://acme.my.salesforce.com", isProduction: true },
+    });
     expect(put.status).toBe(200);
     expect(put.body.org).toMatchObject({ alias: "prod", pool: "eu", isProduction: true });
     const bad = await api("PUT", `/v1/projects/${project}/orgs/prod`, { token: owner, body: { refreshToken: "secret" } });

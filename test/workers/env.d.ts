@@ -1,5 +1,5 @@
-// Types `env` from "cloudflare:test" as the Worker's own bindings (edge/env.ts).
-import type { Env as WorkerEnv } from "../../edge/env.ts";
+// Types `env` from "cloudflare:test" as the Worker's own bindings (actors/env.ts).
+import type { Env as WorkerEnv } from "../../actors/env.ts";
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace -- the runtime's types are merged this way
@@ -7,4 +7,3 @@ declare global {
     interface Env extends WorkerEnv {}
   }
 }
-export {};

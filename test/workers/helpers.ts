@@ -132,7 +132,10 @@ export async function ingestSettled(): Promise<void> {
   for (let shard = 0; shard < INGEST_SHARDS; shard++) {
     const stub = env.INGEST.get(env.INGEST.idFromName(`ingest-${shard}`));
     for (let i = 0; ; i++) {
-      const pending = await runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_tasks WHERE handed = 0").one().n);
+      const pending = await runInDurableObject(
+        stub,
+        (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_tasks WHERE handed = 0").one().n,
+      );
       if (pending === 0) break;
       if (i > 200) throw new Error(`ingest shard ${shard} still has ${pending} tasks to hand off`);
       await new Promise((r) => setTimeout(r, 25));

@@ -7,7 +7,10 @@ describe("a job's happy path", () => {
     expect(lease.leaseEpoch).toBe(1);
     expect(lease.task.status).toBe("running");
     expect((await jobHeartbeat(lease)).body).toMatchObject({ cancelRequested: false });
-    const ev = await jobEvents(lease, [{ seq: 1, type: "log", lines: ["hello"] }, { seq: 2, type: "progress", percent: 50 }]);
+    const ev = await jobEvents(lease, [
+      { seq: 1, type: "log", lines: ["hello"] },
+      { seq: 2, type: "progress", percent: 50 },
+    ]);
     expect(ev.body).toEqual({ ackedSeq: 2 });
     const done = await finish(lease, { outcome: "succeeded", result: { ok: 1 } });
     expect(done.status).toBe(200);

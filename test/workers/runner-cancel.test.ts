@@ -1,6 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { api, createTask, setup } from "./helpers.ts";
-import { accept, dispatcher, finish, fireTimers, jobHeartbeat, poll, pollOne, readTask, register, running, runnerHeartbeat, taskActor } from "./runner-helpers.ts";
+import {
+  accept,
+  dispatcher,
+  finish,
+  fireTimers,
+  jobHeartbeat,
+  poll,
+  pollOne,
+  readTask,
+  register,
+  running,
+  runnerHeartbeat,
+  taskActor,
+} from "./runner-helpers.ts";
 
 function cancel(owner: string, taskId: string) {
   return api("POST", `/v1/tasks/${taskId}/cancel`, { token: owner });

@@ -149,9 +149,9 @@ describe("a dispatcher evicted while polls are parked", () => {
     const answers = await Promise.all(parked);
     for (const answer of answers) expect([200, 204]).toContain(answer.status);
     const offered = answers.flatMap((x, i) => (x.status === 200 ? x.body.assignments.map((o: Assignment) => ({ o, r: [a, b][i] })) : []));
-    let taken;
-    if (offered.length) taken = await accept(offered[0].r.runnerToken, task.id, offered[0].o.assignmentId);
-    else taken = await accept(a.runnerToken, task.id, (await pollOne(a.runnerToken)).assignmentId);
+    const taken = offered.length
+      ? await accept(offered[0].r.runnerToken, task.id, offered[0].o.assignmentId)
+      : await accept(a.runnerToken, task.id, (await pollOne(a.runnerToken)).assignmentId);
     expect(taken.status).toBe(200);
     expect((await readTask(owner, task.id)).status).toBe("running");
   });

@@ -50,7 +50,10 @@ describe("job events", () => {
 
   it("answers 400 naming the field for a malformed event", async () => {
     const { lease } = await running();
-    const res = await api("POST", `/v1/jobs/${lease.task.id}/events`, { token: lease.jobToken, body: { leaseEpoch: lease.leaseEpoch, events: [{ seq: 0, type: "log", lines: ["x"] }] } });
+    const res = await api("POST", `/v1/jobs/${lease.task.id}/events`, {
+      token: lease.jobToken,
+      body: { leaseEpoch: lease.leaseEpoch, events: [{ seq: 0, type: "log", lines: ["x"] }] },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.field).toBe("events[0].seq");
   });

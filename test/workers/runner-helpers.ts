@@ -30,7 +30,10 @@ export async function fireTimers(stub: DurableObjectStub, prefix = ""): Promise<
 
 export async function timerNames(stub: DurableObjectStub): Promise<string[]> {
   return runInDurableObject(stub, (_instance, state) =>
-    state.storage.sql.exec<{ name: string }>("SELECT name FROM sfp_timers ORDER BY name").toArray().map((r) => r.name),
+    state.storage.sql
+      .exec<{ name: string }>("SELECT name FROM sfp_timers ORDER BY name")
+      .toArray()
+      .map((r) => r.name),
   );
 }
 

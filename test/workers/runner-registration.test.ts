@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { projectStub } from "../../edge/env.ts";
+import { projectStub } from "../../actors/env.ts";
 import { env } from "cloudflare:test";
 import { api, createTask, newToken, setup } from "./helpers.ts";
 import { poll, register, registerWith, registrationToken, running, runnerHeartbeat } from "./runner-helpers.ts";
@@ -117,7 +117,13 @@ describe("the owner's view of runners", () => {
 
   it("documents the runner protocol in the OpenAPI document", async () => {
     const res = await api("GET", "/v1/openapi.json");
-    for (const path of ["/v1/runners/register", "/v1/runners/poll", "/v1/jobs/{taskId}/accept", "/v1/jobs/{taskId}/finish", "/v1/projects/{project}/runners/{id}"]) {
+    for (const path of [
+      "/v1/runners/register",
+      "/v1/runners/poll",
+      "/v1/jobs/{taskId}/accept",
+      "/v1/jobs/{taskId}/finish",
+      "/v1/projects/{project}/runners/{id}",
+    ]) {
       expect(Object.keys(res.body.paths)).toContain(path);
     }
   });

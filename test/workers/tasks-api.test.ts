@@ -5,11 +5,26 @@ import { appendLog, moveTo, runToSuccess } from "./drive.ts";
 describe("creating tasks", () => {
   it("answers 201 with the task queued, defaults filled and version 1", async () => {
     const { project, owner } = await setup();
-    const res = await api("POST", `/v1/projects/${project}/tasks`, { token: owner, body: { type: "validate", org: "demo", payload: { testLevel: "RunLocalTests" } } });
+    const res = await api("POST", `/v1/projects/${project}/tasks`, {
+      token: owner,
+      body: { type: "validate", org: "demo", payload: { testLevel: "RunLocalTests" } },
+    });
     expect(res.status).toBe(201);
     const t = res.body.task;
     expect(t.id).toMatch(/^tsk_[0-9A-Z]{26}$/);
-    expect(t).toMatchObject({ project, type: "validate", org: "demo", status: "queued", priority: "normal", pool: "default", attempt: 1, maxAttempts: 3, version: 1, labels: [], payload: { testLevel: "RunLocalTests" } });
+    expect(t).toMatchObject({
+      project,
+      type: "validate",
+      org: "demo",
+      status: "queued",
+      priority: "normal",
+      pool: "default",
+      attempt: 1,
+      maxAttempts: 3,
+      version: 1,
+      labels: [],
+      payload: { testLevel: "RunLocalTests" },
+    });
     expect(t.source).toMatchObject({ kind: "api" });
   });
 
@@ -49,14 +64,21 @@ describe("creating tasks", () => {
 
   it("answers 415 to a body that is not application/json", async () => {
     const { project, owner } = await setup();
-    const res = await api("POST", `/v1/projects/${project}/tasks`, { token: owner, raw: "type=deploy", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const res = await api("POST", `/v1/projects/${project}/tasks`, {
+      token: owner,
+      raw: "type=deploy",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     expect(res.status).toBe(415);
     expect(res.body.error.code).toBe("unsupported_media_type");
   });
 
   it("answers 413 to a payload over the limit", async () => {
     const { project, owner } = await setup();
-    const res = await api("POST", `/v1/projects/${project}/tasks`, { token: owner, body: { type: "deploy", org: "demo", payload: { zipBase64: "A".repeat(300_000) } } });
+    const res = await api("POST", `/v1/projects/${project}/tasks`, {
+      token: owner,
+      body: { type: "deploy", org: "demo", payload: { zipBase64: "A".repeat(300_000) } },
+    });
     expect(res.status).toBe(413);
     expect(res.body.error.field).toBe("payload");
   });
@@ -78,7 +100,9 @@ describe("creating tasks", () => {
   it("makes one task when the same Idempotency-Key arrives several times at once", async () => {
     const { project, owner } = await setup();
     const answers = await Promise.all(
-      Array.from({ length: 8 }, () => api("POST", `/v1/projects/${project}/tasks`, { token: owner, body: { type: "deploy", org: "demo" }, headers: { "idempotency-key": "storm" } })),
+      Array.from({ length: 8 }, () =>
+        api("POST", `/v1/projects/${project}/tasks`, { token: owner, body: { type: "deploy", org: "demo" }, headers: { "idempotency-key": "storm" } }),
+      ),
     );
     expect(new Set(answers.map((a) => a.body.task.id)).size).toBe(1);
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);

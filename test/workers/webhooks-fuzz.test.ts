@@ -19,7 +19,7 @@ function prng(seed: number) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const int = (n: number) => Math.floor(next() * n);
-  const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)];
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
   return { next, int, pick };
 }
 type Rng = ReturnType<typeof prng>;
@@ -43,7 +43,7 @@ function deepJson(r: Rng): string {
   const depth = r.pick([100, 1000, 50_000, 200_000]);
   const open = r.pick(['{"a":', "[", '{"pull_request":']);
   const close = open === "[" ? "]" : "}";
-  return '{"action":"opened","deep":' + open.repeat(depth) + "1" + close.repeat(depth) + "}";
+  return `{"action":"opened","deep":${open.repeat(depth)}1${close.repeat(depth)}}`;
 }
 
 function mutate(r: Rng, text: string): Uint8Array {
@@ -62,7 +62,15 @@ function body(r: Rng): Uint8Array {
     case 2:
       return encoder.encode(deepJson(r));
     case 3:
-      return encoder.encode(JSON.stringify({ action: headerText(r, r.int(300)), object_kind: headerText(r, r.int(50)), type: r.pick(["x", "", 5, null, [], {}]), __proto__: { polluted: true }, ref: "refs/heads/main" }));
+      return encoder.encode(
+        JSON.stringify({
+          action: headerText(r, r.int(300)),
+          object_kind: headerText(r, r.int(50)),
+          type: r.pick(["x", "", 5, null, [], {}]),
+          __proto__: { polluted: true },
+          ref: "refs/heads/main",
+        }),
+      );
     case 4:
       return mutate(r, sfOne);
     case 5:
@@ -89,7 +97,11 @@ describe("fuzzed deliveries", () => {
       github: await putSource(project, owner, "gh", { kind: "github", secret: GITHUB_SECRET, rules: [RULE, OPEN_RULE] }),
       gitlab: await putSource(project, owner, "gl", { kind: "gitlab", secret: GITLAB_SECRET, rules: [RULE, OPEN_RULE] }),
       standard: await putSource(project, owner, "std", { kind: "standard", secret: STANDARD_SECRET, rules: [RULE, OPEN_RULE] }),
-      salesforce: await putSource(project, owner, "sf", { kind: "salesforce", orgId: ORG_ID, rules: [{ on: "*", task: { type: "org-check", org: "demo", payload: { id: "{{sObject.Id}}", all: "{{sObject}}" } } }] }),
+      salesforce: await putSource(project, owner, "sf", {
+        kind: "salesforce",
+        orgId: ORG_ID,
+        rules: [{ on: "*", task: { type: "org-check", org: "demo", payload: { id: "{{sObject.Id}}", all: "{{sObject}}" } } }],
+      }),
     };
     const r = prng(0x5f9e3);
     const failures: string[] = [];
@@ -104,13 +116,15 @@ describe("fuzzed deliveries", () => {
         // Mostly the kind's own media type, so that most cases get past the 415 to the checks behind it.
         "content-type":
           r.next() < 0.8
-            ? kind === "salesforce" ? "text/xml; charset=utf-8" : "application/json"
+            ? kind === "salesforce"
+              ? "text/xml; charset=utf-8"
+              : "application/json"
             : r.pick(["application/json", "text/xml", "application/x-www-form-urlencoded", "application/json; charset=utf-8", headerText(r, 20)]),
       };
       if (kind === "github") {
         headers["x-github-event"] = r.next() < 0.8 ? r.pick(["push", "pull_request", "ping"]) : headerText(r, r.int(500));
         headers["x-github-delivery"] = id;
-        headers["x-hub-signature-256"] = signed ? await githubSignature(bytes) : r.pick(["sha256=" + headerText(r, 64), headerText(r, r.int(200)), "sha256="]);
+        headers["x-hub-signature-256"] = signed ? await githubSignature(bytes) : r.pick([`sha256=${headerText(r, 64)}`, headerText(r, r.int(200)), "sha256="]);
       } else if (kind === "gitlab") {
         headers["x-gitlab-event"] = r.next() < 0.8 ? "Push Hook" : headerText(r, r.int(500));
         headers["x-gitlab-event-uuid"] = id;

@@ -12,7 +12,12 @@ const RULES = [
   {
     on: "push",
     if: { ref: "refs/heads/main" },
-    task: { type: "validate", org: "demo", priority: "critical", payload: { zipUrl: "https://ci.example/{{repository.full_name}}/{{after}}.zip", testLevel: "RunLocalTests" } },
+    task: {
+      type: "validate",
+      org: "demo",
+      priority: "critical",
+      payload: { zipUrl: "https://ci.example/{{repository.full_name}}/{{after}}.zip", testLevel: "RunLocalTests" },
+    },
   },
   { on: "push", task: { type: "run-tests", org: "demo", pool: "ci", labels: ["from-github"], payload: { testLevel: "RunLocalTests" } } },
   {
@@ -76,7 +81,11 @@ describe("GitHub deliveries", () => {
     expect(res.status).toBe(202);
     expect(res.json.tasks).toHaveLength(1);
     const { task } = await getTask(res.json.tasks![0], viewer);
-    expect(task).toMatchObject({ type: "validate", payload: { zipUrl: "https://ci.example/pr/42.zip", pr: 42 }, source: { event: "pull_request.opened", rule: 2 } });
+    expect(task).toMatchObject({
+      type: "validate",
+      payload: { zipUrl: "https://ci.example/pr/42.zip", pr: 42 },
+      source: { event: "pull_request.opened", rule: 2 },
+    });
   });
 
   it("show each new task on the project feed", async () => {
@@ -122,7 +131,7 @@ describe("GitHub deliveries", () => {
       ["a missing X-Hub-Signature-256", async (h) => [push, Object.fromEntries(Object.entries(h).filter(([k]) => k !== "x-hub-signature-256"))]],
       ["a tampered body", async (h) => [push.replace("refs/heads/main", "refs/heads/evil"), h]],
       ["a truncated signature", async (h) => [push, { ...h, "x-hub-signature-256": h["x-hub-signature-256"].slice(0, -2) }]],
-      ["a non-hex signature", async (h) => [push, { ...h, "x-hub-signature-256": "sha256=" + "zz".repeat(32) }]],
+      ["a non-hex signature", async (h) => [push, { ...h, "x-hub-signature-256": `sha256=${"zz".repeat(32)}` }]],
       ["a sha1 signature", async (h) => [push, { ...h, "x-hub-signature-256": h["x-hub-signature-256"].replace("sha256=", "sha1=") }]],
       ["an empty signature", async (h) => [push, { ...h, "x-hub-signature-256": "" }]],
     ];

@@ -8,8 +8,16 @@ import mergeRequest from "../fixtures/webhooks/gitlab-merge-request-hook.json?ra
 import push from "../fixtures/webhooks/gitlab-push-hook.json?raw";
 
 const RULES = [
-  { on: "push", if: { ref: "refs/heads/main", ref_protected: "true" }, task: { type: "deploy", org: "demo", payload: { zipUrl: "https://ci.example/{{project.path_with_namespace}}/{{checkout_sha}}.zip" } } },
-  { on: "merge_request.open", if: { "object_attributes.target_branch": "main" }, task: { type: "validate", org: "demo", payload: { zipUrl: "https://ci.example/mr/{{object_attributes.iid}}.zip" } } },
+  {
+    on: "push",
+    if: { ref: "refs/heads/main", ref_protected: "true" },
+    task: { type: "deploy", org: "demo", payload: { zipUrl: "https://ci.example/{{project.path_with_namespace}}/{{checkout_sha}}.zip" } },
+  },
+  {
+    on: "merge_request.open",
+    if: { "object_attributes.target_branch": "main" },
+    task: { type: "validate", org: "demo", payload: { zipUrl: "https://ci.example/mr/{{object_attributes.iid}}.zip" } },
+  },
   { on: "merge_request", task: { type: "org-check", org: "demo" } },
 ];
 
@@ -54,7 +62,11 @@ describe("GitLab deliveries", () => {
     expect(res.status).toBe(202);
     expect(res.json.tasks).toHaveLength(2);
     const [validate, check] = await Promise.all(res.json.tasks!.map((id) => getTask(id, viewer)));
-    expect(validate.task).toMatchObject({ type: "validate", payload: { zipUrl: "https://ci.example/mr/17.zip" }, source: { event: "merge_request.open", rule: 1 } });
+    expect(validate.task).toMatchObject({
+      type: "validate",
+      payload: { zipUrl: "https://ci.example/mr/17.zip" },
+      source: { event: "merge_request.open", rule: 1 },
+    });
     expect(check.task).toMatchObject({ type: "org-check", source: { rule: 2 } });
   });
 

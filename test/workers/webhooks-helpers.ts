@@ -51,12 +51,7 @@ export interface Delivered {
 let ipCounter = 0;
 
 /** Posts a delivery from a fresh client address (unless one is pinned), as a sender would. */
-export async function deliver(
-  sourceId: string,
-  body: BodyInit | null,
-  headers: Record<string, string>,
-  opts: { ip?: string } = {},
-): Promise<Delivered> {
+export async function deliver(sourceId: string, body: BodyInit | null, headers: Record<string, string>, opts: { ip?: string } = {}): Promise<Delivered> {
   ipCounter++;
   const ip = opts.ip ?? `172.${(ipCounter >> 8) & 255}.${ipCounter & 255}.${Math.floor(Math.random() * 250)}`;
   const res = await SELF.fetch(`${BASE}/v1/hooks/${sourceId}`, { method: "POST", body, headers: { "cf-connecting-ip": ip, ...headers } });

@@ -8,8 +8,16 @@ import one from "../fixtures/webhooks/salesforce-one-notification.xml?raw";
 import three from "../fixtures/webhooks/salesforce-three-notifications.xml?raw";
 
 const RULES = [
-  { on: "Opportunity", if: { "sObject.StageName": "Closed Won" }, task: { type: "org-check", org: "demo", payload: { limits: ["DailyApiRequests"], opportunity: "{{sObject.Id}}" } } },
-  { on: "Release__c", if: { "sObject.Status__c": "Approved" }, task: { type: "deploy", org: "uat", payload: { zipUrl: "https://ci.example/releases/{{sObject.Name}}.zip", release: "{{sObject.Id}}" } } },
+  {
+    on: "Opportunity",
+    if: { "sObject.StageName": "Closed Won" },
+    task: { type: "org-check", org: "demo", payload: { limits: ["DailyApiRequests"], opportunity: "{{sObject.Id}}" } },
+  },
+  {
+    on: "Release__c",
+    if: { "sObject.Status__c": "Approved" },
+    task: { type: "deploy", org: "uat", payload: { zipUrl: "https://ci.example/releases/{{sObject.Name}}.zip", release: "{{sObject.Id}}" } },
+  },
 ];
 const SOAP = { "content-type": "text/xml; charset=utf-8", soapaction: '""', "user-agent": "Jakarta Commons-HttpClient/3.1" };
 
@@ -106,7 +114,10 @@ describe("Salesforce outbound messages", () => {
     const noOrg = await api("PUT", `/v1/projects/${project}/webhook-sources/sf`, { token: owner, body: { kind: "salesforce", rules: [] } });
     expect(noOrg.status).toBe(400);
     expect(noOrg.body.error.field).toBe("orgId");
-    const withSecret = await api("PUT", `/v1/projects/${project}/webhook-sources/sf`, { token: owner, body: { kind: "salesforce", orgId: ORG_ID, secret: "x".repeat(20), rules: [] } });
+    const withSecret = await api("PUT", `/v1/projects/${project}/webhook-sources/sf`, {
+      token: owner,
+      body: { kind: "salesforce", orgId: ORG_ID, secret: "x".repeat(20), rules: [] },
+    });
     expect(withSecret.status).toBe(400);
     expect(withSecret.body.error.field).toBe("secret");
   });

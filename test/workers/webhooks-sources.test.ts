@@ -9,20 +9,32 @@ import push from "../fixtures/webhooks/github-push.json?raw";
 const RULE = { on: "push", task: { type: "run-tests", org: "demo", payload: { testLevel: "RunLocalTests" } } };
 
 async function githubHeaders(body: string | Uint8Array, delivery: string, secret = GITHUB_SECRET) {
-  return { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": delivery, "x-hub-signature-256": await githubSignature(body, secret) };
+  return {
+    "content-type": "application/json",
+    "x-github-event": "push",
+    "x-github-delivery": delivery,
+    "x-hub-signature-256": await githubSignature(body, secret),
+  };
 }
 
 describe("webhook sources (owner API)", () => {
   it("answer a PUT with the source's id, URL, kind and rules, and never the secret", async () => {
     const { project, owner } = await setup();
-    const res = await api("PUT", `/v1/projects/${project}/webhook-sources/github-main`, { token: owner, body: { kind: "github", secret: GITHUB_SECRET, rules: [RULE] } });
+    const res = await api("PUT", `/v1/projects/${project}/webhook-sources/github-main`, {
+      token: owner,
+      body: { kind: "github", secret: GITHUB_SECRET, rules: [RULE] },
+    });
     expect(res.status).toBe(200);
     const source = res.body.source;
     expect(source).toMatchObject({ name: "github-main", kind: "github", rules: [RULE], orgId: null });
     expect(source.id).toMatch(/^whs_[0-9A-Z]{52}$/);
     expect(source.url).toBe(`/v1/hooks/${source.id}`);
     expect(source.id.slice(4, 30)).toBe(project.slice(4));
-    const everything = JSON.stringify([res.body, (await api("GET", `/v1/projects/${project}/webhook-sources`, { token: owner })).body, (await api("GET", `/v1/projects/${project}/webhook-sources/github-main`, { token: owner })).body]);
+    const everything = JSON.stringify([
+      res.body,
+      (await api("GET", `/v1/projects/${project}/webhook-sources`, { token: owner })).body,
+      (await api("GET", `/v1/projects/${project}/webhook-sources/github-main`, { token: owner })).body,
+    ]);
     expect(everything).not.toContain(GITHUB_SECRET);
     expect(everything).not.toContain("secret");
   });
@@ -96,7 +108,9 @@ describe("the contract document", () => {
   it("lists the webhook source routes and the delivery route", async () => {
     const doc = await api("GET", "/v1/openapi.json");
     expect(doc.status).toBe(200);
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/v1/hooks/{sourceId}", "/v1/projects/{project}/webhook-sources", "/v1/projects/{project}/webhook-sources/{name}"]));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(["/v1/hooks/{sourceId}", "/v1/projects/{project}/webhook-sources", "/v1/projects/{project}/webhook-sources/{name}"]),
+    );
     expect(doc.body.components.schemas).toHaveProperty("PutWebhookSourceBody");
   });
 });
@@ -117,7 +131,9 @@ describe("deliveries, before any signature check,", () => {
     const ip = "203.0.113.9";
     const statuses: number[] = [];
     for (let batch = 0; batch < 40 && !statuses.includes(429); batch++) {
-      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => deliver(`whs_${String(batch * 50 + i).padStart(52, "0")}`, "{}", { "content-type": "application/json" }, { ip })));
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => deliver(`whs_${String(batch * 50 + i).padStart(52, "0")}`, "{}", { "content-type": "application/json" }, { ip })),
+      );
       statuses.push(...answers.map((a) => a.status));
     }
     expect(statuses.every((s) => s === 404 || s === 429)).toBe(true);
@@ -143,7 +159,12 @@ describe("deliveries, before any signature check,", () => {
         controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
       },
     });
-    const res = await deliver(source.id, stream, { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "s", "x-hub-signature-256": "sha256=" + "0".repeat(64) });
+    const res = await deliver(source.id, stream, {
+      "content-type": "application/json",
+      "x-github-event": "push",
+      "x-github-delivery": "s",
+      "x-hub-signature-256": `sha256=${"0".repeat(64)}`,
+    });
     expect(res.status).toBe(413);
     expect(sent).toBeLessThan(8 * 1024 * 1024);
   });
@@ -174,7 +195,11 @@ describe("rate limits", () => {
     for (let batch = 0; batch < 60 && !limited; batch++) {
       const answers = await Promise.all(
         Array.from({ length: 100 }, (_, i) =>
-          SELF.fetch(`${BASE}/v1/hooks/${source.id}`, { method: "POST", body: "x", headers: { "content-type": "text/plain", "cf-connecting-ip": `10.9.${batch}.${i}` } }),
+          SELF.fetch(`${BASE}/v1/hooks/${source.id}`, {
+            method: "POST",
+            body: "x",
+            headers: { "content-type": "text/plain", "cf-connecting-ip": `10.9.${batch}.${i}` },
+          }),
         ),
       );
       for (const a of answers) await a.body?.cancel();
@@ -190,7 +215,11 @@ describe("rate limits", () => {
     const ip = "203.0.113.77";
     const statuses: number[] = [];
     for (let batch = 0; batch < 40 && !statuses.includes(429); batch++) {
-      const answers = await Promise.all(Array.from({ length: 50 }, async (_, i) => deliver(source.id, push, await githubHeaders(push, `bad-${batch}-${i}`, "wrong-secret-wrong-secret"), { ip })));
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, async (_, i) =>
+          deliver(source.id, push, await githubHeaders(push, `bad-${batch}-${i}`, "wrong-secret-wrong-secret"), { ip }),
+        ),
+      );
       statuses.push(...answers.map((a) => a.status));
     }
     expect(statuses.filter((s) => s === 401).length).toBeGreaterThan(0);

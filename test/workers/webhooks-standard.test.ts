@@ -52,7 +52,7 @@ describe("Standard Webhooks deliveries", () => {
   it("accept a header with several signatures when any one is valid (key rotation)", async () => {
     const { source } = await world();
     const h = await standardHeaders("msg_rotation");
-    const stale = await standardSignature("msg_rotation", h["webhook-timestamp"], pipeline, "whsec_" + btoa("an-old-key-that-was-rotated-out!"));
+    const stale = await standardSignature("msg_rotation", h["webhook-timestamp"], pipeline, `whsec_${btoa("an-old-key-that-was-rotated-out!")}`);
     const res = await deliver(source.id, pipeline, { ...h, "webhook-signature": `v1a,ignored ${stale} ${h["webhook-signature"]}` });
     expect(res.status).toBe(202);
   });
@@ -60,14 +60,33 @@ describe("Standard Webhooks deliveries", () => {
   it("accept Svix's svix-id, svix-timestamp and svix-signature headers (the same scheme)", async () => {
     const { source } = await world();
     const h = await standardHeaders("msg_svix");
-    const res = await deliver(source.id, pipeline, { "content-type": "application/json", "svix-id": h["webhook-id"], "svix-timestamp": h["webhook-timestamp"], "svix-signature": h["webhook-signature"] });
+    const res = await deliver(source.id, pipeline, {
+      "content-type": "application/json",
+      "svix-id": h["webhook-id"],
+      "svix-timestamp": h["webhook-timestamp"],
+      "svix-signature": h["webhook-signature"],
+    });
     expect(res.status).toBe(202);
     expect(res.json.deliveryId).toBe("msg_svix");
   });
 
   describe("answer 401 and make no task for", () => {
     const cases: [string, (h: Record<string, string>) => Promise<[string, Record<string, string>]>][] = [
-      ["a signature made with another key", async (h) => [pipeline, { ...h, "webhook-signature": await standardSignature(h["webhook-id"], h["webhook-timestamp"], pipeline, "whsec_" + btoa("some-other-key-of-thirty-two-b!!")) }]],
+      [
+        "a signature made with another key",
+        async (h) => [
+          pipeline,
+          {
+            ...h,
+            "webhook-signature": await standardSignature(
+              h["webhook-id"],
+              h["webhook-timestamp"],
+              pipeline,
+              `whsec_${btoa("some-other-key-of-thirty-two-b!!")}`,
+            ),
+          },
+        ],
+      ],
       ["a missing webhook-signature", async (h) => [pipeline, without(h, "webhook-signature")]],
       ["a tampered body", async (h) => [pipeline.replace('"main"', '"evil"'), h]],
       ["a signature over another webhook-id", async (h) => [pipeline, { ...h, "webhook-id": "msg_other" }]],

@@ -5,7 +5,7 @@ import { ApiError } from "../../protocol/errors.ts";
 import { readLimitedBody, decodeUtf8 } from "../../edge/webhooks/body.ts";
 import { getPath, globMatch, renderPayload, ruleMatches } from "../../edge/webhooks/rules.ts";
 import { parseOutboundMessage } from "../../edge/webhooks/salesforce.ts";
-import { isGenuineSourceId, mintSourceId } from "../../edge/webhooks/sources.ts";
+import { isGenuineSourceId, mintSourceId } from "../../common/source-ids.ts";
 import { parseXml } from "../../edge/webhooks/xml.ts";
 import { projectOfSource } from "../../protocol/webhook.ts";
 import type { WebhookRule } from "../../protocol/webhook.ts";
@@ -108,7 +108,12 @@ describe("rules", () => {
 
   it("renders {{dot.path}} inside strings as text and whole-string templates as the value itself", () => {
     const out = renderPayload(
-      { zipUrl: "https://ci.example/{{repository.full_name}}/{{pull_request.number}}.zip", pr: "{{pull_request.number}}", base: "{{ pull_request.base }}", nested: ["{{missing}}", "x{{missing}}y"] },
+      {
+        zipUrl: "https://ci.example/{{repository.full_name}}/{{pull_request.number}}.zip",
+        pr: "{{pull_request.number}}",
+        base: "{{ pull_request.base }}",
+        nested: ["{{missing}}", "x{{missing}}y"],
+      },
       payload,
     );
     expect(out).toEqual({ zipUrl: "https://ci.example/acme-dx/salesforce-app/42.zip", pr: 42, base: { ref: "main" }, nested: [null, "xy"] });
@@ -131,12 +136,16 @@ describe("the XML reader", () => {
     const root = parseXml('<?xml version="1.0"?><!-- hi --><a x="1 &amp; 2"><b>&lt;&#65;&#x42;&gt;</b><c><![CDATA[<raw>]]></c><d/></a>');
     expect(root.local).toBe("a");
     expect(root.attrs.x).toBe("1 & 2");
-    expect(root.children.map((c) => [c.local, c.text])).toEqual([["b", "<AB>"], ["c", "<raw>"], ["d", ""]]);
+    expect(root.children.map((c) => [c.local, c.text])).toEqual([
+      ["b", "<AB>"],
+      ["c", "<raw>"],
+      ["d", ""],
+    ]);
   });
 
   it.each([
     ['<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', "DOCTYPE"],
-    ['<a>&x;</a>', "undefined entity"],
+    ["<a>&x;</a>", "undefined entity"],
     ["<a><?php evil ?></a>", "processing instruction"],
     ["<a><b></a></b>", "mismatched tags"],
     ["<a>", "unclosed root"],

@@ -137,9 +137,7 @@ describe("project feed", () => {
     await runToSuccess(t2.id);
     const tasks = () => feed.messages.filter((m) => m.type === "task").map((m) => `${m.task.id}:${m.task.status}`);
     await feed.until(() => tasks().length >= 5);
-    expect(tasks()).toEqual(
-      expect.arrayContaining([`${t1.id}:queued`, `${t2.id}:queued`, `${t1.id}:running`, `${t2.id}:running`, `${t2.id}:succeeded`]),
-    );
+    expect(tasks()).toEqual(expect.arrayContaining([`${t1.id}:queued`, `${t2.id}:queued`, `${t1.id}:running`, `${t2.id}:running`, `${t2.id}:succeeded`]));
     expect(tasks().filter((x) => x.startsWith(t2.id))).toEqual([`${t2.id}:queued`, `${t2.id}:running`, `${t2.id}:succeeded`]);
     expect(tasks().some((x) => x.startsWith(foreign.id))).toBe(false);
     // Progress is not a status change: the feed stays quiet.

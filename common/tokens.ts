@@ -1,7 +1,7 @@
 // Bearer tokens are signed, self-describing claims: `sfp_<base64url(claims)>.<base64url(HMAC)>`.
 // The edge checks one with a single HMAC and a cached revocation list — no Durable Object round trip
 // on the hot path. Only the token's SHA-256 is stored (ProjectActor), so a leaked database shows none.
-import type { Role } from "../../protocol/index.ts";
+import type { Role } from "../protocol/index.ts";
 
 export type Claims =
   | { k: "api"; id: string; p: string; r: Role; e: number }
@@ -52,7 +52,7 @@ export async function verifyToken(secret: string, token: string, now = Date.now(
   if (dot < 0) return null;
   const body = token.slice(PREFIX.length, dot);
   const sig = fromB64url(token.slice(dot + 1));
-  if (!sig || sig.length !== 32) return null;
+  if (sig?.length !== 32) return null;
   const ok = await crypto.subtle.verify("HMAC", await hmacKey(secret), sig, new TextEncoder().encode(body));
   if (!ok) return null;
   const raw = fromB64url(body);

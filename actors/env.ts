@@ -1,8 +1,10 @@
-import type { DispatcherActor } from "../actors/dispatcher-actor.ts";
-import type { IngestActor } from "../actors/ingest-actor.ts";
-import type { ProjectActor } from "../actors/project-actor.ts";
-import type { TaskActor } from "../actors/task-actor.ts";
+import type { DispatcherActor } from "./dispatcher-actor.ts";
+import type { IngestActor } from "./ingest-actor.ts";
+import type { ProjectActor } from "./project-actor.ts";
+import type { TaskActor } from "./task-actor.ts";
 
+// The Worker's bindings and the typed stubs of its actors. It lives with the actors because the
+// bindings are typed by the actor classes; the edge imports it from here (downward).
 /** The Worker's bindings (wrangler.toml) and secrets (.dev.vars / `wrangler secret put`). */
 export interface Env {
   TASK: DurableObjectNamespace<TaskActor>;
@@ -21,22 +23,6 @@ export interface Env {
   QUEUE_TTL_SECONDS?: string;
   POOL_ORIGINS?: string;
   ASSETS?: Fetcher;
-}
-
-export const VERSION = "0.1.0";
-
-/** Timing settings (DESIGN.md §2), read from Worker vars so tests and operators can change them. */
-export function timings(env: Env) {
-  const num = (v: string | undefined, d: number) => {
-    const n = Number(v);
-    return Number.isFinite(n) && n > 0 ? n : d;
-  };
-  return {
-    leaseSeconds: num(env.LEASE_SECONDS, 60),
-    acceptSeconds: num(env.ACCEPT_SECONDS, 15),
-    pollWaitSeconds: num(env.POLL_WAIT_SECONDS, 25),
-    queueTtlSeconds: num(env.QUEUE_TTL_SECONDS, 3600),
-  };
 }
 
 export function taskStub(env: Env, taskId: string) {
