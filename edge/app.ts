@@ -2,6 +2,7 @@
 import { bodyLimit } from "hono/body-limit";
 import { ApiError, newId } from "../protocol/index.ts";
 import { authenticate } from "./auth/middleware.ts";
+import { configProblems } from "./config.ts";
 import { VERSION } from "./version.ts";
 import { errorResponse, onError } from "./http.ts";
 import { router } from "./openapi.ts";
@@ -22,6 +23,14 @@ app.use("*", async (c, next) => {
   c.set("requestId", c.req.header("cf-ray") ?? newId("req"));
   await next();
   c.header("x-request-id", c.get("requestId"));
+});
+
+// Before anything reads a secret: a deployment without one answers every request with the reason.
+app.use("*", async (c, next) => {
+  const problems = configProblems(c.env);
+  if (problems.length === 0) return next();
+  console.log(JSON.stringify({ level: "error", msg: "the deployment is misconfigured", requestId: c.get("requestId"), problems }));
+  return errorResponse(c, new ApiError("misconfigured", `the deployment is misconfigured: ${problems.join("; ")}`));
 });
 
 app.use("/v1/*", async (c, next) => {
