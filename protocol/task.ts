@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./json-depth.ts";
 
 export const TASK_TYPES = ["deploy", "validate", "quick-deploy", "retrieve", "run-tests", "query", "org-check"] as const;
 export const PRIORITIES = ["critical", "normal", "batch"] as const;
@@ -28,7 +29,9 @@ export const Label = z
   .min(1)
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:=-]*$/);
-export const JsonObject = z.record(z.string(), z.unknown());
+export const JsonObject = z
+  .record(z.string(), z.unknown())
+  .refine((value) => !nestsDeeperThan(value, MAX_PAYLOAD_DEPTH), { message: `nests deeper than ${MAX_PAYLOAD_DEPTH} levels` });
 
 export const Progress = z
   .object({

@@ -2,6 +2,7 @@
 // Everything here walks the rule (small, owner-written) and follows dot paths into the delivery; it
 // never walks the delivery itself, so a hostile payload's size or depth costs nothing extra.
 import { ApiError } from "../../protocol/errors.ts";
+import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "../../protocol/json-depth.ts";
 import { MAX_PAYLOAD_BYTES } from "../../protocol/task.ts";
 import type { WebhookRule } from "../../protocol/webhook.ts";
 
@@ -77,21 +78,6 @@ export function ruleMatches(rule: WebhookRule, event: string, payload: unknown):
 
 const WHOLE = /^\{\{\s*([A-Za-z0-9_$.-]+)\s*\}\}$/;
 const EMBEDDED = /\{\{\s*([A-Za-z0-9_$.-]+)\s*\}\}/g;
-
-/** Deepest nesting a rendered payload may have: RPC's structured clone recurses, and so do runners. */
-export const MAX_PAYLOAD_DEPTH = 64;
-
-/** Whether `value` nests deeper than `limit`, found without recursion (a delivery may nest 500k deep). */
-function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let top = stack.pop(); top; top = stack.pop()) {
-    const [node, depth] = top;
-    if (typeof node !== "object" || node === null) continue;
-    if (depth >= limit) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
 
 // A hostile delivery's nesting must be a 400, never a RangeError (500) in stringify or RPC later.
 function jsonText(value: unknown): string {
