@@ -1,9 +1,9 @@
 // docs/API.md is the reference users read, so it must not drift from the code: every route the edge
 // serves has a section there and every section names a served route, every error code is in its
 // errors table with its status, and no tracked file sends the reader to a design document that a
-// clone of the repository does not have.
+// clone of the repository does not have. The test folders' READMEs name every file they hold.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { app } from "../../edge/app.ts";
@@ -91,5 +91,16 @@ describe("references", () => {
   it("keep the list of files still to fix honest: each one still names it", () => {
     const naming = new Set(trackedFilesNaming(OUTSIDE_DESIGN_DOC));
     expect([...PENDING].filter((file) => !naming.has(file))).toEqual([]);
+  });
+});
+
+describe("the test folders' READMEs", () => {
+  it.each(["test/workers", "test/system"])("%s/README.md has a row for each of its files, and for no file it lacks", (folder) => {
+    const readme = readFileSync(`${root}${folder}/README.md`, "utf8");
+    const files = readdirSync(`${root}${folder}`).filter((f) => f.endsWith(".ts"));
+    const rows = [...readme.matchAll(/^\| \[([\w.-]+\.ts)\]\(\1\)/gm)].map((m) => m[1]);
+    expect(files.length).toBeGreaterThan(5);
+    expect(files.filter((f) => !rows.includes(f))).toEqual([]);
+    expect(rows.filter((f) => !files.includes(f))).toEqual([]);
   });
 });
