@@ -58,7 +58,12 @@ app.route("/", webhooks);
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/v1/openapi.json", {
   openapi: "3.1.0",
-  info: { title: "sfp-edge", version: VERSION, description: "The v1 wire contract of sfp-edge (DESIGN.md §2)." },
+  info: {
+    title: "sfp-edge",
+    version: VERSION,
+    description:
+      "The v1 wire contract of sfp-edge. docs/API.md in the repository adds who may call each route, the task states, limits and WebSocket messages.",
+  },
 });
 
 app.notFound((c) => errorResponse(c, new ApiError("not_found", `no route for ${c.req.method} ${c.req.path}`)));

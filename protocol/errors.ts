@@ -1,5 +1,5 @@
-// The contract's error codes and the statuses they travel with (DESIGN.md §2). Everything that can
-// fail on the wire fails with one of these, so clients can switch on `code` rather than on prose.
+// The contract's error codes and the statuses they travel with (docs/API.md "Errors" says when each is
+// sent). Everything that can fail on the wire fails with one of these, so clients can switch on `code`.
 export const ERROR_STATUS = {
   invalid_request: 400,
   invalid_json: 400,

@@ -5,7 +5,7 @@ export const ROLES = ["owner", "member", "ci", "viewer"] as const;
 export const Role = z.enum(ROLES).openapi("Role");
 export type Role = z.infer<typeof Role>;
 
-/** What each role may do (DESIGN.md §2 Auth); the edge checks these, never ad-hoc role lists. */
+/** What each role may do (docs/API.md "Authentication"); the edge checks these, never ad-hoc role lists. */
 export const PERMISSIONS = {
   "project:admin": ["owner"],
   "task:create": ["owner", "member", "ci"],

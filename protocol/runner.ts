@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
 
-// How the edge answers the runner protocol, beyond the table in DESIGN.md §2:
+// How the edge answers the runner protocol, in brief (docs/API.md "Runner protocol" has each route):
 // - accept: 409 `assignment_expired` (offer expired, unknown, or another runner's), `conflict` (the
 //   task is held by another lease), `already_finished`; 410 `gone` when the task was canceled. A
 //   retried accept of an offer the task already granted answers the same lease, even after acceptBy.

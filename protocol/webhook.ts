@@ -1,4 +1,4 @@
-// Webhook sources and deliveries (DESIGN.md §2 "Webhooks"): what an owner PUTs, what the edge
+// Webhook sources and deliveries (docs/API.md "Webhooks"): what an owner PUTs, what the edge
 // answers, and the source-id format that lets the edge find a source's project without a lookup.
 import { z } from "@hono/zod-openapi";
 import { JsonObject, Label, OrgAlias, PoolName, Priority, TaskType } from "./task.ts";

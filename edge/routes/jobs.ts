@@ -1,4 +1,4 @@
-// The job side of the runner protocol (DESIGN.md §2): a runner accepts an assignment and gets a job
+// The job side of the runner protocol (docs/API.md "Runner protocol"): a runner accepts an assignment and gets a job
 // token bound to the task and the lease epoch; with it, it renews the lease, posts events and
 // finishes. The task's own actor answers all of them; the edge only checks who may ask.
 import { createRoute, z } from "@hono/zod-openapi";

@@ -74,7 +74,7 @@ projects.openapi(
   createRoute({
     method: "delete",
     path: "/v1/projects/{project}/tokens/{id}",
-    summary: "Revoke a token (owner): at once on this edge and the actors, within 60 s everywhere",
+    summary: "Revoke a token (owner): at once on this edge and the actors, within 30 s everywhere",
     security: bearerAuth,
     request: { params: ProjectParam.extend({ id: z.string().min(1).max(64) }) },
     responses: { 204: { description: "revoked" }, ...errors(401, 403, 404, 429) },

@@ -1,4 +1,4 @@
-// The runner side of the runner protocol (DESIGN.md §2): registration tokens and registration,
+// The runner side of the runner protocol (docs/API.md "Runner protocol"): registration tokens and registration,
 // long-poll, runner heartbeats and deregistration, and the owner's view of the project's runners.
 import { createRoute, z } from "@hono/zod-openapi";
 import {

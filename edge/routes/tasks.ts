@@ -7,7 +7,7 @@ import { sha256Hex } from "../../common/tokens.ts";
 import { projectStub, taskStub } from "../../actors/env.ts";
 import { errorResponse } from "../http.ts";
 import { bearerAuth, errors, json, jsonBody, router } from "../openapi.ts";
-import { createTask, newTask } from "../tasks.ts";
+import { createTask, newTask } from "../new-task.ts";
 
 export const tasks = router();
 

@@ -1,8 +1,9 @@
-// Webhook sources (owner API) and deliveries (`POST /v1/hooks/:sourceId`, DESIGN.md §2 "Webhooks").
+// Webhook sources (owner API) and deliveries (`POST /v1/hooks/:sourceId`; docs/API.md "Webhooks").
 // A delivery is refused as early and as cheaply as possible: forged source id (no actor hop), rate
 // limit, media type, size (before reading it all), authenticity on the raw bytes, then parsing. A
-// genuine one becomes one task per (delivery id, matching rule) with a derived id, so re-deliveries
-// and concurrent copies land on the same TaskActor, whose idempotent create is the dedupe.
+// genuine one becomes one task per (delivery id, matching rule), its id derived from (source,
+// delivery id, rule), made durable in the delivery's ingest shard, whose record of the delivery id is
+// the re-delivery check; edge/webhooks/README.md follows a delivery step by step.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { NewTask } from "../../common/messages.ts";
 import { ApiError, fromRpcError, ingestShard, ingestTaskId, type TaskSource } from "../../protocol/index.ts";
@@ -12,7 +13,7 @@ import { projectStub, type Env } from "../../actors/env.ts";
 import { requestIdOf, type AppContext } from "../http.ts";
 import { bearerAuth, errors, ErrorSchema, json, jsonBody, router } from "../openapi.ts";
 import { ingest } from "../ingest.ts";
-import { newTask, poolOf } from "../tasks.ts";
+import { newTask, poolOf } from "../new-task.ts";
 import { readLimitedBody } from "../webhooks/body.ts";
 import { KINDS } from "../webhooks/kinds.ts";
 import { renderPayload, ruleMatches } from "../webhooks/rules.ts";
@@ -215,11 +216,6 @@ interface PlannedDelivery {
   tasks: NewTask[];
 }
 
-/**
- * Makes a delivery's tasks: one TaskActor hop each, all at once. The ids are derived from (source,
- * delivery id, rule index), so a re-delivery or a copy racing this one lands on the same actors,
- * whose idempotent create is the dedupe; a delivery is a duplicate when none of its tasks was new.
- */
 /**
  * Makes a delivery's tasks durable in its ingest shard (batched with what else this isolate is
  * ingesting), whose record of the delivery id is the re-delivery check. A delivery no rule maps

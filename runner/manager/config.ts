@@ -65,7 +65,7 @@ export const TIMING = {
   emptyPollMinMs: 1_000,
   /** A long poll is abandoned this long after the wait it asked for. */
   pollSlackMs: 10_000,
-  /** Lease renewals run this many times per lease (DESIGN.md §2: every third of it). */
+  /** Lease renewals run this many times per lease (the contract renews every third of it: docs/API.md). */
   leaseRenewalsPerLease: 3,
   /** A wake is refused when its timestamp is further than this from our clock. */
   wakeMaxSkewSeconds: 300,

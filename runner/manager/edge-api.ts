@@ -1,4 +1,4 @@
-// The runner protocol (DESIGN.md §2) over EdgeClient: one method per call, each with its named retry
+// The runner protocol (docs/API.md "Runner protocol") over EdgeClient: one method per call, each with its named retry
 // policy next to it, every answer checked against the contract's schema, every failure counted.
 import { z } from "@hono/zod-openapi";
 import { EdgeClient, EdgeError } from "../../protocol/client.ts";

@@ -5,7 +5,7 @@ import { Connection, OAuth2 } from "jsforce";
 import type { OrgAuth } from "../credentials/auth-url.ts";
 
 export const DEFAULT_API_VERSION = "62.0";
-/** Refreshes allowed after the first token (DESIGN.md §3: "a 401 mid-job refreshes once"). */
+/** Refreshes allowed after the first token: a 401 mid-job refreshes once; a second one fails the job. */
 export const MAX_SESSION_REFRESHES = 1;
 
 export class SessionError extends Error {

@@ -1,4 +1,4 @@
-// An in-process double of the edge's runner protocol (DESIGN.md §2), on loopback, for testing the
+// An in-process double of the edge's runner protocol (docs/API.md "Runner protocol"), on loopback, for testing the
 // runner manager before (and apart from) the real edge. It answers as the contract says — 201/200/204/
 // 409/410/401 with the contract's error shape — keeps the task, lease and event state the manager's
 // behaviour depends on, records every call, and lets a test inject faults: a lost answer (the call is

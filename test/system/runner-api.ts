@@ -1,4 +1,4 @@
-// Drives a task through the runner protocol (DESIGN.md §2) as a runner would, so system tests can
+// Drives a task through the runner protocol (docs/API.md "Runner protocol") as a runner would, so system tests can
 // make a task run, log and finish without a runner process.
 import { EdgeClient } from "../../protocol/client.ts";
 import type { Accepted, PollAnswer, Registered } from "../../protocol/runner.ts";

@@ -1,5 +1,6 @@
-// Creating a task, shared by the task API and webhook ingestion: resolve the org's pool, then hand
-// the task to its own actor, whose create is idempotent by id.
+// A new task's input, built the same way for both doors a task comes in by: the task API hands it
+// to the task's own TaskActor (createTask); a webhook delivery hands it to an ingest shard instead
+// (edge/ingest.ts). Here: the org's pool, the defaults, and the payload limit.
 import type { NewTask } from "../common/messages.ts";
 import {
   ApiError,
@@ -46,6 +47,7 @@ export async function newTask(env: Env, id: string, project: string, body: Creat
   };
 }
 
+/** The task API's create, at the task's own actor: idempotent by id, so an Idempotency-Key retry lands on the same task. */
 export async function createTask(env: Env, input: NewTask): Promise<{ task: Task; created: boolean }> {
   return taskStub(env, input.id).create(input);
 }
