@@ -9,10 +9,10 @@ export const MIN_SECRET_LENGTH = 16;
 const REQUIRED_SECRETS = ["TOKEN_SIGNING_KEY", "ADMIN_TOKEN"] as const;
 
 /** What is wrong with the deployment's settings, one sentence each; empty when it can serve. */
-export function configProblems(env: Partial<Pick<Env, (typeof REQUIRED_SECRETS)[number]>>): string[] {
+export function configProblems(env: Partial<Pick<Env, (typeof REQUIRED_SECRETS)[number]>> | undefined): string[] {
   const problems: string[] = [];
   for (const name of REQUIRED_SECRETS) {
-    const value = env[name];
+    const value = env?.[name];
     if (typeof value !== "string" || value === "") problems.push(`${name} is not set (wrangler secret put ${name})`);
     else if (value.length < MIN_SECRET_LENGTH) problems.push(`${name} is shorter than ${MIN_SECRET_LENGTH} characters`);
   }

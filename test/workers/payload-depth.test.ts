@@ -26,7 +26,10 @@ describe("a task payload's nesting", () => {
 
   it("takes a payload at the limit", async () => {
     const { project, owner } = await setup("limit");
-    const res = await api("POST", `/v1/projects/${project}/tasks`, { token: owner, body: { type: "query", org: "demo", payload: { soql: "SELECT Id FROM Account", x: nested(60) } } });
+    const res = await api("POST", `/v1/projects/${project}/tasks`, {
+      token: owner,
+      body: { type: "query", org: "demo", payload: { soql: "SELECT Id FROM Account", x: nested(60) } },
+    });
     expect(res.status).toBe(201);
   });
 });
