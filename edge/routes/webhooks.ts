@@ -1,6 +1,7 @@
 // Webhook sources (owner API) and deliveries (`POST /v1/hooks/:sourceId`; docs/API.md "Webhooks").
-// A delivery is refused as early and as cheaply as possible: forged source id (no actor hop), rate
-// limit, media type, size (before reading it all), authenticity on the raw bytes, then parsing. A
+// A delivery is refused as early and as cheaply as possible: forged source id (no actor hop), media
+// type, size (before reading it all), authenticity on the raw bytes, then the source's rate limit
+// (only proven deliveries spend it), then parsing. A
 // genuine one becomes one task per (delivery id, matching rule), its id derived from (source,
 // delivery id, rule), made durable in the delivery's ingest shard, whose record of the delivery id is
 // the re-delivery check; edge/webhooks/README.md follows a delivery step by step.
@@ -150,24 +151,34 @@ webhooks.openapi(deliveryRoute, async (c) => {
   }
 });
 
-async function receive(c: AppContext, source: LiveSource) {
-  const { success } = await c.env.WEBHOOK_LIMIT.limit({ key: source.id });
-  if (!success) throw new ApiError("rate_limited", "too many deliveries for this source", { retryAfter: LIMIT_PERIOD_SECONDS });
+/** Refusals of a request not shown to be the sender's: they count against its address, not the source. */
+const UNPROVEN = new Set(["bad_signature", "stale_timestamp", "unsupported_media_type", "too_large", "invalid_request", "invalid_json"]);
 
-  const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
-  if (!KINDS[source.kind].mediaTypes.includes(mediaType)) {
-    await c.req.raw.body?.cancel();
-    throw new ApiError("unsupported_media_type", `a ${source.kind} delivery is ${KINDS[source.kind].mediaTypes.join(" or ")}`);
-  }
-  const body = await readLimitedBody(c.req.raw);
-
-  let delivery: VerifiedDelivery;
+/**
+ * Proves the delivery is the sender's before it is charged to the source's limit: were the source
+ * charged first, anyone who knows a hook URL could spend its budget with unsigned requests and make
+ * the sender's genuine deliveries 429 (GitHub does not retry those). A refusal is charged to the
+ * client's address instead (the per-IP failure limit).
+ */
+async function verified(c: AppContext, source: LiveSource): Promise<VerifiedDelivery> {
   try {
-    delivery = await source.verify(c.req.raw.headers, body, Date.now());
+    const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+    if (!KINDS[source.kind].mediaTypes.includes(mediaType)) {
+      await c.req.raw.body?.cancel();
+      throw new ApiError("unsupported_media_type", `a ${source.kind} delivery is ${KINDS[source.kind].mediaTypes.join(" or ")}`);
+    }
+    const body = await readLimitedBody(c.req.raw);
+    return await source.verify(c.req.raw.headers, body, Date.now());
   } catch (err) {
-    if (err instanceof ApiError && (err.code === "bad_signature" || err.code === "stale_timestamp")) await limitFailedAuth(c);
+    if (err instanceof ApiError && UNPROVEN.has(err.code)) await limitFailedAuth(c);
     throw err;
   }
+}
+
+async function receive(c: AppContext, source: LiveSource) {
+  const delivery = await verified(c, source);
+  const { success } = await c.env.WEBHOOK_LIMIT.limit({ key: source.id });
+  if (!success) throw new ApiError("rate_limited", "too many deliveries for this source", { retryAfter: LIMIT_PERIOD_SECONDS });
   if (delivery.ping) return c.json({ deliveryId: delivery.deliveryId, tasks: [] }, 200);
 
   // One entry per delivery id (one per Notification for Salesforce, which may repeat one in a message).
