@@ -153,8 +153,8 @@ export class ProjectActor extends DurableObject<Env> {
     return this.runners.createToken(this.tokens.project().id, body, now);
   }
 
-  async redeemRegistrationToken(id: string, hash: string, runnerId: string): Promise<{ pool: string; labels: string[] }> {
-    return this.runners.redeem(id, hash, runnerId);
+  async redeemRegistrationToken(id: string, hash: string, runnerId: string, labels: string[] = []): Promise<{ pool: string; labels: string[] }> {
+    return this.runners.redeem(id, hash, runnerId, labels);
   }
 
   async runnerPools(): Promise<string[]> {

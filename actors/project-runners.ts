@@ -35,9 +35,11 @@ export class RunnerRegistry {
 
   /**
    * Spends one use of a registration token and records the runner it registers. Used up, expired or
-   * unknown tokens are all "unauthenticated": the caller learns nothing about which.
+   * unknown tokens are all "unauthenticated": the caller learns nothing about which. The runner gets
+   * the token's labels and no others: claiming one the token does not grant is refused (forbidden)
+   * before the use is spent, since labels decide which tasks a runner may take.
    */
-  redeem(id: string, hash: string, runnerId: string, now = Date.now()): { pool: string; labels: string[] } {
+  redeem(id: string, hash: string, runnerId: string, claimed: readonly string[] = [], now = Date.now()): { pool: string; labels: string[] } {
     const row = this.sql
       .exec<{ hash: string; pool: string; labels: string; uses_left: number; expires_at: number }>(
         "SELECT hash, pool, labels, uses_left, expires_at FROM sfp_registration_tokens WHERE id = ?",
@@ -47,10 +49,15 @@ export class RunnerRegistry {
     if (!row || row.hash !== hash || row.uses_left <= 0 || row.expires_at <= now) {
       throw rpcError("unauthenticated", "the registration token is invalid, used up or expired");
     }
+    const labels = JSON.parse(row.labels) as string[];
+    const beyond = claimed.filter((label) => !labels.includes(label));
+    if (beyond.length) {
+      throw rpcError("forbidden", `the registration token does not grant the labels ${beyond.join(", ")}; it grants ${labels.join(", ") || "none"}`);
+    }
     this.sql.exec("UPDATE sfp_registration_tokens SET uses_left = uses_left - 1 WHERE id = ?", id);
     this.sql.exec("DELETE FROM sfp_registration_tokens WHERE uses_left <= 0 OR expires_at <= ?", now);
     this.sql.exec("INSERT INTO sfp_runner_index (id, pool, registered_at) VALUES (?, ?, ?)", runnerId, row.pool, nowIso(now));
-    return { pool: row.pool, labels: JSON.parse(row.labels) as string[] };
+    return { pool: row.pool, labels };
   }
 
   /** The pools that have (or had) runners, for listing runners across pools. */
