@@ -115,7 +115,8 @@ export class ProjectActor extends DurableObject<Env> {
     return this.tickets.issue(this.tokens.project().id, tokenId, role);
   }
 
-  async consumeTicket(id: string): Promise<boolean> {
+  /** The token id a ticket stands for, the first time it is used and while that token lives; else null. */
+  async consumeTicket(id: string): Promise<string | null> {
     return this.tickets.consume(id);
   }
 

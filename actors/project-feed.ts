@@ -3,6 +3,14 @@
 import type { ServerMessage, Task } from "../protocol/index.ts";
 import { accept, FORWARD_PROJECT_HEADER, isUpgrade, send, sendText } from "./sockets.ts";
 
+/** The id of the token the edge authenticated the upgrade with (bearer or ticket). */
+export const FORWARD_TOKEN_HEADER = "x-sfp-token";
+
+/** The tag of every feed socket opened with token `tokenId`, so its sockets can be found (and closed) by it. */
+export function tokenTag(tokenId: string): string {
+  return `tok:${tokenId}`;
+}
+
 export class ProjectFeed {
   private readonly ctx: DurableObjectState;
 
@@ -18,7 +26,8 @@ export class ProjectFeed {
     if (request.headers.get(FORWARD_PROJECT_HEADER) !== project) {
       return Response.json({ error: { code: "not_found", message: "no such project", requestId: "" } }, { status: 404 });
     }
-    const res = accept(this.ctx, { project, floorSeq: 0 }, ["project"]);
+    const tokenId = request.headers.get(FORWARD_TOKEN_HEADER);
+    const res = accept(this.ctx, { project, floorSeq: 0 }, tokenId ? ["project", tokenTag(tokenId)] : ["project"]);
     send(res.socket, { type: "hello", project, version: 0, lastSeq: 0 });
     return res;
   }

@@ -28,4 +28,7 @@ export const PROJECT_MIGRATIONS: readonly Migration[] = [
        uses_left INTEGER NOT NULL, expires_at INTEGER NOT NULL, created_at TEXT NOT NULL)`,
     "CREATE TABLE sfp_runner_index (id TEXT PRIMARY KEY, pool TEXT NOT NULL, registered_at TEXT NOT NULL, revoked_at TEXT)",
   ],
+  // issue 11: a ticket remembers the token that asked for it, so a token revoked (or expired) after
+  // the ticket was minted opens no socket with it.
+  ["ALTER TABLE sfp_tickets ADD COLUMN token_id TEXT"],
 ];
