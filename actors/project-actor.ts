@@ -4,7 +4,18 @@
 // this file is the RPC surface, and every method delegates.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "./env.ts";
-import type { CreateRegistrationTokenBody, CreateTokenBody, Org, Project, PutOrgBody, Role, Task, TaskList, TaskStatus, TokenInfo } from "../protocol/index.ts";
+import type {
+  CreateRegistrationTokenBody,
+  CreateTokenBody,
+  Org,
+  Project,
+  PutOrgBody,
+  Role,
+  TaskList,
+  TaskStatus,
+  TaskSummary,
+  TokenInfo,
+} from "../protocol/index.ts";
 import type { PutWebhookSourceBody, WebhookSource, WebhookSourceRecord } from "../protocol/webhook.ts";
 import { migrate } from "./sql.ts";
 import { ProjectFeed } from "./project-feed.ts";
@@ -88,14 +99,18 @@ export class ProjectActor extends DurableObject<Env> {
 
   // ---- task index and feed
 
-  /** Called (through the TaskActor's outbox) on every status change; stale or repeated calls are no-ops. */
-  async taskChanged(task: Task): Promise<void> {
-    if (this.index.put(task)) this.feed.broadcast([task]);
+  /**
+   * Called (through the TaskActor's outbox) on every status change; stale or repeated calls are no-ops.
+   * Only the task's summary is kept and broadcast, so callers may send either the task or its summary.
+   */
+  async taskChanged(task: TaskSummary): Promise<void> {
+    const summary = this.index.put(task);
+    if (summary) this.feed.broadcast([summary]);
   }
 
   /** The same for a batch (from an ingest shard's hand-off): one commit for all of them. */
-  async tasksChanged(tasks: Task[]): Promise<void> {
-    this.feed.broadcast(tasks.filter((t) => this.index.put(t)));
+  async tasksChanged(tasks: TaskSummary[]): Promise<void> {
+    this.feed.broadcast(tasks.flatMap((t) => this.index.put(t) ?? []));
   }
 
   async listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskList> {

@@ -1,6 +1,6 @@
 // The project feed: hibernating WebSockets that see every task's status changes. The socket
 // plumbing is the actor's own for now; it moves to the shared socket manager when that lands.
-import type { ServerMessage, Task } from "../protocol/index.ts";
+import type { ServerMessage, TaskSummary } from "../protocol/index.ts";
 import { accept, FORWARD_PROJECT_HEADER, isUpgrade, send, sendText } from "./sockets.ts";
 
 /** The id of the token the edge authenticated the upgrade with (bearer or ticket). */
@@ -32,8 +32,8 @@ export class ProjectFeed {
     return res;
   }
 
-  /** Each task to every feed socket, serialized once. */
-  broadcast(tasks: Task[]): void {
+  /** Each task's summary to every feed socket, serialized once. */
+  broadcast(tasks: TaskSummary[]): void {
     const sockets = this.ctx.getWebSockets();
     if (!sockets.length || !tasks.length) return;
     const texts = tasks.map((task) => JSON.stringify({ type: "task", task } satisfies ServerMessage));

@@ -1,6 +1,7 @@
-// The task index behind the list endpoint: one row per task, as of its last status change (the
-// TaskActor is authoritative), paged newest first by an opaque (createdAt, id) cursor.
-import { rpcError, type Task, type TaskList, type TaskStatus } from "../protocol/index.ts";
+// The task index behind the list endpoint: one summary per task (no payload, no result), as of its
+// last status change (the TaskActor is authoritative), paged newest first by an opaque (createdAt, id)
+// cursor. Summaries keep a page of 200 tasks small in the actor that also checks the project's tokens.
+import { rpcError, taskSummary, type TaskList, type TaskStatus, type TaskSummary } from "../protocol/index.ts";
 
 const MAX_LIST = 200;
 
@@ -11,20 +12,21 @@ export class TaskIndex {
     this.sql = sql;
   }
 
-  /** Stores the task unless a newer version is there; true when it did. */
-  put(task: Task): boolean {
-    return (
+  /** Stores the task's summary unless a newer version is there; the summary when it did, else null. */
+  put(task: TaskSummary): TaskSummary | null {
+    const summary = taskSummary(task);
+    const written =
       this.sql.exec(
         `INSERT INTO sfp_tasks (id, created_at, status, version, body) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET status = excluded.status, version = excluded.version, body = excluded.body
          WHERE excluded.version > sfp_tasks.version`,
-        task.id,
-        task.createdAt,
-        task.status,
-        task.version,
-        JSON.stringify(task),
-      ).rowsWritten > 0
-    );
+        summary.id,
+        summary.createdAt,
+        summary.status,
+        summary.version,
+        JSON.stringify(summary),
+      ).rowsWritten > 0;
+    return written ? summary : null;
   }
 
   /** Newest first; the cursor is the (createdAt, id) of the last task returned. */
@@ -42,8 +44,10 @@ export class TaskIndex {
       args.push(at, at, id);
     }
     const rows = this.sql
+      // Rows written before the index held summaries still hold whole tasks: SQLite trims them per row,
+      // so a page never holds their payloads and results at once.
       .exec<{ id: string; created_at: string; body: string }>(
-        `SELECT id, created_at, body FROM sfp_tasks ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+        `SELECT id, created_at, json_remove(body, '$.payload', '$.result') AS body FROM sfp_tasks ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
          ORDER BY created_at DESC, id DESC LIMIT ?`,
         ...args,
         limit + 1,
@@ -52,7 +56,7 @@ export class TaskIndex {
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      tasks: page.map((r) => JSON.parse(r.body) as Task),
+      tasks: page.map((r) => taskSummary(JSON.parse(r.body) as TaskSummary)),
       cursor: rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null,
     };
   }
