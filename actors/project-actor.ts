@@ -151,6 +151,11 @@ export class ProjectActor extends DurableObject<Env> {
     return this.sources.list();
   }
 
+  /** A new id (and URL) for the source; the old id is answered so the edge can forget it. */
+  async rotateWebhookSource(name: string): Promise<{ source: WebhookSource; previousId: string }> {
+    return this.sources.rotate(this.tokens.project().id, name);
+  }
+
   /** Deletes the source and answers its id, so the edge can forget its cached copy. */
   async deleteWebhookSource(name: string): Promise<string> {
     this.tokens.project();

@@ -1,6 +1,7 @@
 // The task index behind the list endpoint: one summary per task (no payload, no result), as of its
 // last status change (the TaskActor is authoritative), paged newest first by an opaque (createdAt, id)
 // cursor. Summaries keep a page of 200 tasks small in the actor that also checks the project's tokens.
+import { publicSourceId } from "../common/source-ids.ts";
 import { rpcError, taskSummary, type TaskList, type TaskStatus, type TaskSummary } from "../protocol/index.ts";
 
 const MAX_LIST = 200;
@@ -14,7 +15,7 @@ export class TaskIndex {
 
   /** Stores the task's summary unless a newer version is there; the summary when it did, else null. */
   put(task: TaskSummary): TaskSummary | null {
-    const summary = taskSummary(task);
+    const summary = forReaders(task);
     const written =
       this.sql.exec(
         `INSERT INTO sfp_tasks (id, created_at, status, version, body) VALUES (?, ?, ?, ?, ?)
@@ -56,10 +57,17 @@ export class TaskIndex {
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      tasks: page.map((r) => taskSummary(JSON.parse(r.body) as TaskSummary)),
+      tasks: page.map((r) => forReaders(JSON.parse(r.body) as TaskSummary)),
       cursor: rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null,
     };
   }
+}
+
+/** The summary every reader may see: a webhook source's reference, never its id (tasks made earlier held it). */
+function forReaders(task: TaskSummary): TaskSummary {
+  const summary = taskSummary(task);
+  if (summary.source.kind !== "webhook") return summary;
+  return { ...summary, source: { ...summary.source, sourceId: publicSourceId(summary.source.sourceId) } };
 }
 
 function encodeCursor(createdAt: string, id: string): string {

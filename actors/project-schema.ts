@@ -31,4 +31,7 @@ export const PROJECT_MIGRATIONS: readonly Migration[] = [
   // issue 11: a ticket remembers the token that asked for it, so a token revoked (or expired) after
   // the ticket was minted opens no socket with it.
   ["ALTER TABLE sfp_tickets ADD COLUMN token_id TEXT"],
+  // issue 11: a source's URL can be rotated (a new id); re-deliveries are recognised, and webhook task
+  // ids derived, by the key it was born with, which is the first id (existing sources: their id).
+  ["ALTER TABLE sfp_webhook_sources ADD COLUMN dedupe_key TEXT", "UPDATE sfp_webhook_sources SET dedupe_key = id"],
 ];

@@ -13,6 +13,7 @@ type WebhookSourceRow = {
   rules: string;
   created_at: string;
   updated_at: string;
+  dedupe_key: string | null;
 };
 
 export class WebhookSources {
@@ -34,7 +35,7 @@ export class WebhookSources {
     const id = keep ? old.id : await mintSourceId(this.signingKey, project);
     const at = nowIso();
     this.sql.exec(
-      `INSERT INTO sfp_webhook_sources (name, id, kind, secret, org_id, rules, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO sfp_webhook_sources (name, id, kind, secret, org_id, rules, created_at, updated_at, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(name) DO UPDATE SET id = excluded.id, kind = excluded.kind, secret = excluded.secret, org_id = excluded.org_id,
        rules = excluded.rules, updated_at = excluded.updated_at`,
       name,
@@ -45,8 +46,21 @@ export class WebhookSources {
       JSON.stringify(body.rules),
       old?.created_at ?? at,
       at,
+      id,
     );
     return this.get(name);
+  }
+
+  /**
+   * Gives the source a new id, and so a new URL; the old one names nothing from now on. Its secret,
+   * rules and dedupe key stay. Answers the old id too, so the edge can forget its cached copy.
+   */
+  async rotate(project: string, name: string): Promise<{ source: WebhookSource; previousId: string }> {
+    const old = this.rows("WHERE name = ?", name)[0];
+    if (!old) throw rpcError("not_found", "no such webhook source");
+    const id = await mintSourceId(this.signingKey, project);
+    this.sql.exec("UPDATE sfp_webhook_sources SET id = ?, updated_at = ? WHERE name = ?", id, nowIso(), name);
+    return { source: this.get(name), previousId: old.id };
   }
 
   get(name: string): WebhookSource {
@@ -70,7 +84,7 @@ export class WebhookSources {
   /** The delivery path's lookup, secret included (edge only); null for an unknown id. */
   byId(project: string, id: string): WebhookSourceRecord | null {
     const row = this.rows("WHERE id = ?", id)[0];
-    return row ? { ...sourceFromRow(row), project, secret: row.secret } : null;
+    return row ? { ...sourceFromRow(row), project, secret: row.secret, dedupeKey: row.dedupe_key ?? row.id } : null;
   }
 
   private rows(clause: string, ...args: string[]): WebhookSourceRow[] {

@@ -47,7 +47,11 @@ export const TaskSource = z
     z.object({ kind: z.literal("api"), tokenId: z.string() }),
     z.object({
       kind: z.literal("webhook"),
-      sourceId: z.string(),
+      // A source's id is a credential (for a salesforce source, the only one): tasks carry a reference.
+      sourceId: z.string().openapi({
+        description: "the source's reference: its id without the 13-character tag, ending in `…` (never the id itself, which is a credential)",
+      }),
+      sourceName: z.string().optional().openapi({ description: "the source's name (absent on tasks made before the field existed)" }),
       deliveryId: z.string(),
       event: z.string(),
       rule: z.number().int(),
