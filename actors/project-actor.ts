@@ -50,7 +50,7 @@ export class ProjectActor extends DurableObject<Env> {
     this.orgs = new ProjectOrgs(sql);
     this.index = new TaskIndex(sql);
     this.idempotency = new IdempotencyKeys(sql);
-    this.tickets = new WsTickets(sql, env.TOKEN_SIGNING_KEY);
+    this.tickets = new WsTickets(sql, env.TOKEN_SIGNING_KEY, (tokenId, now) => this.tokens.isLive(tokenId, now));
     this.sources = new WebhookSources(sql, env.TOKEN_SIGNING_KEY);
     this.runners = new RunnerRegistry(sql, env.TOKEN_SIGNING_KEY);
     this.feed = new ProjectFeed(ctx);

@@ -1,17 +1,23 @@
-// WebSocket tickets for browsers: signed, single use, 60 s. The row is what makes one single use.
+// WebSocket tickets for browsers: signed, single use, 60 s, and good only while the token that asked
+// for one lives. The row is what makes a ticket single use and ties it to its token.
 import { signToken } from "../common/tokens.ts";
 import { newId, rpcError, type Role } from "../protocol/index.ts";
 import { nowIso } from "./sql.ts";
 
 const TICKET_TTL_MS = 60 * 1000;
 
+/** Whether a token is neither revoked nor expired (ProjectTokens.isLive). */
+export type TokenLive = (tokenId: string, now: number) => boolean;
+
 export class WsTickets {
   private readonly sql: SqlStorage;
   private readonly signingKey: string;
+  private readonly tokenLive: TokenLive;
 
-  constructor(sql: SqlStorage, signingKey: string) {
+  constructor(sql: SqlStorage, signingKey: string, tokenLive: TokenLive) {
     this.sql = sql;
     this.signingKey = signingKey;
+    this.tokenLive = tokenLive;
   }
 
   async issue(project: string, tokenId: string, role: Role): Promise<{ ticket: string; expiresAt: string }> {
@@ -35,10 +41,5 @@ export class WsTickets {
     if (!row) return null;
     this.sql.exec("DELETE FROM sfp_tickets WHERE id = ?", id);
     return row.token_id && this.tokenLive(row.token_id, now) ? row.token_id : null;
-  }
-
-  private tokenLive(tokenId: string, now: number): boolean {
-    const sql = "SELECT id FROM sfp_tokens WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)";
-    return this.sql.exec(sql, tokenId, nowIso(now)).toArray().length > 0;
   }
 }

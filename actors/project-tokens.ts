@@ -74,6 +74,12 @@ export class ProjectTokens {
     if (!row.revoked_at) this.sql.exec("UPDATE sfp_tokens SET revoked_at = ? WHERE id = ?", nowIso(), id);
   }
 
+  /** Whether the token exists and is neither revoked nor expired: the authoritative check. */
+  isLive(id: string, now = Date.now()): boolean {
+    const sql = "SELECT id FROM sfp_tokens WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)";
+    return this.sql.exec(sql, id, nowIso(now)).toArray().length > 0;
+  }
+
   revokedIds(): string[] {
     return this.sql
       .exec<{ id: string }>("SELECT id FROM sfp_tokens WHERE revoked_at IS NOT NULL")
