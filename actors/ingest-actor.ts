@@ -5,7 +5,7 @@
 // task-actor commit until somebody reads or runs the task.
 import { DurableObject } from "cloudflare:workers";
 import { dispatcherStub, projectStub, type Env } from "./env.ts";
-import type { Task } from "../protocol/index.ts";
+import { taskSummary, type Task } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
 import type { NewTask } from "../common/messages.ts";
 import { queueEntry } from "./task-actor.ts";
@@ -160,11 +160,8 @@ export class IngestActor extends DurableObject<Env> {
   }
 
   private toProjects(tasks: Task[]): Promise<void>[] {
-    const byProject = groupBy(
-      tasks,
-      (t) => t.project,
-      (t) => t,
-    );
+    // The index keeps summaries only: a batch of 500 tasks need not carry their payloads there.
+    const byProject = groupBy(tasks, (t) => t.project, taskSummary);
     return [...byProject.entries()].map(([project, list]) => projectStub(this.env, project).tasksChanged(list));
   }
 

@@ -35,6 +35,14 @@ export function sourceRef(id: string): string {
   return id.length > 17 ? `${id.slice(0, -13)}…` : "whs_…";
 }
 
+/**
+ * What a task shows as its source id: the reference of a full id (idempotent on a reference). Tasks
+ * made before tasks held references hold the full id; readers get the reference all the same.
+ */
+export function publicSourceId(id: string): string {
+  return SOURCE_ID.test(id) ? sourceRef(id) : id;
+}
+
 /** True for an id this deployment minted (constant-time tag check); false for anything forged. */
 export async function isGenuineSourceId(signingKey: string, id: string): Promise<boolean> {
   const m = SOURCE_ID.exec(id);

@@ -50,7 +50,11 @@ export const TaskSource = z
     z.object({ kind: z.literal("api"), tokenId: z.string() }),
     z.object({
       kind: z.literal("webhook"),
-      sourceId: z.string(),
+      // A source's id is a credential (for a salesforce source, the only one): tasks carry a reference.
+      sourceId: z.string().openapi({
+        description: "the source's reference: its id without the 13-character tag, ending in `…` (never the id itself, which is a credential)",
+      }),
+      sourceName: z.string().optional().openapi({ description: "the source's name (absent on tasks made before the field existed)" }),
       deliveryId: z.string(),
       event: z.string(),
       rule: z.number().int(),
@@ -129,14 +133,50 @@ export type TaskEvent = z.infer<typeof TaskEvent>;
 export const EventsPage = z.object({ events: z.array(TaskEvent), lastSeq: z.number().int(), done: z.boolean() }).openapi("EventsPage");
 export type EventsPage = z.infer<typeof EventsPage>;
 
-export const TaskList = z.object({ tasks: z.array(Task), cursor: z.string().nullable() }).openapi("TaskList");
+/**
+ * A task without its `payload` and `result` (up to 256 KiB and 1 MiB): what the project list and the
+ * project feed carry, as of the task's last status change. `GET /v1/tasks/:id` has the whole task.
+ */
+export const TaskSummary = Task.omit({ payload: true, result: true }).openapi("TaskSummary");
+export type TaskSummary = z.infer<typeof TaskSummary>;
+
+/** The summary of a task (or of a summary), field by field, so nothing large can ride along. */
+export function taskSummary(task: TaskSummary): TaskSummary {
+  const { id, project, type, org, priority, pool, labels, status, attempt, maxAttempts, timeoutSeconds, version } = task;
+  const { createdAt, updatedAt, startedAt, finishedAt, progress, error, source } = task;
+  const summary: TaskSummary = {
+    id,
+    project,
+    type,
+    org,
+    priority,
+    pool,
+    labels,
+    status,
+    attempt,
+    maxAttempts,
+    timeoutSeconds,
+    version,
+    createdAt,
+    updatedAt,
+    source,
+  };
+  if (startedAt !== undefined) summary.startedAt = startedAt;
+  if (finishedAt !== undefined) summary.finishedAt = finishedAt;
+  if (progress !== undefined) summary.progress = progress;
+  if (error !== undefined) summary.error = error;
+  return summary;
+}
+
+export const TaskList = z.object({ tasks: z.array(TaskSummary), cursor: z.string().nullable() }).openapi("TaskList");
 export type TaskList = z.infer<typeof TaskList>;
 
 // WebSocket messages (server → client, client → server).
 export type ServerMessage =
   | { type: "hello"; taskId?: string; project?: string; version: number; lastSeq: number }
   | { type: "event"; taskId: string; seq: number; event: TaskEvent }
-  | { type: "task"; task: Task }
+  // The task socket sends the whole task; the project feed sends its summary.
+  | { type: "task"; task: TaskSummary }
   | { type: "error"; error: { code: string; message: string } };
 export const ClientMessage = z.discriminatedUnion("type", [z.object({ type: z.literal("resume"), after: z.number().int().min(0) })]);
 export type ClientMessage = z.infer<typeof ClientMessage>;

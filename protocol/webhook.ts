@@ -81,10 +81,13 @@ export const WebhookSourceName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' or '-'")
   .openapi("WebhookSourceName");
 
-/** A source as every API shows it: never the secret. */
+/**
+ * A source as the owner API shows it: never the secret. Its id (and so its URL) is itself a
+ * credential — for a salesforce source the only one — so only owners see it; tasks show a reference.
+ */
 export const WebhookSource = z
   .object({
-    id: z.string(),
+    id: z.string().openapi({ description: "a credential like the URL it makes; rotate both with POST …/webhook-sources/{name}/rotate" }),
     name: z.string(),
     url: z.string(),
     kind: WebhookKind,
@@ -107,7 +110,16 @@ export type DeliveryAnswer = z.infer<typeof DeliveryAnswer>;
  * What the ProjectActor hands the edge so it can verify deliveries. It holds the secret: it crosses
  * only the actor → edge RPC and lives in isolate memory, and is never serialized to a client.
  */
-export type WebhookSourceRecord = WebhookSource & { project: string; secret: string | null };
+export type WebhookSourceRecord = WebhookSource & {
+  project: string;
+  secret: string | null;
+  /**
+   * What re-deliveries are recognised by and webhook task ids are derived from: the source's first
+   * id, kept when its URL is rotated so a re-delivery after a rotation still makes no second task.
+   * It never leaves the edge and the actors.
+   */
+  dedupeKey: string;
+};
 
 // Source ids: `whs_` + the project id's 26-character body + 13 random characters + a 13-character
 // tag (an HMAC of the rest under the edge's signing key; common/source-ids.ts). The edge reads

@@ -126,7 +126,7 @@ projects.openapi(
   createRoute({
     method: "post",
     path: "/v1/projects/{project}/ws-tickets",
-    summary: "A single-use, 60 s ticket for browsers to open a WebSocket with ?ticket=",
+    summary: "A single-use, 60 s ticket for browsers to open a WebSocket with ?ticket=; it dies with the token that asked for it",
     security: bearerAuth,
     request: { params: ProjectParam },
     responses: { 201: json(WsTicket, "issued"), ...errors(401, 403, 404, 429) },

@@ -49,8 +49,10 @@ runners.openapi(
     method: "post",
     path: "/v1/runners/register",
     summary: "Register a runner with a registration token (in the body); answers its runner token, shown once",
+    description:
+      "The runner gets exactly the registration token's labels. `labels` may repeat some of them; a label the token does not grant is 403 `forbidden` (field `labels`) and spends no use.",
     request: jsonBody(RegisterBody),
-    responses: { 201: json(Registered, "registered"), ...errors(400, 401, 415, 429) },
+    responses: { 201: json(Registered, "registered"), ...errors(400, 401, 403, 415, 429) },
   }),
   async (c) => {
     const body = c.req.valid("json");
@@ -63,14 +65,17 @@ runners.openapi(
     const runnerId = newId("rnr");
     let granted: { pool: string; labels: string[] };
     try {
-      granted = await projectStub(c.env, claims.p).redeemRegistrationToken(claims.id, await sha256Hex(body.registrationToken), runnerId);
+      granted = await projectStub(c.env, claims.p).redeemRegistrationToken(claims.id, await sha256Hex(body.registrationToken), runnerId, body.labels);
     } catch (err) {
+      const api = fromRpcError(err);
       // A deleted project's tokens are as dead as used ones.
-      if (fromRpcError(err)?.code === "not_found") throw await refuse();
+      if (api?.code === "not_found") throw await refuse();
+      if (api?.code === "forbidden") throw new ApiError("forbidden", api.message, { field: "labels" });
       throw err;
     }
     const { pool } = granted;
-    const labels = [...new Set([...granted.labels, ...body.labels])].sort();
+    // Only the token's labels: a runner that could name its own would take tasks meant for others.
+    const labels = [...new Set(granted.labels)].sort();
     await dispatcherStub(c.env, claims.p, pool).registerRunner(claims.p, pool, {
       id: runnerId,
       name: body.name,

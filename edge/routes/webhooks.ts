@@ -2,9 +2,10 @@
 // A delivery is refused as early and as cheaply as possible: forged source id (no actor hop), media
 // type, size (before reading it all), authenticity on the raw bytes, then the source's rate limit
 // (only proven deliveries spend it), then parsing. A
-// genuine one becomes one task per (delivery id, matching rule), its id derived from (source,
-// delivery id, rule), made durable in the delivery's ingest shard, whose record of the delivery id is
-// the re-delivery check; edge/webhooks/README.md follows a delivery step by step.
+// genuine one becomes one task per (delivery id, matching rule) with an id derived from the source's
+// dedupe key, made durable in the delivery's ingest shard, whose record of the delivery id makes
+// re-deliveries and concurrent copies answer the first one's tasks. A source's id is a credential:
+// logs, rate-limit keys and tasks carry its reference (common/source-ids.ts), never the id.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { NewTask } from "../../common/messages.ts";
 import { ApiError, fromRpcError, ingestShard, ingestTaskId, type TaskSource } from "../../protocol/index.ts";
@@ -19,7 +20,7 @@ import { readLimitedBody } from "../webhooks/body.ts";
 import { KINDS } from "../webhooks/kinds.ts";
 import { renderPayload, ruleMatches } from "../webhooks/rules.ts";
 import { SOAP_ACK, soapFault } from "../webhooks/salesforce.ts";
-import { sourceRef } from "../../common/source-ids.ts";
+import { publicSourceId, sourceRef } from "../../common/source-ids.ts";
 import { forgetSource, loadSource, type LiveSource } from "../webhooks/sources.ts";
 import type { VerifiedDelivery } from "../webhooks/verify.ts";
 
@@ -83,6 +84,27 @@ webhooks.openapi(
     const { project, name } = c.req.valid("param");
     await requireProjectToken(c, "project:admin", project);
     const source: WebhookSource = await projectStub(c.env, project).getWebhookSource(name);
+    return c.json({ source }, 200);
+  },
+);
+
+webhooks.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/projects/{project}/webhook-sources/{name}/rotate",
+    summary: "Rotate a webhook source's URL (owner): a new id; the old URL stops working at once on this edge, within 30 s everywhere",
+    description:
+      "The source keeps its name, kind, secret and rules; re-deliveries of what it received before are still recognised. Point the sender at the new URL.",
+    security: bearerAuth,
+    request: { params: SourceParam },
+    responses: { 200: json(WebhookSourceAnswer, "the source, with its new id and URL"), ...errors(401, 403, 404, 429) },
+  }),
+  async (c) => {
+    const { project, name } = c.req.valid("param");
+    await requireProjectToken(c, "project:admin", project);
+    const { source, previousId }: { source: WebhookSource; previousId: string } = await projectStub(c.env, project).rotateWebhookSource(name);
+    forgetSource(previousId);
+    forgetSource(source.id);
     return c.json({ source }, 200);
   },
 );
@@ -177,7 +199,7 @@ async function verified(c: AppContext, source: LiveSource): Promise<VerifiedDeli
 
 async function receive(c: AppContext, source: LiveSource) {
   const delivery = await verified(c, source);
-  const { success } = await c.env.WEBHOOK_LIMIT.limit({ key: source.id });
+  const { success } = await c.env.WEBHOOK_LIMIT.limit({ key: sourceRef(source.id) });
   if (!success) throw new ApiError("rate_limited", "too many deliveries for this source", { retryAfter: LIMIT_PERIOD_SECONDS });
   if (delivery.ping) return c.json({ deliveryId: delivery.deliveryId, tasks: [] }, 200);
 
@@ -185,22 +207,30 @@ async function receive(c: AppContext, source: LiveSource) {
   const planned: PlannedDelivery[] = [];
   for (const item of delivery.items) {
     if (planned.some((p) => p.deliveryId === item.deliveryId)) continue;
-    const shard = await ingestShard(source.id, item.deliveryId);
+    const shard = await ingestShard(source.dedupeKey, item.deliveryId);
     const tasks: Promise<NewTask>[] = [];
     for (const [index, rule] of source.rules.entries()) {
       if (!ruleMatches(rule, item.event, item.payload)) continue;
       const { type, org, priority, pool, labels } = rule.task;
       const payload = renderPayload(rule.task.payload ?? {}, item.payload);
-      const taskSource: TaskSource = { kind: "webhook", sourceId: source.id, deliveryId: item.deliveryId, event: item.event, rule: index };
+      // Every reader of the task sees it: the source's name and reference, never its id (a credential).
+      const taskSource: TaskSource = {
+        kind: "webhook",
+        sourceId: publicSourceId(source.id),
+        sourceName: source.name,
+        deliveryId: item.deliveryId,
+        event: item.event,
+        rule: index,
+      };
       tasks.push(
-        ingestTaskId(shard, source.id, item.deliveryId, String(index)).then((id) =>
+        ingestTaskId(shard, source.dedupeKey, item.deliveryId, String(index)).then((id) =>
           newTask(c.env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource),
         ),
       );
     }
     planned.push({ deliveryId: item.deliveryId, shard, tasks: await Promise.all(tasks) });
   }
-  const outcomes = await Promise.all(planned.map((p) => persist(c.env, c.executionCtx, source.id, p)));
+  const outcomes = await Promise.all(planned.map((p) => persist(c.env, c.executionCtx, source.dedupeKey, p)));
   const tasks = outcomes.flatMap((o) => o.taskIds);
   const duplicate = tasks.length > 0 && outcomes.every((o) => o.duplicate);
   console.log(
@@ -235,9 +265,10 @@ interface PlannedDelivery {
 async function persist(
   env: Env,
   ctx: Pick<ExecutionContext, "waitUntil">,
-  sourceId: string,
+  dedupeKey: string,
   delivery: PlannedDelivery,
 ): Promise<{ duplicate: boolean; taskIds: string[] }> {
   if (!delivery.tasks.length) return { duplicate: false, taskIds: [] };
-  return ingest(env, ctx, delivery.shard, { sourceId, deliveryId: delivery.deliveryId, tasks: delivery.tasks });
+  // The shard's record of a delivery is keyed by the source's dedupe key (its `sourceId` field).
+  return ingest(env, ctx, delivery.shard, { sourceId: dedupeKey, deliveryId: delivery.deliveryId, tasks: delivery.tasks });
 }

@@ -6,26 +6,32 @@ import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, isUpgrade } from "../../a
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
 import { verifyToken } from "../../common/tokens.ts";
 import { projectStub, taskStub } from "../../actors/env.ts";
+import { FORWARD_TOKEN_HEADER } from "../../actors/project-feed.ts";
 import type { AppContext } from "../http.ts";
 import { router } from "../openapi.ts";
 
 export const ws = router();
 
-/** The project the caller may watch: from the bearer token, or from a ticket used for the first time. */
-async function watcherProject(c: AppContext): Promise<string> {
+/**
+ * The project the caller may watch and the token it watches with: from the bearer token, or from a
+ * ticket used for the first time while the token it was minted for is neither revoked nor expired.
+ */
+async function watcher(c: AppContext): Promise<{ project: string; tokenId: string }> {
   const ticket = c.req.query("ticket");
-  if (ticket === undefined) return (await requireProjectToken(c, "read", undefined)).project;
+  if (ticket === undefined) return requireProjectToken(c, "read", undefined);
   const claims = await verifyToken(c.env.TOKEN_SIGNING_KEY, ticket);
-  if (claims?.k !== "wst" || !(await projectStub(c.env, claims.p).consumeTicket(claims.id))) {
+  const tokenId = claims?.k === "wst" ? await projectStub(c.env, claims.p).consumeTicket(claims.id) : null;
+  if (claims?.k !== "wst" || !tokenId) {
     await limitFailedAuth(c);
-    throw new ApiError("unauthenticated", "the ticket is invalid, expired or already used");
+    throw new ApiError("unauthenticated", "the ticket is invalid, expired or already used, or its token was revoked");
   }
-  return claims.p;
+  return { project: claims.p, tokenId };
 }
 
-function forward(c: AppContext, project: string): Request {
+function forward(c: AppContext, { project, tokenId }: { project: string; tokenId: string }): Request {
   const headers = new Headers(c.req.raw.headers);
   headers.set(FORWARD_PROJECT_HEADER, project);
+  headers.set(FORWARD_TOKEN_HEADER, tokenId);
   headers.delete(FORWARD_AFTER_HEADER);
   const after = c.req.query("after");
   if (after !== undefined && /^\d+$/.test(after)) headers.set(FORWARD_AFTER_HEADER, after);
@@ -38,13 +44,12 @@ function requireUpgrade(c: AppContext): void {
 
 ws.get("/v1/tasks/:id/ws", async (c) => {
   requireUpgrade(c);
-  const project = await watcherProject(c);
-  return taskStub(c.env, c.req.param("id")).fetch(forward(c, project));
+  return taskStub(c.env, c.req.param("id")).fetch(forward(c, await watcher(c)));
 });
 
 ws.get("/v1/projects/:project/ws", async (c) => {
   requireUpgrade(c);
-  const project = await watcherProject(c);
-  if (project !== c.req.param("project")) throw new ApiError("not_found", "no such project");
-  return projectStub(c.env, project).fetch(forward(c, project));
+  const who = await watcher(c);
+  if (who.project !== c.req.param("project")) throw new ApiError("not_found", "no such project");
+  return projectStub(c.env, who.project).fetch(forward(c, who));
 });

@@ -10,7 +10,7 @@ export const github: KindHandler = {
   // GitHub lets a hook send form-encoded bodies (`payload=<json>`); the signature covers the raw form.
   mediaTypes: ["application/json", "application/x-www-form-urlencoded"],
   async prepare(source) {
-    if (!source.secret) throw new Error(`github source ${source.id} has no secret`);
+    if (!source.secret) throw new Error(`github source "${source.name}" has no secret`);
     const key = await hmacVerifyKey(utf8(source.secret));
     return async (headers, body) => {
       const header = headers.get("x-hub-signature-256");

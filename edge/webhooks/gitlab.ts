@@ -19,7 +19,7 @@ function eventFromHeader(header: string): string {
 export const gitlab: KindHandler = {
   mediaTypes: ["application/json"],
   async prepare(source) {
-    if (!source.secret) throw new Error(`gitlab source ${source.id} has no secret`);
+    if (!source.secret) throw new Error(`gitlab source "${source.name}" has no secret`);
     const expected = await secretDigest(source.secret);
     return async (headers, body) => {
       const token = headers.get("x-gitlab-token");

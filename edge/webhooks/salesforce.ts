@@ -89,7 +89,7 @@ export function parseOutboundMessage(xml: string): OutboundMessage {
 export const salesforce: KindHandler = {
   mediaTypes: ["text/xml", "application/soap+xml", "application/xml"],
   async prepare(source) {
-    if (!source.orgId) throw new Error(`salesforce source ${source.id} has no orgId`);
+    if (!source.orgId) throw new Error(`salesforce source "${source.name}" has no orgId`);
     const expected = orgKey(source.orgId);
     return async (_headers, body) => {
       const message = parseOutboundMessage(decodeUtf8(body));

@@ -15,6 +15,9 @@ const MAX_CACHED = 10_000;
 
 export interface LiveSource {
   id: string;
+  name: string;
+  /** Re-deliveries and webhook task ids go by this, which survives rotating the URL (WebhookSourceRecord). */
+  dedupeKey: string;
   project: string;
   kind: WebhookKind;
   rules: WebhookRule[];
@@ -51,7 +54,7 @@ async function fetchSource(env: Env, project: string, id: string): Promise<LiveS
   const record = await sourceRecord(env, project, id);
   if (!record) return null;
   const verify = await KINDS[record.kind].prepare(record);
-  return { id: record.id, project: record.project, kind: record.kind, rules: record.rules, verify };
+  return { id: record.id, name: record.name, dedupeKey: record.dedupeKey, project: record.project, kind: record.kind, rules: record.rules, verify };
 }
 
 // Rules hold free-form payloads (`unknown`), which RPC's typing cannot prove serializable; the
@@ -60,7 +63,7 @@ function sourceRecord(env: Env, project: string, id: string): Promise<WebhookSou
   return projectStub(env, project).webhookSourceById(id);
 }
 
-/** Called on PUT and DELETE so this isolate sees the change at once. */
+/** Called on PUT, rotation and DELETE so this isolate sees the change at once. */
 export function forgetSource(id: string): void {
   cache.delete(id);
 }

@@ -16,7 +16,7 @@ export const standard: KindHandler = {
   mediaTypes: ["application/json"],
   async prepare(source) {
     const raw = source.secret?.startsWith("whsec_") ? base64Bytes(source.secret.slice(6)) : undefined;
-    if (!raw) throw new Error(`standard source ${source.id} has no whsec_ key`);
+    if (!raw) throw new Error(`standard source "${source.name}" has no whsec_ key`);
     const key = await hmacVerifyKey(raw);
     return async (headers, body, nowMs) => {
       const prefix = headers.has("webhook-signature") || !headers.has("svix-signature") ? "webhook" : "svix";

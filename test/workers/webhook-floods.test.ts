@@ -1,5 +1,6 @@
 import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { sourceRef } from "../../common/source-ids.ts";
 import { app } from "../../edge/app.ts";
 import { setup } from "./helpers.ts";
 import { GITHUB_SECRET, githubSignature, putSource } from "./webhooks-helpers.ts";
@@ -56,7 +57,7 @@ describe("a flood of unsigned deliveries to a known hook URL", () => {
       limits,
     );
     expect(genuine.status).toBe(202);
-    expect(webhook.keys).toEqual([source.id]);
+    expect(webhook.keys).toEqual([sourceRef(source.id)]);
     expect(unauth.keys).toHaveLength(3);
   });
 

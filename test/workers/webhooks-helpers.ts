@@ -1,7 +1,7 @@
 // Senders for the webhook tests: they sign deliveries the way GitHub, GitLab, Standard Webhooks
 // senders and Salesforce do, and post them to the Worker as those senders would.
 import { SELF } from "cloudflare:test";
-import type { Task } from "../../protocol/index.ts";
+import type { Task, TaskSummary } from "../../protocol/index.ts";
 import type { WebhookSource } from "../../protocol/webhook.ts";
 import { api, BASE, ingestSettled } from "./helpers.ts";
 
@@ -72,7 +72,7 @@ export async function getTask(id: string, token: string): Promise<{ status: numb
   return { status: res.status, task: res.body?.task };
 }
 
-export async function listTasks(project: string, token: string): Promise<Task[]> {
+export async function listTasks(project: string, token: string): Promise<TaskSummary[]> {
   await ingestSettled();
   const res = await api("GET", `/v1/projects/${project}/tasks?limit=200`, { token });
   if (res.status !== 200) throw new Error(`list: ${res.status} ${JSON.stringify(res.body)}`);

@@ -58,7 +58,9 @@ describe("Salesforce outbound messages", () => {
     const tasks = await listTasks(project, viewer);
     const expected = [await webhookTaskId(source.id, "04l5g00000LqTA1AAN", 1), await webhookTaskId(source.id, "04l5g00000LqTA3AAN", 1)];
     expect(tasks.map((t) => t.id).sort()).toEqual(expected.sort());
-    const byRelease = Object.fromEntries(tasks.map((t) => [t.payload.release, t]));
+    // List items are summaries: the payload is read from each whole task.
+    const whole = await Promise.all(tasks.map(async (t) => (await getTask(t.id, viewer)).task!));
+    const byRelease = Object.fromEntries(whole.map((t) => [t.payload.release, t]));
     expect(byRelease.a015g00000Hh1QmAAJ).toMatchObject({ org: "uat", pool: "uat-pool", payload: { zipUrl: "https://ci.example/releases/2025.02.zip" } });
     expect(byRelease.a015g00000Hh1QoAAJ).toMatchObject({ payload: { zipUrl: "https://ci.example/releases/2025.02-hotfix.zip" } });
   });

@@ -1,0 +1,37 @@
+// Every table of the ProjectActor, in one ordered list: a migration's position is its version, so
+// applied ones are never reordered or edited; new ones go at the end.
+import type { Migration } from "./sql.ts";
+
+export const PROJECT_MIGRATIONS: readonly Migration[] = [
+  [
+    "CREATE TABLE sfp_project (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)",
+    `CREATE TABLE sfp_tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL,
+       created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT)`,
+    `CREATE TABLE sfp_orgs (alias TEXT PRIMARY KEY, pool TEXT NOT NULL, org_id TEXT, instance_url TEXT,
+       is_production INTEGER NOT NULL, updated_at TEXT NOT NULL)`,
+    // The task index: one row per task, as of its last status change (the TaskActor is authoritative).
+    `CREATE TABLE sfp_tasks (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, status TEXT NOT NULL,
+       version INTEGER NOT NULL, body TEXT NOT NULL)`,
+    "CREATE INDEX sfp_tasks_by_time ON sfp_tasks (created_at DESC, id DESC)",
+    "CREATE TABLE sfp_idempotency (key TEXT PRIMARY KEY, body_hash TEXT NOT NULL, task_id TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+    "CREATE TABLE sfp_tickets (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",
+  ],
+  // webhook sources: the secret is stored so the edge can verify deliveries; no API returns it.
+  [
+    `CREATE TABLE sfp_webhook_sources (name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, secret TEXT,
+       org_id TEXT, rules TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`,
+  ],
+  // runner registration (issue 4): registration tokens as hashes with their remaining uses, and the
+  // runners the project has seen with their pool, so owners can list and revoke across pools.
+  [
+    `CREATE TABLE sfp_registration_tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL, pool TEXT NOT NULL, labels TEXT NOT NULL,
+       uses_left INTEGER NOT NULL, expires_at INTEGER NOT NULL, created_at TEXT NOT NULL)`,
+    "CREATE TABLE sfp_runner_index (id TEXT PRIMARY KEY, pool TEXT NOT NULL, registered_at TEXT NOT NULL, revoked_at TEXT)",
+  ],
+  // issue 11: a ticket remembers the token that asked for it, so a token revoked (or expired) after
+  // the ticket was minted opens no socket with it.
+  ["ALTER TABLE sfp_tickets ADD COLUMN token_id TEXT"],
+  // issue 11: a source's URL can be rotated (a new id); re-deliveries are recognised, and webhook task
+  // ids derived, by the key it was born with, which is the first id (existing sources: their id).
+  ["ALTER TABLE sfp_webhook_sources ADD COLUMN dedupe_key TEXT", "UPDATE sfp_webhook_sources SET dedupe_key = id"],
+];

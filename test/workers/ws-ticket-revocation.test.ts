@@ -1,0 +1,78 @@
+// Issue 11 "Revocation never closes sockets", the ticket half: a ticket stands for the token that
+// asked for it, so a token revoked after the ticket was minted opens no socket with it; and every
+// project-feed socket is tagged with its token id, so revocation can find it.
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { projectStub } from "../../actors/env.ts";
+import { tokenTag } from "../../actors/project-feed.ts";
+import { api, createTask, newToken, openSocket, setup } from "./helpers.ts";
+
+async function ticket(project: string, token: string): Promise<string> {
+  const res = await api("POST", `/v1/projects/${project}/ws-tickets`, { token });
+  if (res.status !== 201) throw new Error(`ticket: ${res.status} ${JSON.stringify(res.body)}`);
+  return encodeURIComponent(res.body.ticket);
+}
+
+function feedSocketsTagged(project: string, tokenId: string): Promise<number> {
+  return runInDurableObject(projectStub(env, project), (_actor, state) => state.getWebSockets(tokenTag(tokenId)).length);
+}
+
+describe("WebSocket tickets and revocation", () => {
+  it("refuses a project-feed ticket whose token was revoked after the ticket was minted", async () => {
+    const { project, owner } = await setup();
+    const viewer = await newToken(project, owner, "viewer");
+    const t = await ticket(project, viewer.token);
+    expect((await api("DELETE", `/v1/projects/${project}/tokens/${viewer.id}`, { token: owner })).status).toBe(204);
+    const res = await openSocket(`/v1/projects/${project}/ws?ticket=${t}`);
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body).error).toMatchObject({ code: "unauthenticated" });
+    expect(await feedSocketsTagged(project, viewer.id)).toBe(0);
+  });
+
+  it("refuses a task-socket ticket whose token was revoked after the ticket was minted", async () => {
+    const { project, owner } = await setup();
+    const task = await createTask(project, owner);
+    const viewer = await newToken(project, owner, "viewer");
+    const t = await ticket(project, viewer.token);
+    expect((await api("DELETE", `/v1/projects/${project}/tokens/${viewer.id}`, { token: owner })).status).toBe(204);
+    expect((await openSocket(`/v1/tasks/${task.id}/ws?ticket=${t}`)).status).toBe(401);
+  });
+
+  it("mints no ticket for a token the project has revoked, even where the edge's cached view still holds it", async () => {
+    const { project, owner } = await setup();
+    const viewer = await newToken(project, owner, "viewer");
+    // The edge caches the project's view; revoking on the actor alone leaves that copy stale, as
+    // revocation at another edge does for up to 30 s.
+    expect((await api("GET", `/v1/projects/${project}/tasks`, { token: viewer.token })).status).toBe(200);
+    await projectStub(env, project).revokeToken(viewer.id);
+    expect((await api("GET", `/v1/projects/${project}/tasks`, { token: viewer.token })).status).toBe(200);
+    const res = await api("POST", `/v1/projects/${project}/ws-tickets`, { token: viewer.token });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe("unauthenticated");
+  });
+
+  it("still opens a socket with a ticket of a live token, once", async () => {
+    const { project, owner } = await setup();
+    const viewer = await newToken(project, owner, "viewer");
+    const t = await ticket(project, viewer.token);
+    const first = await openSocket(`/v1/projects/${project}/ws?ticket=${t}`);
+    expect(first.status).toBe(101);
+    expect((await openSocket(`/v1/projects/${project}/ws?ticket=${t}`)).status).toBe(401);
+    first.socket?.close();
+  });
+
+  it("tags each project-feed socket with the id of the token it was opened with, by bearer or by ticket", async () => {
+    const { project, owner } = await setup();
+    const member = await newToken(project, owner, "member");
+    const viewer = await newToken(project, owner, "viewer");
+    const byBearer = await openSocket(`/v1/projects/${project}/ws`, member.token);
+    const byTicket = await openSocket(`/v1/projects/${project}/ws?ticket=${await ticket(project, viewer.token)}`);
+    expect([byBearer.status, byTicket.status]).toEqual([101, 101]);
+    await byBearer.socket?.until((m) => m[0]?.type === "hello");
+    await byTicket.socket?.until((m) => m[0]?.type === "hello");
+    expect(await feedSocketsTagged(project, member.id)).toBe(1);
+    expect(await feedSocketsTagged(project, viewer.id)).toBe(1);
+    byBearer.socket?.close();
+    byTicket.socket?.close();
+  });
+});
