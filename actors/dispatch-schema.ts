@@ -31,4 +31,20 @@ export const MIGRATIONS: readonly Migration[] = [
     "CREATE TABLE sfp_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     TIMERS_TABLE,
   ],
+  [
+    // The queue grouped by label set (dispatch-queue.ts): an offer tests a runner's labels against
+    // each distinct set once and reads only the heads of the sets it has, never the tasks it cannot take.
+    "CREATE TABLE sfp_label_sets (id INTEGER PRIMARY KEY, labels TEXT NOT NULL UNIQUE)",
+    // null: refused at admission (too many distinct label sets, and no runner ever had this one).
+    "ALTER TABLE sfp_queue ADD COLUMN label_set INTEGER",
+    "INSERT OR IGNORE INTO sfp_label_sets (labels) SELECT DISTINCT labels FROM sfp_queue ORDER BY labels",
+    "UPDATE sfp_queue SET label_set = (SELECT id FROM sfp_label_sets WHERE sfp_label_sets.labels = sfp_queue.labels)",
+    "CREATE INDEX sfp_queue_by_set ON sfp_queue (label_set, rank, created_at, task_id)",
+    // Every label set a runner of the pool has registered with, kept after it is gone (ephemeral
+    // runners come and go): a new label set among these is never refused.
+    "CREATE TABLE sfp_runner_label_sets (labels TEXT PRIMARY KEY)",
+    "INSERT OR IGNORE INTO sfp_runner_label_sets (labels) SELECT DISTINCT labels FROM sfp_runners",
+    // Every queued task has a TTL timer: arming the alarm (MIN(at), on every poll) must not scan them.
+    "CREATE INDEX sfp_timers_by_at ON sfp_timers (at)",
+  ],
 ];

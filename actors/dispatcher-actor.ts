@@ -13,7 +13,7 @@ import type { AcceptAnswer, QueueEntry } from "../common/messages.ts";
 import { Timers } from "./timers.ts";
 import { originOf, sendWake } from "./wake.ts";
 import { MIGRATIONS } from "./dispatch-schema.ts";
-import { DispatchQueue, FINAL } from "./dispatch-queue.ts";
+import { DispatchQueue, FINAL, MAX_LABEL_SETS } from "./dispatch-queue.ts";
 import { Offers, type AssignmentRow } from "./dispatch-offers.ts";
 import { ParkedPolls } from "./dispatch-parked.ts";
 import { labelsOf, RunnerRegistry, type Departure, type NewRunner } from "./runner-registry.ts";
@@ -75,7 +75,8 @@ export class DispatcherActor extends DurableObject<Env> {
     // A requeue follows a lease that ended; whatever this pool knew of it is over.
     this.leases.forget(entry.taskId);
     const now = Date.now();
-    if (!this.queue.insert(entry, now, timings(this.env).queueTtlSeconds * 1000)) return false;
+    const known = (labels: string[]) => this.runners.everHad(labels);
+    if (!this.queue.insert(entry, now, timings(this.env).queueTtlSeconds * 1000, known)) return false;
     if (this.timers.get("prune") === null) this.timers.set("prune", now + PRUNE_EVERY_MS);
     return true;
   }
@@ -277,18 +278,18 @@ export class DispatcherActor extends DurableObject<Env> {
   /**
    * A task has waited a whole queue TTL. If no registered runner of the pool has all its labels,
    * nobody ever could take it: it fails with `no_runner`. Otherwise it keeps waiting another TTL.
+   * A task the queue refused (too many label sets, see MAX_LABEL_SETS) gets here at once and fails.
    */
   private async queueTtl(taskId: string): Promise<void> {
     const row = this.queue.row(taskId);
     if (!row) return;
     const labels = JSON.parse(row.labels) as string[];
-    if (row.assignment_id || this.runners.someoneHas(labels)) {
+    const refused = row.label_set === null;
+    if (!refused && (row.assignment_id || this.runners.someoneHas(labels))) {
       this.timers.set(`ttl:${taskId}`, Date.now() + timings(this.env).queueTtlSeconds * 1000);
       return;
     }
-    const message = labels.length
-      ? `no runner of pool "${this.identity().pool}" has the labels ${labels.join(", ")}`
-      : `no runner registered in pool "${this.identity().pool}"`;
+    const message = unrunnable(this.identity().pool, labels, refused);
     try {
       await taskStub(this.env, taskId).failUnrunnable(this.identity().project, row.attempt, { code: NO_RUNNER, message });
     } catch (err) {
@@ -297,7 +298,7 @@ export class DispatcherActor extends DurableObject<Env> {
       return;
     }
     this.queue.leave(taskId, FINAL, Date.now());
-    log("info", "task failed: no runner", { taskId, labels });
+    log("info", "task failed: no runner", { taskId, labels, refused });
   }
 
   // ---- helpers ------------------------------------------------------------------------------------
@@ -357,6 +358,14 @@ export class DispatcherActor extends DurableObject<Env> {
     this.lastWake = now;
     this.ctx.waitUntil(sendWake(origin, secret, { project: id.project, pool: id.pool, queued: this.queue.countWaiting() }, now));
   }
+}
+
+/** Why a task fails with `no_runner`. */
+function unrunnable(pool: string, labels: string[], refused: boolean): string {
+  const list = labels.join(", ");
+  if (!refused) return labels.length ? `no runner of pool "${pool}" has the labels ${list}` : `no runner registered in pool "${pool}"`;
+  const full = `pool "${pool}" already has tasks of ${MAX_LABEL_SETS} label sets waiting`;
+  return labels.length ? `${full}, and no runner of it has or had the labels ${list}` : `${full}, and no runner has registered in it yet`;
 }
 
 function log(level: "info" | "warn", msg: string, fields: Record<string, unknown>): void {

@@ -46,12 +46,14 @@ export class RunnerRegistry {
 
   /** Registers a runner (a repeat of the same id changes nothing). */
   add(runner: NewRunner, now: number): void {
+    const labels = JSON.stringify([...new Set(runner.labels)].sort());
+    this.sql.exec("INSERT OR IGNORE INTO sfp_runner_label_sets (labels) VALUES (?)", labels);
     this.sql.exec(
       `INSERT INTO sfp_runners (id, name, labels, slots, ephemeral, version, state, free_slots, active_tasks, registered_at, last_seen)
        VALUES (?, ?, ?, ?, ?, ?, 'idle', ?, '[]', ?, ?) ON CONFLICT(id) DO NOTHING`,
       runner.id,
       runner.name,
-      JSON.stringify([...new Set(runner.labels)].sort()),
+      labels,
       runner.slots,
       runner.ephemeral ? 1 : 0,
       runner.version,
@@ -130,13 +132,24 @@ export class RunnerRegistry {
     return this.sql
       .exec<{ labels: string }>("SELECT labels FROM sfp_runners WHERE gone IS NULL")
       .toArray()
-      .some((r) => {
-        const has = new Set(JSON.parse(r.labels) as string[]);
-        return labels.every((l) => has.has(l));
-      });
+      .some((r) => hasAll(r.labels, labels));
+  }
+
+  /** Whether some runner of the pool, registered now or before, has all of `labels`. */
+  everHad(labels: readonly string[]): boolean {
+    return this.sql
+      .exec<{ labels: string }>("SELECT labels FROM sfp_runner_label_sets")
+      .toArray()
+      .some((r) => hasAll(r.labels, labels));
   }
 }
 
 export function labelsOf(runner: RunnerRow): string[] {
   return JSON.parse(runner.labels) as string[];
+}
+
+/** Whether the stored label list (JSON) holds every one of `labels`. */
+function hasAll(stored: string, labels: readonly string[]): boolean {
+  const has = new Set(JSON.parse(stored) as string[]);
+  return labels.every((l) => has.has(l));
 }

@@ -16,7 +16,8 @@ import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
 // - `POST /v1/projects/:project/runners/:id/drain` (owner) → 204: the runner is offered nothing more
 //   and its next heartbeat answer carries `{type:"drain"}`.
 // - Tasks fail with `error.code` LEASE_LOST after the last attempt's lease lapsed, and NO_RUNNER when
-//   they waited QUEUE_TTL_SECONDS while no registered runner of the pool had all their labels.
+//   they waited QUEUE_TTL_SECONDS while no registered runner of the pool had all their labels, or at
+//   once when 64 distinct label sets already wait in the pool and no runner of it has or had theirs.
 export const LEASE_LOST = "lost";
 export const NO_RUNNER = "no_runner";
 
