@@ -1,61 +1,24 @@
 // One DispatcherActor per (project, pool): the queue of runnable tasks, the pool's runner registry,
-// the long-polls its runners park here, and the assignments it hands them (DESIGN.md §2 "Runner
+// the long-polls its runners park here, and the assignments it hands them (docs/API.md "Runner
 // protocol"). An assignment is only an offer: the TaskActor's accept decides who holds the lease, so
 // a race between runners, a lost answer or an expired offer can never give one task two leases.
+// The concepts live in their own modules (dispatch-queue, dispatch-offers, dispatch-parked,
+// runner-registry, runner-leases); this file is the RPC surface and the rules that tie them together.
 import { DurableObject } from "cloudflare:workers";
 import { timings } from "../common/timings.ts";
 import { taskStub, type Env } from "./env.ts";
-import {
-  newId,
-  NO_RUNNER,
-  rpcError,
-  type Accepted,
-  type Assignment,
-  type Resources,
-  type RunnerAction,
-  type RunnerHeartbeatBody,
-  type RunnerInfo,
-} from "../protocol/index.ts";
+import { NO_RUNNER, rpcError, type Accepted, type Assignment, type RunnerAction, type RunnerHeartbeatBody, type RunnerInfo } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
 import type { AcceptAnswer, QueueEntry } from "../common/messages.ts";
-import { Timers, TIMERS_TABLE } from "./timers.ts";
+import { Timers } from "./timers.ts";
 import { originOf, sendWake } from "./wake.ts";
+import { MIGRATIONS } from "./dispatch-schema.ts";
+import { DispatchQueue, FINAL, MAX_LABEL_SETS } from "./dispatch-queue.ts";
+import { Offers, type AssignmentRow } from "./dispatch-offers.ts";
+import { ParkedPolls } from "./dispatch-parked.ts";
+import { labelsOf, RunnerRegistry, type Departure, type NewRunner } from "./runner-registry.ts";
+import { RunnerLeases } from "./runner-leases.ts";
 
-const MIGRATIONS = [
-  [
-    `CREATE TABLE sfp_queue (task_id TEXT PRIMARY KEY, rank INTEGER NOT NULL, created_at TEXT NOT NULL,
-       attempt INTEGER NOT NULL, labels TEXT NOT NULL, enqueued_at INTEGER NOT NULL)`,
-    "CREATE INDEX sfp_queue_order ON sfp_queue (rank, created_at, task_id)",
-  ],
-  [
-    // The offer a queued task is under, if any: such a task is not offered to anyone else.
-    "ALTER TABLE sfp_queue ADD COLUMN assignment_id TEXT",
-    // gone: null while registered, else 'deregistered' or 'revoked' (kept so their calls answer 401).
-    `CREATE TABLE sfp_runners (id TEXT PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, slots INTEGER NOT NULL,
-       ephemeral INTEGER NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL, free_slots INTEGER NOT NULL,
-       active_tasks TEXT NOT NULL, resources TEXT, registered_at TEXT NOT NULL, last_seen INTEGER NOT NULL,
-       drain INTEGER NOT NULL DEFAULT 0, jobs INTEGER NOT NULL DEFAULT 0, gone TEXT)`,
-    // state: offered | accepted | expired | withdrawn
-    `CREATE TABLE sfp_assignments (id TEXT PRIMARY KEY, task_id TEXT NOT NULL, runner_id TEXT NOT NULL,
-       accept_by INTEGER NOT NULL, state TEXT NOT NULL)`,
-    "CREATE INDEX sfp_assignments_by_task ON sfp_assignments (task_id)",
-    "CREATE INDEX sfp_assignments_by_runner ON sfp_assignments (runner_id, state)",
-    // The leases runners hold, as far as this pool knows: for revocation, cancel actions, ephemeral runners.
-    "CREATE TABLE sfp_leases (task_id TEXT PRIMARY KEY, runner_id TEXT NOT NULL, epoch INTEGER NOT NULL, cancel INTEGER NOT NULL DEFAULT 0)",
-    "CREATE INDEX sfp_leases_by_runner ON sfp_leases (runner_id)",
-    // The highest attempt of each task that has left the queue, so that a late or repeated enqueue
-    // from a TaskActor's outbox (at-least-once) never puts an accepted or finished attempt back.
-    "CREATE TABLE sfp_left (task_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, at INTEGER NOT NULL)",
-    "CREATE TABLE sfp_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    TIMERS_TABLE,
-  ],
-] as const;
-
-/** critical before normal before batch; FIFO inside one. */
-export const PRIORITY_RANK = { critical: 0, normal: 1, batch: 2 } as const;
-
-/** An attempt number no requeue reaches: the task left the queue for good (canceled, failed). */
-const FINAL = Number.MAX_SAFE_INTEGER;
 /** How long the queue remembers the attempts that left it (outbox retries end well before). */
 const LEFT_TTL_MS = 7 * 86_400_000;
 /** Answers to ended assignments are kept this long, so that a late retry still gets a clean 409. */
@@ -67,55 +30,23 @@ const WAKE_MIN_INTERVAL_MS = 1_000;
 /** When failing an unrunnable task could not reach its actor, try again this much later. */
 const TTL_RETRY_MS = 10_000;
 
-interface Parked {
-  runnerId: string;
-  freeSlots: number;
-  resolve: (offers: Assignment[]) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-type RunnerRow = {
-  id: string;
-  name: string;
-  labels: string;
-  slots: number;
-  ephemeral: number;
-  version: string;
-  state: RunnerInfo["state"];
-  free_slots: number;
-  active_tasks: string;
-  resources: string | null;
-  registered_at: string;
-  last_seen: number;
-  drain: number;
-  jobs: number;
-  gone: string | null;
-};
-
-type AssignmentRow = { id: string; task_id: string; runner_id: string; accept_by: number; state: string };
-
-export interface NewRunner {
-  id: string;
-  name: string;
-  labels: string[];
-  slots: number;
-  ephemeral: boolean;
-  version: string;
-}
-
 export class DispatcherActor extends DurableObject<Env> {
   private readonly timers: Timers;
-  private parked: Parked[] = [];
+  private readonly queue: DispatchQueue;
+  private readonly offers: Offers;
+  private readonly runners: RunnerRegistry;
+  private readonly leases: RunnerLeases;
+  private readonly parked = new ParkedPolls();
   private lastWake = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.timers = new Timers(ctx.storage);
+    this.queue = new DispatchQueue(ctx.storage, this.timers);
+    this.offers = new Offers(ctx.storage, this.timers);
+    this.runners = new RunnerRegistry(ctx.storage);
+    this.leases = new RunnerLeases(ctx.storage);
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, MIGRATIONS));
-  }
-
-  private get sql(): SqlStorage {
-    return this.ctx.storage.sql;
   }
 
   // ---- the queue ----------------------------------------------------------------------------------
@@ -135,76 +66,32 @@ export class DispatcherActor extends DurableObject<Env> {
     if (!admitted.length) return;
     this.dispatch();
     await this.timers.arm();
-    if (admitted.some((e) => this.waiting(e.taskId))) this.wake();
+    if (admitted.some((e) => this.queue.waiting(e.taskId))) this.wake();
   }
 
   /** Writes one entry into the queue; false when it is a repeat or an attempt that already left. */
   private admit(entry: QueueEntry): boolean {
-    const left = this.sql.exec<{ attempt: number }>("SELECT attempt FROM sfp_left WHERE task_id = ?", entry.taskId).toArray()[0];
-    if (left && left.attempt >= entry.attempt) return false;
-    const now = Date.now();
+    if (this.queue.departed(entry)) return false;
     // A requeue follows a lease that ended; whatever this pool knew of it is over.
-    this.sql.exec("DELETE FROM sfp_leases WHERE task_id = ?", entry.taskId);
-    const written = this.sql.exec(
-      `INSERT INTO sfp_queue (task_id, rank, created_at, attempt, labels, enqueued_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT(task_id) DO UPDATE SET attempt = excluded.attempt, enqueued_at = excluded.enqueued_at, assignment_id = NULL
-       WHERE excluded.attempt > sfp_queue.attempt`,
-      entry.taskId,
-      PRIORITY_RANK[entry.priority],
-      entry.createdAt,
-      entry.attempt,
-      JSON.stringify(entry.labels),
-      now,
-    ).rowsWritten;
-    if (!written) return false;
-    this.timers.set(`ttl:${entry.taskId}`, now + timings(this.env).queueTtlSeconds * 1000);
+    this.leases.forget(entry.taskId);
+    const now = Date.now();
+    const known = (labels: string[]) => this.runners.everHad(labels);
+    if (!this.queue.insert(entry, now, timings(this.env).queueTtlSeconds * 1000, known)) return false;
     if (this.timers.get("prune") === null) this.timers.set("prune", now + PRUNE_EVERY_MS);
     return true;
   }
 
   /** Takes a task out of the queue for good (a client canceled it); a pending offer is withdrawn. */
   async remove(taskId: string): Promise<boolean> {
-    const row = this.queueRow(taskId);
-    this.sql.exec("UPDATE sfp_assignments SET state = 'withdrawn' WHERE task_id = ? AND state = 'offered'", taskId);
-    if (row?.assignment_id) this.timers.clear(`accept:${row.assignment_id}`);
-    this.leave(taskId, FINAL);
+    const row = this.queue.row(taskId);
+    this.offers.withdrawAll(taskId);
+    this.queue.leave(taskId, FINAL, Date.now());
     await this.timers.arm();
     return Boolean(row);
   }
 
   async queued(): Promise<string[]> {
-    return this.sql
-      .exec<{ task_id: string }>("SELECT task_id FROM sfp_queue ORDER BY rank, created_at, task_id")
-      .toArray()
-      .map((r) => r.task_id);
-  }
-
-  private queueRow(taskId: string) {
-    return this.sql
-      .exec<{ task_id: string; labels: string; attempt: number; assignment_id: string | null }>(
-        "SELECT task_id, labels, attempt, assignment_id FROM sfp_queue WHERE task_id = ?",
-        taskId,
-      )
-      .toArray()[0];
-  }
-
-  private waiting(taskId: string): boolean {
-    const row = this.queueRow(taskId);
-    return Boolean(row && !row.assignment_id);
-  }
-
-  /** Removes the task from the queue, remembering that `attempt` left it. */
-  private leave(taskId: string, attempt: number): void {
-    const now = Date.now();
-    this.sql.exec("DELETE FROM sfp_queue WHERE task_id = ?", taskId);
-    this.sql.exec(
-      `INSERT INTO sfp_left (task_id, attempt, at) VALUES (?, ?, ?)
-       ON CONFLICT(task_id) DO UPDATE SET attempt = MAX(attempt, excluded.attempt), at = excluded.at`,
-      taskId,
-      attempt,
-      now,
-    );
-    this.timers.clear(`ttl:${taskId}`);
+    return this.queue.ids();
   }
 
   // ---- offers -------------------------------------------------------------------------------------
@@ -215,82 +102,43 @@ export class DispatcherActor extends DurableObject<Env> {
    * runners are offered nothing. Writes the offers and their accept deadlines; the caller arms.
    */
   private offer(runnerId: string, freeSlots: number): Assignment[] {
-    const runner = this.runnerRow(runnerId);
+    const runner = this.runners.get(runnerId);
     if (!runner || runner.gone || runner.drain || runner.state === "draining") return [];
     const now = Date.now();
-    const pending = this.sql
-      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_assignments WHERE runner_id = ? AND state = 'offered' AND accept_by > ?", runnerId, now)
-      .one().n;
-    const leased = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_leases WHERE runner_id = ?", runnerId).one().n;
+    const pending = this.offers.pending(runnerId, now);
     // An ephemeral runner runs one job in its life.
-    const capacity = runner.ephemeral ? (runner.jobs > 0 || leased > 0 || pending > 0 ? 0 : 1) : Math.min(freeSlots, runner.slots) - pending;
+    const spent = () => runner.jobs > 0 || pending > 0 || this.leases.countOf(runnerId) > 0;
+    const capacity = runner.ephemeral ? (spent() ? 0 : 1) : Math.min(freeSlots, runner.slots) - pending;
     if (capacity <= 0) return [];
-    const labels = new Set(JSON.parse(runner.labels) as string[]);
     const acceptBy = now + timings(this.env).acceptSeconds * 1000;
-    const offers: Assignment[] = [];
-    // Walk the queue in order only as far as needed: a deep backlog must not make every poll a scan.
-    const chosen: string[] = [];
-    for (const row of this.sql.exec<{ task_id: string; labels: string }>(
-      "SELECT task_id, labels FROM sfp_queue WHERE assignment_id IS NULL ORDER BY rank, created_at, task_id",
-    )) {
-      if (chosen.length >= capacity) break;
-      if ((JSON.parse(row.labels) as string[]).every((l) => labels.has(l))) chosen.push(row.task_id);
-    }
-    for (const taskId of chosen) {
-      const id = newId("asg");
-      this.sql.exec("UPDATE sfp_queue SET assignment_id = ? WHERE task_id = ?", id, taskId);
-      this.sql.exec("INSERT INTO sfp_assignments (id, task_id, runner_id, accept_by, state) VALUES (?, ?, ?, ?, 'offered')", id, taskId, runnerId, acceptBy);
-      this.timers.set(`accept:${id}`, acceptBy);
-      offers.push({ taskId, assignmentId: id, acceptBy: nowIso(acceptBy) });
-      log("info", "task offered", { taskId, runnerId, assignmentId: id });
-    }
-    return offers;
+    return this.queue.takeable(new Set(labelsOf(runner)), capacity).map((taskId) => {
+      const assignmentId = this.offers.make(taskId, runnerId, acceptBy);
+      this.queue.hold(taskId, assignmentId);
+      log("info", "task offered", { taskId, runnerId, assignmentId });
+      return { taskId, assignmentId, acceptBy: nowIso(acceptBy) };
+    });
   }
 
   /** Answers every parked poll that has something to take now. */
   private dispatch(): void {
-    for (const parked of [...this.parked]) {
+    for (const parked of this.parked.all()) {
       const offers = this.offer(parked.runnerId, parked.freeSlots);
-      if (offers.length) this.unpark(parked, offers);
+      if (offers.length) this.parked.answer(parked, offers);
     }
-  }
-
-  private unpark(parked: Parked, offers: Assignment[]): void {
-    clearTimeout(parked.timer);
-    this.parked = this.parked.filter((p) => p !== parked);
-    parked.resolve(offers);
   }
 
   /** An offer not accepted in time: the task goes back to the queue for the next poll. */
   private expireOffer(a: AssignmentRow): void {
-    this.sql.exec("UPDATE sfp_assignments SET state = 'expired' WHERE id = ? AND state = 'offered'", a.id);
-    this.sql.exec("UPDATE sfp_queue SET assignment_id = NULL WHERE task_id = ? AND assignment_id = ?", a.task_id, a.id);
-    this.timers.clear(`accept:${a.id}`);
+    this.offers.move(a.id, "expired");
+    this.queue.unhold(a.task_id, a.id);
     log("info", "offer expired", { taskId: a.task_id, runnerId: a.runner_id, assignmentId: a.id });
-  }
-
-  private assignment(id: string): AssignmentRow | undefined {
-    return this.sql.exec<AssignmentRow>("SELECT * FROM sfp_assignments WHERE id = ?", id).toArray()[0];
   }
 
   // ---- runner calls -------------------------------------------------------------------------------
 
   async registerRunner(project: string, pool: string, runner: NewRunner): Promise<void> {
     this.remember(project, pool);
-    const now = Date.now();
-    this.sql.exec(
-      `INSERT INTO sfp_runners (id, name, labels, slots, ephemeral, version, state, free_slots, active_tasks, registered_at, last_seen)
-       VALUES (?, ?, ?, ?, ?, ?, 'idle', ?, '[]', ?, ?) ON CONFLICT(id) DO NOTHING`,
-      runner.id,
-      runner.name,
-      JSON.stringify([...new Set(runner.labels)].sort()),
-      runner.slots,
-      runner.ephemeral ? 1 : 0,
-      runner.version,
-      runner.slots,
-      nowIso(now),
-      now,
-    );
+    this.runners.add(runner, Date.now());
     log("info", "runner registered", { runnerId: runner.id, project, pool, ephemeral: runner.ephemeral });
   }
 
@@ -301,17 +149,12 @@ export class DispatcherActor extends DurableObject<Env> {
    * stored and go back to the queue at their accept deadline if nobody accepts them.
    */
   async poll(runnerId: string, freeSlots: number, waitSeconds: number): Promise<Assignment[]> {
-    this.liveRunner(runnerId);
-    this.sql.exec("UPDATE sfp_runners SET last_seen = ?, free_slots = ? WHERE id = ?", Date.now(), freeSlots, runnerId);
+    this.runners.live(runnerId);
+    this.runners.polled(runnerId, freeSlots, Date.now());
     const offers = this.offer(runnerId, freeSlots);
     await this.timers.arm();
     if (offers.length || waitSeconds <= 0) return offers;
-    // One parked poll per runner: a newer one means the older one's connection is gone.
-    for (const old of this.parked.filter((p) => p.runnerId === runnerId)) this.unpark(old, []);
-    return new Promise<Assignment[]>((resolve) => {
-      const parked: Parked = { runnerId, freeSlots, resolve, timer: setTimeout(() => this.unpark(parked, []), waitSeconds * 1000) };
-      this.parked.push(parked);
-    });
+    return this.parked.park(runnerId, freeSlots, waitSeconds);
   }
 
   /**
@@ -320,42 +163,33 @@ export class DispatcherActor extends DurableObject<Env> {
    * was lost), but never granted anew.
    */
   async accept(runnerId: string, taskId: string, assignmentId: string): Promise<Accepted> {
-    this.liveRunner(runnerId);
-    const a = this.assignment(assignmentId);
+    this.runners.live(runnerId);
+    const a = this.offers.get(assignmentId);
     if (!a || a.task_id !== taskId || a.runner_id !== runnerId) throw rpcError("assignment_expired", "no such assignment for this runner");
     if (a.state === "offered" && a.accept_by <= Date.now()) {
       this.expireOffer(a);
       this.dispatch();
       await this.timers.arm();
     }
-    const open = this.assignment(assignmentId)?.state;
+    const open = this.offers.get(assignmentId)?.state;
     const { accepted, refused } = await this.askTask(taskId, { assignmentId, runnerId, grant: open === "offered" });
     if (!accepted) {
       if (!refused) throw rpcError("internal", "the task answered neither a lease nor a refusal");
       if (refused.wanted) {
-        if (this.assignment(assignmentId)?.state === "offered") this.expireOffer(a);
+        if (this.offers.get(assignmentId)?.state === "offered") this.expireOffer(a);
       } else {
         // The task no longer wants a runner (canceled, finished, or running under another lease).
-        const row = this.queueRow(taskId);
-        if (row) this.leave(taskId, refused.attempt);
-        this.sql.exec("UPDATE sfp_assignments SET state = 'withdrawn' WHERE id = ? AND state = 'offered'", assignmentId);
-        this.timers.clear(`accept:${assignmentId}`);
+        if (this.queue.row(taskId)) this.queue.leave(taskId, refused.attempt, Date.now());
+        this.offers.move(assignmentId, "withdrawn");
       }
       this.dispatch();
       await this.timers.arm();
       throw rpcError(refused.code, refused.message);
     }
-    const first = this.sql.exec("UPDATE sfp_assignments SET state = 'accepted' WHERE id = ? AND state != 'accepted'", assignmentId).rowsWritten > 0;
-    if (this.queueRow(taskId)) this.leave(taskId, accepted.task.attempt);
-    this.timers.clear(`accept:${assignmentId}`);
-    this.sql.exec(
-      `INSERT INTO sfp_leases (task_id, runner_id, epoch) VALUES (?, ?, ?)
-       ON CONFLICT(task_id) DO UPDATE SET runner_id = excluded.runner_id, epoch = excluded.epoch WHERE excluded.epoch >= sfp_leases.epoch`,
-      taskId,
-      runnerId,
-      accepted.leaseEpoch,
-    );
-    if (first) this.sql.exec("UPDATE sfp_runners SET jobs = jobs + 1, last_seen = ? WHERE id = ?", Date.now(), runnerId);
+    const first = this.offers.move(assignmentId, "accepted");
+    if (this.queue.row(taskId)) this.queue.leave(taskId, accepted.task.attempt, Date.now());
+    this.leases.record(taskId, runnerId, accepted.leaseEpoch);
+    if (first) this.runners.countJob(runnerId, Date.now());
     await this.timers.arm();
     return accepted;
   }
@@ -367,96 +201,58 @@ export class DispatcherActor extends DurableObject<Env> {
 
   /** A runner's heartbeat: records its state and resources, answers what it should do. */
   async heartbeat(runnerId: string, body: RunnerHeartbeatBody): Promise<RunnerAction[]> {
-    const runner = this.liveRunner(runnerId);
-    this.sql.exec(
-      "UPDATE sfp_runners SET state = ?, free_slots = ?, active_tasks = ?, resources = ?, last_seen = ? WHERE id = ?",
-      body.state,
-      body.freeSlots,
-      JSON.stringify(body.activeTasks),
-      JSON.stringify(body.resources),
-      Date.now(),
-      runnerId,
-    );
-    const actions: RunnerAction[] = this.sql
-      .exec<{ task_id: string }>("SELECT task_id FROM sfp_leases WHERE runner_id = ? AND cancel = 1 ORDER BY task_id", runnerId)
-      .toArray()
-      .map((r) => ({ type: "cancel", taskId: r.task_id }));
+    const runner = this.runners.live(runnerId);
+    this.runners.reported(runnerId, body, Date.now());
+    const actions: RunnerAction[] = this.leases.cancelsOf(runnerId).map((taskId) => ({ type: "cancel", taskId }));
     if (runner.drain && body.state !== "draining") actions.push({ type: "drain" });
     return actions;
   }
 
   /** `DELETE /v1/runners/self`: repeated calls of a deregistered runner succeed; a revoked one's do not. */
   async deregister(runnerId: string): Promise<void> {
-    const runner = this.runnerRow(runnerId);
-    if (runner?.gone === "deregistered") return;
-    this.liveRunner(runnerId);
-    this.sql.exec("UPDATE sfp_runners SET gone = 'deregistered' WHERE id = ?", runnerId);
-    log("info", "runner deregistered", { runnerId });
-    await this.dropRunner(runnerId);
+    if (this.runners.get(runnerId)?.gone === "deregistered") return;
+    this.runners.live(runnerId);
+    await this.dropRunner(runnerId, "deregistered");
   }
 
   // ---- owner calls --------------------------------------------------------------------------------
 
   /** Revokes a runner: its next call answers 401, its offers and leases go back to the queue. */
   async revoke(runnerId: string): Promise<void> {
-    const runner = this.runnerRow(runnerId);
+    const runner = this.runners.get(runnerId);
     if (!runner) throw rpcError("not_found", "no such runner");
     if (runner.gone === "revoked") return;
-    this.sql.exec("UPDATE sfp_runners SET gone = 'revoked' WHERE id = ?", runnerId);
-    log("info", "runner revoked", { runnerId });
-    await this.dropRunner(runnerId);
+    await this.dropRunner(runnerId, "revoked");
   }
 
   /** Asks a runner to drain: it is offered nothing more, and its next heartbeat answer says `drain`. */
   async requestDrain(runnerId: string): Promise<void> {
-    const runner = this.runnerRow(runnerId);
+    const runner = this.runners.get(runnerId);
     if (!runner || runner.gone) throw rpcError("not_found", "no such runner");
-    this.sql.exec("UPDATE sfp_runners SET drain = 1 WHERE id = ?", runnerId);
-    for (const p of this.parked.filter((p) => p.runnerId === runnerId)) this.unpark(p, []);
+    this.runners.markDrain(runnerId);
+    this.parked.release(runnerId);
   }
 
   async listRunners(): Promise<RunnerInfo[]> {
-    const pool = this.identityOrNull()?.pool ?? "";
-    const offlineAfter = timings(this.env).leaseSeconds * 1000;
-    const now = Date.now();
-    return this.sql
-      .exec<RunnerRow>("SELECT * FROM sfp_runners WHERE gone IS NULL ORDER BY registered_at, id")
-      .toArray()
-      .map((r) => ({
-        id: r.id,
-        name: r.name,
-        pool,
-        labels: JSON.parse(r.labels) as string[],
-        slots: r.slots,
-        ephemeral: r.ephemeral === 1,
-        version: r.version,
-        state: now - r.last_seen > offlineAfter ? "offline" : r.drain ? "draining" : r.state,
-        freeSlots: r.free_slots,
-        activeTasks: JSON.parse(r.active_tasks) as string[],
-        resources: r.resources ? (JSON.parse(r.resources) as Resources) : null,
-        registeredAt: r.registered_at,
-        lastSeenAt: nowIso(r.last_seen),
-      }));
+    return this.runners.list(this.identityOrNull()?.pool ?? "", timings(this.env).leaseSeconds * 1000, Date.now());
   }
 
   // ---- from the task actors (their outbox) --------------------------------------------------------
 
   /** A lease ended (finished, lapsed or revoked). An ephemeral runner's one job is then done. */
   async released(taskId: string, epoch: number): Promise<void> {
-    const lease = this.sql.exec<{ runner_id: string }>("SELECT runner_id FROM sfp_leases WHERE task_id = ? AND epoch <= ?", taskId, epoch).toArray()[0];
-    this.sql.exec("DELETE FROM sfp_leases WHERE task_id = ? AND epoch <= ?", taskId, epoch);
-    if (!lease) return;
-    const runner = this.runnerRow(lease.runner_id);
+    const runnerId = this.leases.release(taskId, epoch);
+    const runner = runnerId ? this.runners.get(runnerId) : undefined;
     if (runner?.ephemeral && !runner.gone) {
-      this.sql.exec("UPDATE sfp_runners SET gone = 'deregistered' WHERE id = ?", runner.id);
-      for (const p of this.parked.filter((p) => p.runnerId === runner.id)) this.unpark(p, []);
+      this.runners.markGone(runner.id, "deregistered");
+      this.parked.release(runner.id);
       log("info", "ephemeral runner deregistered after its job", { runnerId: runner.id, taskId });
     }
   }
 
   /** A client canceled a running task: the runner's next heartbeat answer carries a cancel action. */
   async cancelRequested(taskId: string, epoch: number): Promise<void> {
-    this.sql.exec("UPDATE sfp_leases SET cancel = 1 WHERE task_id = ? AND epoch = ?", taskId, epoch);
+    this.leases.requestCancel(taskId, epoch);
   }
 
   // ---- alarm: accept deadlines and queue TTLs -----------------------------------------------------
@@ -464,15 +260,15 @@ export class DispatcherActor extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     for (const name of this.timers.takeDue(Date.now())) {
       if (name.startsWith("accept:")) {
-        const a = this.assignment(name.slice("accept:".length));
+        const a = this.offers.get(name.slice("accept:".length));
         if (a?.state === "offered") this.expireOffer(a);
       } else if (name.startsWith("ttl:")) {
         await this.queueTtl(name.slice("ttl:".length));
       } else if (name === "prune") {
         const now = Date.now();
-        this.sql.exec("DELETE FROM sfp_left WHERE at < ?", now - LEFT_TTL_MS);
-        this.sql.exec("DELETE FROM sfp_assignments WHERE state != 'offered' AND accept_by < ?", now - ASSIGNMENT_TTL_MS);
-        if (this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_left").one().n > 0) this.timers.set("prune", now + PRUNE_EVERY_MS);
+        const remembered = this.queue.pruneDepartures(now - LEFT_TTL_MS);
+        this.offers.prune(now - ASSIGNMENT_TTL_MS);
+        if (remembered > 0) this.timers.set("prune", now + PRUNE_EVERY_MS);
       }
     }
     this.dispatch();
@@ -482,19 +278,18 @@ export class DispatcherActor extends DurableObject<Env> {
   /**
    * A task has waited a whole queue TTL. If no registered runner of the pool has all its labels,
    * nobody ever could take it: it fails with `no_runner`. Otherwise it keeps waiting another TTL.
+   * A task the queue refused (too many label sets, see MAX_LABEL_SETS) gets here at once and fails.
    */
   private async queueTtl(taskId: string): Promise<void> {
-    const row = this.queueRow(taskId);
+    const row = this.queue.row(taskId);
     if (!row) return;
-    const ttlMs = timings(this.env).queueTtlSeconds * 1000;
     const labels = JSON.parse(row.labels) as string[];
-    if (row.assignment_id || this.someRunnerHas(labels)) {
-      this.timers.set(`ttl:${taskId}`, Date.now() + ttlMs);
+    const refused = row.label_set === null;
+    if (!refused && (row.assignment_id || this.runners.someoneHas(labels))) {
+      this.timers.set(`ttl:${taskId}`, Date.now() + timings(this.env).queueTtlSeconds * 1000);
       return;
     }
-    const message = labels.length
-      ? `no runner of pool "${this.identity().pool}" has the labels ${labels.join(", ")}`
-      : `no runner registered in pool "${this.identity().pool}"`;
+    const message = unrunnable(this.identity().pool, labels, refused);
     try {
       await taskStub(this.env, taskId).failUnrunnable(this.identity().project, row.attempt, { code: NO_RUNNER, message });
     } catch (err) {
@@ -502,46 +297,25 @@ export class DispatcherActor extends DurableObject<Env> {
       this.timers.set(`ttl:${taskId}`, Date.now() + TTL_RETRY_MS);
       return;
     }
-    this.leave(taskId, FINAL);
-    log("info", "task failed: no runner", { taskId, labels });
-  }
-
-  private someRunnerHas(labels: string[]): boolean {
-    return this.sql
-      .exec<{ labels: string }>("SELECT labels FROM sfp_runners WHERE gone IS NULL")
-      .toArray()
-      .some((r) => {
-        const has = new Set(JSON.parse(r.labels) as string[]);
-        return labels.every((l) => has.has(l));
-      });
+    this.queue.leave(taskId, FINAL, Date.now());
+    log("info", "task failed: no runner", { taskId, labels, refused });
   }
 
   // ---- helpers ------------------------------------------------------------------------------------
-
-  private runnerRow(runnerId: string): RunnerRow | undefined {
-    return this.sql.exec<RunnerRow>("SELECT * FROM sfp_runners WHERE id = ?", runnerId).toArray()[0];
-  }
-
-  /** The runner, or 401: unknown, revoked and deregistered runners look alike to their caller. */
-  private liveRunner(runnerId: string): RunnerRow {
-    const runner = this.runnerRow(runnerId);
-    if (!runner || runner.gone) throw rpcError("unauthenticated", "this runner is revoked, deregistered or unknown");
-    return runner;
-  }
 
   /**
    * Takes a runner out of service: its parked polls end, its offers go back to the queue, and its
    * leases are ended at their tasks (requeued, or failed after the last attempt). A task that cannot
    * be reached now still loses the lease when it lapses.
    */
-  private async dropRunner(runnerId: string): Promise<void> {
-    for (const p of this.parked.filter((p) => p.runnerId === runnerId)) this.unpark(p, []);
-    for (const a of this.sql.exec<AssignmentRow>("SELECT * FROM sfp_assignments WHERE runner_id = ? AND state = 'offered'", runnerId).toArray()) {
-      this.expireOffer(a);
-    }
+  private async dropRunner(runnerId: string, why: Departure): Promise<void> {
+    this.runners.markGone(runnerId, why);
+    log("info", `runner ${why}`, { runnerId });
+    this.parked.release(runnerId);
+    for (const a of this.offers.openOf(runnerId)) this.expireOffer(a);
     this.dispatch();
     await this.timers.arm();
-    const leases = this.sql.exec<{ task_id: string; epoch: number }>("SELECT task_id, epoch FROM sfp_leases WHERE runner_id = ?", runnerId).toArray();
+    const leases = this.leases.of(runnerId);
     const project = this.identityOrNull()?.project;
     if (!project) return;
     for (const lease of leases) {
@@ -554,11 +328,11 @@ export class DispatcherActor extends DurableObject<Env> {
   }
 
   private remember(project: string, pool: string): void {
-    this.sql.exec("INSERT INTO sfp_meta (key, value) VALUES ('project', ?), ('pool', ?) ON CONFLICT(key) DO NOTHING", project, pool);
+    this.ctx.storage.sql.exec("INSERT INTO sfp_meta (key, value) VALUES ('project', ?), ('pool', ?) ON CONFLICT(key) DO NOTHING", project, pool);
   }
 
   private identityOrNull(): { project: string; pool: string } | null {
-    const rows = this.sql.exec<{ key: string; value: string }>("SELECT key, value FROM sfp_meta").toArray();
+    const rows = this.ctx.storage.sql.exec<{ key: string; value: string }>("SELECT key, value FROM sfp_meta").toArray();
     const project = rows.find((r) => r.key === "project")?.value;
     const pool = rows.find((r) => r.key === "pool")?.value;
     return project && pool ? { project, pool } : null;
@@ -582,9 +356,16 @@ export class DispatcherActor extends DurableObject<Env> {
     const now = Date.now();
     if (now - this.lastWake < WAKE_MIN_INTERVAL_MS) return;
     this.lastWake = now;
-    const queued = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_queue WHERE assignment_id IS NULL").one().n;
-    this.ctx.waitUntil(sendWake(origin, secret, { project: id.project, pool: id.pool, queued }, now));
+    this.ctx.waitUntil(sendWake(origin, secret, { project: id.project, pool: id.pool, queued: this.queue.countWaiting() }, now));
   }
+}
+
+/** Why a task fails with `no_runner`. */
+function unrunnable(pool: string, labels: string[], refused: boolean): string {
+  const list = labels.join(", ");
+  if (!refused) return labels.length ? `no runner of pool "${pool}" has the labels ${list}` : `no runner registered in pool "${pool}"`;
+  const full = `pool "${pool}" already has tasks of ${MAX_LABEL_SETS} label sets waiting`;
+  return labels.length ? `${full}, and no runner of it has or had the labels ${list}` : `${full}, and no runner has registered in it yet`;
 }
 
 function log(level: "info" | "warn", msg: string, fields: Record<string, unknown>): void {

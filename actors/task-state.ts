@@ -1,4 +1,4 @@
-// The task's state machine in one table (DESIGN.md §2). Every status change goes through `canMove`;
+// The task's state machine in one table (docs/API.md "States and transitions"). Every status change goes through `canMove`;
 // the TaskActor never sets a status any other way.
 import type { Task, TaskStatus } from "../protocol/index.ts";
 import type { NewTask } from "../common/messages.ts";

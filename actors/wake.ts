@@ -1,7 +1,17 @@
 // The signed nudge a dispatcher sends its pool's origin when work arrives and no poll is parked
-// (DESIGN.md §2): `POST /v1/wake` with the origin token, a unix-seconds timestamp, and the hex
-// HMAC-SHA256(ORIGIN_TOKEN, `${timestamp}.${body}`) that the runner manager checks.
-import { ORIGIN_TOKEN_HEADER, WAKE_PATH, WAKE_SIGNATURE_HEADER, WAKE_TIMESTAMP_HEADER, type WakeBody } from "../protocol/index.ts";
+// (docs/API.md "The wake nudge"): `POST /v1/wake` with the origin token (for Caddy), a unix-seconds timestamp, a fresh
+// nonce, and the hex HMAC-SHA256 of `${timestamp}.${nonce}.${body}` under a key derived from the
+// token (protocol/runner.ts WAKE_KEY_LABEL), which the runner manager checks. Whoever sees the token
+// in the request (a proxy, a log) still cannot sign a wake, and a captured wake cannot be replayed.
+import {
+  ORIGIN_TOKEN_HEADER,
+  WAKE_KEY_LABEL,
+  WAKE_NONCE_HEADER,
+  WAKE_PATH,
+  WAKE_SIGNATURE_HEADER,
+  WAKE_TIMESTAMP_HEADER,
+  type WakeBody,
+} from "../protocol/index.ts";
 
 /** The origin URL for a pool from POOL_ORIGINS (`{"<project>/<pool>": url}` or `{"*": url}`), or null. */
 export function originOf(config: string | undefined, project: string, pool: string): string | null {
@@ -20,6 +30,7 @@ export function originOf(config: string | undefined, project: string, pool: stri
 export async function sendWake(origin: string, secret: string, wake: WakeBody, now = Date.now()): Promise<void> {
   const body = JSON.stringify(wake);
   const timestamp = String(Math.floor(now / 1000));
+  const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
   try {
     const res = await fetch(new URL(WAKE_PATH, origin), {
       method: "POST",
@@ -27,7 +38,8 @@ export async function sendWake(origin: string, secret: string, wake: WakeBody, n
         "content-type": "application/json",
         [ORIGIN_TOKEN_HEADER]: secret,
         [WAKE_TIMESTAMP_HEADER]: timestamp,
-        [WAKE_SIGNATURE_HEADER]: await hmacHex(secret, `${timestamp}.${body}`),
+        [WAKE_NONCE_HEADER]: nonce,
+        [WAKE_SIGNATURE_HEADER]: hex(await hmac(await wakeKey(secret), `${timestamp}.${nonce}.${body}`)),
       },
       body,
     });
@@ -38,10 +50,18 @@ export async function sendWake(origin: string, secret: string, wake: WakeBody, n
   }
 }
 
-async function hmacHex(secret: string, text: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)));
-  return [...sig].map((b) => b.toString(16).padStart(2, "0")).join("");
+/** The wake signing key: HMAC-SHA256(ORIGIN_TOKEN, WAKE_KEY_LABEL). */
+function wakeKey(originToken: string): Promise<Uint8Array> {
+  return hmac(new TextEncoder().encode(originToken), WAKE_KEY_LABEL);
+}
+
+async function hmac(key: Uint8Array, text: string): Promise<Uint8Array> {
+  const imported = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return new Uint8Array(await crypto.subtle.sign("HMAC", imported, new TextEncoder().encode(text)));
+}
+
+function hex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function log(level: "info" | "warn", msg: string, fields: Record<string, unknown>): void {

@@ -16,7 +16,8 @@ import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
 // - `POST /v1/projects/:project/runners/:id/drain` (owner) → 204: the runner is offered nothing more
 //   and its next heartbeat answer carries `{type:"drain"}`.
 // - Tasks fail with `error.code` LEASE_LOST after the last attempt's lease lapsed, and NO_RUNNER when
-//   they waited QUEUE_TTL_SECONDS while no registered runner of the pool had all their labels.
+//   they waited QUEUE_TTL_SECONDS while no registered runner of the pool had all their labels, or at
+//   once when 64 distinct label sets already wait in the pool and no runner of it has or had theirs.
 export const LEASE_LOST = "lost";
 export const NO_RUNNER = "no_runner";
 
@@ -156,10 +157,20 @@ export const RunnerInfo = z
   .openapi("RunnerInfo");
 export type RunnerInfo = z.infer<typeof RunnerInfo>;
 
-/** The signed nudge the dispatcher sends a pool's origin when work arrives and no poll is parked. */
+/**
+ * The signed nudge the dispatcher sends a pool's origin when work arrives and no poll is parked.
+ * Signing key: HMAC-SHA256(ORIGIN_TOKEN, WAKE_KEY_LABEL), so the token that travels in
+ * ORIGIN_TOKEN_HEADER (for Caddy) does not sign by itself. WAKE_SIGNATURE_HEADER: hex
+ * HMAC-SHA256(key, `${timestamp}.${nonce}.${raw body}`); WAKE_TIMESTAMP_HEADER: unix seconds, within
+ * ±5 min of the manager's clock; WAKE_NONCE_HEADER: fresh per wake, refused when a manager sees it twice.
+ */
 export const WAKE_PATH = "/v1/wake";
 export const WAKE_SIGNATURE_HEADER = "x-sfp-signature";
 export const WAKE_TIMESTAMP_HEADER = "x-sfp-timestamp";
+export const WAKE_NONCE_HEADER = "x-sfp-nonce";
+export const WAKE_KEY_LABEL = "sfp-wake-v1";
+/** A wake nonce: 16 to 64 URL-safe characters (the edge sends 32 hex digits). */
+export const WAKE_NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 export const ORIGIN_TOKEN_HEADER = "x-sfp-origin-token";
 export const WakeBody = z.object({ project: z.string(), pool: z.string(), queued: z.number().int() });
 export type WakeBody = z.infer<typeof WakeBody>;

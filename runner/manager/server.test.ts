@@ -1,8 +1,8 @@
 // The manager's loopback HTTP surface: /healthz, the edge-signed /v1/wake, /metrics.
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { WAKE_PATH, WAKE_SIGNATURE_HEADER, WAKE_TIMESTAMP_HEADER } from "../../protocol/runner.ts";
+import { WAKE_KEY_LABEL, WAKE_NONCE_HEADER, WAKE_PATH, WAKE_SIGNATURE_HEADER, WAKE_TIMESTAMP_HEADER } from "../../protocol/runner.ts";
 import { EdgeRunnerApiDouble } from "../../test/doubles/edge-runner-api.ts";
 import { createManagerServer, listen } from "./server.ts";
 import { startTestManager, type TestManager } from "./testing.ts";
@@ -35,12 +35,14 @@ function createSilentLogger() {
 
 function signedWake(body: string, opts: { secret?: string; timestamp?: number } = {}): RequestInit {
   const timestamp = String(opts.timestamp ?? Math.floor(Date.now() / 1000));
-  const signature = createHmac("sha256", opts.secret ?? ORIGIN_TOKEN)
-    .update(`${timestamp}.${body}`)
-    .digest("hex");
+  const nonce = randomBytes(16).toString("hex");
+  const key = createHmac("sha256", opts.secret ?? ORIGIN_TOKEN)
+    .update(WAKE_KEY_LABEL)
+    .digest();
+  const signature = createHmac("sha256", key).update(`${timestamp}.${nonce}.${body}`).digest("hex");
   return {
     method: "POST",
-    headers: { "content-type": "application/json", [WAKE_TIMESTAMP_HEADER]: timestamp, [WAKE_SIGNATURE_HEADER]: signature },
+    headers: { "content-type": "application/json", [WAKE_TIMESTAMP_HEADER]: timestamp, [WAKE_NONCE_HEADER]: nonce, [WAKE_SIGNATURE_HEADER]: signature },
     body,
   };
 }

@@ -1,14 +1,15 @@
 // The manager's HTTP surface, on loopback behind Caddy: GET /healthz, the edge-signed POST /v1/wake,
-// and GET /metrics. Caddy checks the origin token; the wake's HMAC is checked here, on the raw bytes.
-import { createHmac, timingSafeEqual } from "node:crypto";
+// and GET /metrics. Caddy checks the origin token; the wake's HMAC and nonce are checked here
+// (wake-check.ts), on the raw bytes.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import { newId } from "../../protocol/ids.ts";
-import { WAKE_PATH, WAKE_SIGNATURE_HEADER, WAKE_TIMESTAMP_HEADER, WakeBody } from "../../protocol/runner.ts";
+import { WAKE_NONCE_HEADER, WAKE_PATH, WAKE_SIGNATURE_HEADER, WAKE_TIMESTAMP_HEADER, WakeBody } from "../../protocol/runner.ts";
 import { TIMING } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { METRICS_CONTENT_TYPE, type Metrics } from "./metrics.ts";
+import { WakeCheck } from "./wake-check.ts";
 
 /** What the server needs of the agent. */
 export interface ServedAgent {
@@ -29,34 +30,9 @@ export interface ServerDeps {
   now?: () => number;
 }
 
-/** Why a wake was refused, or undefined when its signature and timestamp are good. */
-export function checkWakeSignature(
-  secret: string,
-  timestamp: string | undefined,
-  signature: string | undefined,
-  rawBody: Buffer,
-  nowMs: number,
-): { code: ErrorCode; message: string } | undefined {
-  if (!timestamp || !signature) {
-    return { code: "bad_signature", message: `${WAKE_TIMESTAMP_HEADER} and ${WAKE_SIGNATURE_HEADER} are required` };
-  }
-  if (!/^\d{1,16}$/.test(timestamp)) return { code: "bad_signature", message: `${WAKE_TIMESTAMP_HEADER} must be unix seconds` };
-  const expected = createHmac("sha256", secret).update(`${timestamp}.`).update(rawBody).digest();
-  const given = /^[0-9a-f]{64}$/i.test(signature) ? Buffer.from(signature, "hex") : Buffer.alloc(0);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return { code: "bad_signature", message: "the wake signature does not match" };
-  }
-  // Unix seconds; a millisecond timestamp is tolerated.
-  const ts = Number(timestamp);
-  const tsSeconds = ts > 1e11 ? ts / 1000 : ts;
-  if (Math.abs(nowMs / 1000 - tsSeconds) > TIMING.wakeMaxSkewSeconds) {
-    return { code: "stale_timestamp", message: `the wake timestamp is more than ${TIMING.wakeMaxSkewSeconds} s from now` };
-  }
-  return undefined;
-}
-
 export function createManagerServer(deps: ServerDeps): Server {
   const now = deps.now ?? Date.now;
+  const wakes = deps.originToken ? new WakeCheck(deps.originToken) : undefined;
   return createServer((req, res) => {
     const requestId = newId("req");
     const path = (req.url ?? "/").split("?")[0];
@@ -80,18 +56,18 @@ export function createManagerServer(deps: ServerDeps): Server {
   });
 
   async function wake(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    const secret = deps.originToken;
-    if (!secret) return error(res, 404, "not_found", "wakes are disabled: SFP_ORIGIN_TOKEN is not set", requestId);
+    if (!wakes) return error(res, 404, "not_found", "wakes are disabled: SFP_ORIGIN_TOKEN is not set", requestId);
     let raw: Buffer;
     try {
       raw = await readBody(req, TIMING.wakeMaxBodyBytes);
     } catch {
       return error(res, 413, "too_large", `a wake body is at most ${TIMING.wakeMaxBodyBytes} bytes`, requestId);
     }
-    const refused = checkWakeSignature(secret, header(req, WAKE_TIMESTAMP_HEADER), header(req, WAKE_SIGNATURE_HEADER), raw, now());
+    const signed = { timestamp: header(req, WAKE_TIMESTAMP_HEADER), nonce: header(req, WAKE_NONCE_HEADER), signature: header(req, WAKE_SIGNATURE_HEADER) };
+    const refused = wakes.check(signed, raw, now());
     if (refused) {
       deps.log.warn("wake refused", { requestId, code: refused.code });
-      return error(res, 401, refused.code, refused.message, requestId);
+      return error(res, refused.status, refused.code, refused.message, requestId);
     }
     let body: unknown;
     try {

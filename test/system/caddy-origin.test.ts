@@ -2,7 +2,7 @@
 // /healthz is open, everything else needs the edge's origin token, and the wake's HMAC is still
 // checked by the manager behind it.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { request } from "node:https";
@@ -10,7 +10,7 @@ import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ORIGIN_TOKEN_HEADER, WAKE_PATH, WAKE_SIGNATURE_HEADER, WAKE_TIMESTAMP_HEADER } from "../../protocol/runner.ts";
+import { ORIGIN_TOKEN_HEADER, WAKE_KEY_LABEL, WAKE_NONCE_HEADER, WAKE_PATH, WAKE_SIGNATURE_HEADER, WAKE_TIMESTAMP_HEADER } from "../../protocol/runner.ts";
 import { createLogger } from "../../runner/manager/log.ts";
 import { createManagerServer, listen } from "../../runner/manager/server.ts";
 import { startTestManager, type TestManager } from "../../runner/manager/testing.ts";
@@ -63,10 +63,13 @@ function call(method: string, path: string, opts: { headers?: Record<string, str
 
 function signed(body: string, secret = ORIGIN_TOKEN): Record<string, string> {
   const timestamp = String(Math.floor(Date.now() / 1000));
+  const nonce = randomBytes(16).toString("hex");
+  const key = createHmac("sha256", secret).update(WAKE_KEY_LABEL).digest();
   return {
     "content-type": "application/json",
     [WAKE_TIMESTAMP_HEADER]: timestamp,
-    [WAKE_SIGNATURE_HEADER]: createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex"),
+    [WAKE_NONCE_HEADER]: nonce,
+    [WAKE_SIGNATURE_HEADER]: createHmac("sha256", key).update(`${timestamp}.${nonce}.${body}`).digest("hex"),
   };
 }
 

@@ -196,8 +196,10 @@ describe("waking the pool's origin", () => {
     expect(headers.get("x-sfp-origin-token")).toBe(env.ORIGIN_TOKEN);
     const timestamp = headers.get("x-sfp-timestamp")!;
     expect(Math.abs(Number(timestamp) - Date.now() / 1000)).toBeLessThan(60);
-    const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(env.ORIGIN_TOKEN), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${timestamp}.${body}`)));
+    const nonce = headers.get("x-sfp-nonce")!;
+    const hmac = async (key: BufferSource, text: string) =>
+      crypto.subtle.sign("HMAC", await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]), new TextEncoder().encode(text));
+    const mac = new Uint8Array(await hmac(await hmac(new TextEncoder().encode(env.ORIGIN_TOKEN), "sfp-wake-v1"), `${timestamp}.${nonce}.${body}`));
     expect(headers.get("x-sfp-signature")).toBe([...mac].map((x) => x.toString(16).padStart(2, "0")).join(""));
   });
 
