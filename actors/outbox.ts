@@ -1,6 +1,7 @@
 // A durable outbox for messages one actor owes others. A change and the messages it causes are
-// written in one commit, so a crash between commit and delivery loses nothing. Delivery is in
-// order, one flight at a time; a failed send waits for the retry timer, backing off.
+// written in one commit, together with the retry timer that guarantees their delivery: should the
+// actor be reset before it sends them, the alarm (or its next start, see `resume`) sends them then.
+// Delivery is in order, one flight at a time; a failed send waits for the timer, backing off.
 import { SingleFlight } from "./single-flight.ts";
 import type { Timers } from "./timers.ts";
 
@@ -58,10 +59,16 @@ export class Outbox<Bodies> {
     this.logFields = opts.logFields ?? (() => ({}));
   }
 
-  /** Queues messages inside the caller's synchronous block, so they commit with the change that caused them; then starts delivering them. */
+  /**
+   * Queues messages inside the caller's synchronous block, so they commit with the change that
+   * caused them, and arms the retry timer in that same commit; then starts delivering them.
+   */
   add(messages: readonly OutboxMessage<Bodies>[]): void {
     if (!messages.length) return;
     for (const m of messages) this.sql.exec("INSERT INTO sfp_outbox (kind, body) VALUES (?, ?)", m.kind, JSON.stringify(m.body));
+    // A retry already scheduled (backing off) stays; the flight below tries at once anyway.
+    if (this.timers.get(this.timer) === null) this.timers.set(this.timer, Date.now() + this.policy.firstMs);
+    this.armTimers();
     void this.flush();
   }
 
@@ -72,6 +79,11 @@ export class Outbox<Bodies> {
   /** Delivers what is queued, in order; resolves when the outbox is empty or a send failed. */
   flush(): Promise<void> {
     return this.flight.run();
+  }
+
+  /** At the actor's start: sends what an earlier instance committed but never delivered. */
+  resume(): void {
+    if (this.pending) void this.flush();
   }
 
   private async deliver(): Promise<void> {
@@ -120,6 +132,10 @@ export class Outbox<Bodies> {
 
   private isKind(kind: string): kind is keyof Bodies & string {
     return Object.hasOwn(this.senders, kind);
+  }
+
+  private armTimers(): void {
+    this.timers.arm().catch((err: unknown) => log("error", "could not arm the outbox timer", { ...this.logFields(), error: String(err) }));
   }
 }
 

@@ -68,6 +68,8 @@ export class TaskActor extends DurableObject<Env> {
       const row = ctx.storage.sql.exec<{ body: string }>("SELECT body FROM sfp_task LIMIT 1").toArray()[0];
       this.task = row ? JSON.parse(row.body) : null;
       if (!this.task) await this.materialize();
+      // Messages an earlier instance committed but was reset before sending go out now.
+      this.outbox.resume();
     });
   }
 
@@ -136,12 +138,14 @@ export class TaskActor extends DurableObject<Env> {
   async create(input: NewTask): Promise<{ task: Task; created: boolean }> {
     if (this.task) {
       if (this.task.project !== input.project) throw rpcError("conflict", "task id already in use");
+      // A retry also waits for what the first try committed but may not have delivered.
+      if (this.outbox.pending) await this.outbox.flush();
       return { task: this.task, created: false };
     }
     const born = bornTask(input, nowIso());
     const task = this.birth(born, [{ kind: "enqueue", body: queueEntry(born) }], { indexed: false });
     // The answer waits for the project index and the queue to have the task, so a client that lists
-    // right after creating sees it; should either be down, the outbox and its alarm retry.
+    // right after creating sees it; should either be down, the outbox's timer retries.
     await this.outbox.flush();
     return { task, created: true };
   }
@@ -213,7 +217,7 @@ export class TaskActor extends DurableObject<Env> {
 
   /**
    * Appends events (each bumps `version` by one, so versions never skip), stores the task, queues
-   * outbox messages — all in one synchronous block, which the runtime commits
+   * outbox messages with their retry timer — all in one synchronous block, which the runtime commits
    * as one transaction — then wakes long-polls and sends the events to every socket. A birth (no
    * task yet) records its first event at the task's `createdAt`.
    */
