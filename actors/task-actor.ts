@@ -22,7 +22,7 @@ import { Outbox } from "./outbox.ts";
 import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER } from "./sockets.ts";
 import { refuseUpgrade, requireUpgrade } from "./socket-manager.ts";
 import { migrate, nowIso } from "./sql.ts";
-import { progressOf, TaskEventStore, type EventDraft, type LogPage } from "./task-events.ts";
+import { LOG_PAGE_BYTES, progressOf, TaskEventStore, type EventDraft, type LogPage } from "./task-events.ts";
 import { LEASE_TIMER, LEASES_TABLE, TaskLease, type TaskChange } from "./task-lease.ts";
 import { taskSenders, type TaskMessage, type TaskMessageBodies } from "./task-outbox.ts";
 import { bornTask, canMove } from "./task-state.ts";
@@ -123,10 +123,10 @@ export class TaskActor extends DurableObject<Env> {
     return { events, lastSeq: task.version, done: isTerminal(task.status) && reached >= task.version };
   }
 
-  /** Log text from byte `from` on, and the total size, for `GET /logs` with `Range: bytes=N-`. */
+  /** A page of the log from byte `from` on (at most LOG_PAGE_BYTES), for `GET /logs` with `Range: bytes=N-`. */
   async logs(project: string, from = 0): Promise<LogPage> {
     this.visible(project);
-    return this.store.readLog(from, Number.MAX_SAFE_INTEGER);
+    return this.store.readLog(from, LOG_PAGE_BYTES);
   }
 
   // ---- client-driven changes ------------------------------------------------------------------

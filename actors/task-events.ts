@@ -12,6 +12,8 @@ export type EventDraft =
 
 /** The most events one `GET /v1/tasks/:id/events` page holds. */
 export const MAX_EVENTS_PAGE = 1_000;
+/** The most log bytes one `GET /v1/tasks/:id/logs` answer carries (README "Limits"). */
+export const LOG_PAGE_BYTES = 1024 * 1024;
 
 /** An event as stored: its seq and its JSON, sent on as it is. */
 export interface StoredEvent {
