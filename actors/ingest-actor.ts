@@ -7,10 +7,9 @@ import { DurableObject } from "cloudflare:workers";
 import { dispatcherStub, projectStub, type Env } from "./env.ts";
 import { taskSummary, type Task } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
-import type { NewTask } from "../common/messages.ts";
-import { queueEntry } from "./task-actor.ts";
+import { queueEntry, type NewTask } from "../common/messages.ts";
 import { SingleFlight } from "./single-flight.ts";
-import { initialTask } from "./task-state.ts";
+import { bornTask } from "./task-state.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
 
 const MIGRATIONS = [
@@ -80,8 +79,7 @@ export class IngestActor extends DurableObject<Env> {
         JSON.stringify(taskIds),
         now,
       );
-      for (const input of item.tasks)
-        sql.exec("INSERT OR IGNORE INTO sfp_tasks (task_id, body) VALUES (?, ?)", input.id, JSON.stringify(initialTask(input, at)));
+      for (const input of item.tasks) sql.exec("INSERT OR IGNORE INTO sfp_tasks (task_id, body) VALUES (?, ?)", input.id, JSON.stringify(bornTask(input, at)));
       return { duplicate: false, taskIds };
     });
     // The alarm backs the in-memory hand-off timer up, should the shard be evicted before it fires.

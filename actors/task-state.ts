@@ -1,5 +1,5 @@
-// The task's state machine in one table (docs/API.md "States and transitions"). Every status change goes through `canMove`;
-// the TaskActor never sets a status any other way.
+// The task's state machine in one table (docs/API.md "States and transitions"), and the one function that births a task.
+// Every status change goes through `canMove`; the TaskActor never sets a status any other way.
 import type { Task, TaskStatus } from "../protocol/index.ts";
 import type { NewTask } from "../common/messages.ts";
 
@@ -21,7 +21,11 @@ export function canMove(from: TaskStatus, to: TaskStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-/** A task as it is born: queued, first attempt, version 1 (its first event is the `queued` status). */
-export function initialTask(input: NewTask, at: string): Task {
+/**
+ * A task as it is born — queued, first attempt, version 1, its first event the `queued` status at
+ * `createdAt` — whichever path makes it: the API's create, or a webhook through an ingest shard
+ * (whose record the TaskActor later takes over as it is).
+ */
+export function bornTask(input: NewTask, at: string): Task {
   return { ...input, status: "queued", attempt: 1, version: 1, createdAt: at, updatedAt: at };
 }

@@ -5,6 +5,9 @@ export const TIMERS_TABLE = "CREATE TABLE sfp_timers (name TEXT PRIMARY KEY, at 
 
 export class Timers {
   private readonly storage: DurableObjectStorage;
+  /** What this instance last pointed the alarm at (undefined: unknown, e.g. once an alarm fired). */
+  private armed: number | null | undefined = undefined;
+
   constructor(storage: DurableObjectStorage) {
     this.storage = storage;
   }
@@ -22,8 +25,10 @@ export class Timers {
     return row ? row.at : null;
   }
 
-  /** Removes and returns the names of timers due at `now`. */
+  /** Removes and returns the names of timers due at `now` (the start of every alarm handler). */
   takeDue(now: number): string[] {
+    // The alarm that is firing is spent: the next `arm` must set one whatever it last set.
+    this.armed = undefined;
     const names = this.storage.sql
       .exec<{ name: string }>("SELECT name FROM sfp_timers WHERE at <= ? ORDER BY at", now)
       .toArray()
@@ -32,10 +37,15 @@ export class Timers {
     return names;
   }
 
-  /** Points the alarm at the earliest timer (or clears it). Call after every change to the timers. */
-  async arm(): Promise<void> {
-    const row = this.storage.sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM sfp_timers").one();
-    if (row.at === null) await this.storage.deleteAlarm();
-    else if ((await this.storage.getAlarm()) !== row.at) await this.storage.setAlarm(row.at);
+  /**
+   * Points the alarm at the earliest timer (or clears it). Call after every change to the timers.
+   * The alarm write is issued before this yields, so it joins the commit of the writes made just
+   * before it: a timer set together with the work it guards is never left without its alarm.
+   */
+  arm(): Promise<void> {
+    const at = this.storage.sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM sfp_timers").one().at;
+    if (at === this.armed) return Promise.resolve();
+    this.armed = at;
+    return at === null ? this.storage.deleteAlarm() : this.storage.setAlarm(at);
   }
 }

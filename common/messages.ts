@@ -15,6 +15,19 @@ export interface QueueEntry {
   attempt: number;
 }
 
+/** The queue entry of a task's current attempt. */
+export function queueEntry(task: Task): QueueEntry {
+  return {
+    taskId: task.id,
+    project: task.project,
+    pool: task.pool,
+    priority: task.priority,
+    labels: task.labels,
+    createdAt: task.createdAt,
+    attempt: task.attempt,
+  };
+}
+
 /** The task's answer to an accept: the lease, or a refusal the dispatcher can act on. */
 export type AcceptAnswer = { accepted: Accepted; refused?: undefined } | { accepted?: undefined; refused: AcceptRefusal };
 export interface AcceptRefusal {

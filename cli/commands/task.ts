@@ -164,18 +164,29 @@ export async function taskLogs(io: Io, globals: Globals, argv: string[]): Promis
   const s = await connect(io, globals);
   let offset = 0;
   const readMore = async (): Promise<void> => {
-    try {
-      const res = await getText(s.client, `/v1/tasks/${id}/logs`, { range: `bytes=${offset}-` });
+    // One answer carries at most a page of the log: read on until Content-Range reaches its total.
+    for (;;) {
+      let res: Awaited<ReturnType<typeof getText>>;
+      try {
+        res = await getText(s.client, `/v1/tasks/${id}/logs`, { range: `bytes=${offset}-` });
+      } catch (err) {
+        // 416: nothing past `offset` yet.
+        if (err instanceof EdgeError && err.status === 416) return;
+        throw err;
+      }
       if (res.text) {
         if (globals.json) printJson(io, { offset, text: res.text });
         else io.stdout.write(res.text);
       }
-      // The total after this read is the next offset; without Content-Range, count what we got.
-      const total = /\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
-      offset = total ? Number(total[1]) : offset + Buffer.byteLength(res.text);
-    } catch (err) {
-      // 416: nothing past `offset` yet.
-      if (!(err instanceof EdgeError && err.status === 416)) throw err;
+      // `bytes N-M/TOTAL`: the next offset is M+1; without Content-Range, count what we got.
+      const range = /(\d+)-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
+      if (!range) {
+        offset += Buffer.byteLength(res.text);
+        return;
+      }
+      const total = Number(range[3]);
+      offset = Math.min(Number(range[2]) + 1, total);
+      if (offset >= total) return;
     }
   };
   if (!values.follow) {

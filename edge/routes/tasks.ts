@@ -5,6 +5,7 @@ import { ApiError, CreateTaskBody, EventsPage, fromRpcError, newId, Task, TaskLi
 import { requireProjectToken } from "../auth/middleware.ts";
 import { sha256Hex } from "../../common/tokens.ts";
 import { projectStub, taskStub } from "../../actors/env.ts";
+import { LOG_PAGE_BYTES } from "../../actors/task-events.ts";
 import { errorResponse } from "../http.ts";
 import { bearerAuth, errors, json, jsonBody, router } from "../openapi.ts";
 import { createTask, newTask } from "../new-task.ts";
@@ -133,11 +134,18 @@ const logsRoute = createRoute({
   method: "get",
   path: "/v1/tasks/{id}/logs",
   summary: "The task's log lines as text/plain; `Range: bytes=N-` answers 206 from byte N",
+  description:
+    `One answer carries at most ${LOG_PAGE_BYTES} bytes of log, ending at a line's end (or inside a line longer than that). ` +
+    "When more remains the answer is 206 with `Content-Range: bytes N-M/TOTAL` even without a Range header: read on with `Range: bytes=M+1-`. " +
+    "A Range starting at or past the end answers 416 with `Content-Range: bytes */TOTAL`.",
   security: bearerAuth,
   request: { params: TaskParam },
   responses: {
-    200: { content: { "text/plain": { schema: z.string() } }, description: "all log lines" },
-    206: { content: { "text/plain": { schema: z.string() } }, description: "from the requested byte on" },
+    200: { content: { "text/plain": { schema: z.string() } }, description: `the whole log (at most ${LOG_PAGE_BYTES} bytes)` },
+    206: {
+      content: { "text/plain": { schema: z.string() } },
+      description: "from the requested byte on, or the first page of a longer log; Content-Range says which bytes",
+    },
     ...errors(401, 403, 404, 416, 429),
   },
 });
@@ -148,14 +156,14 @@ tasks.get("/v1/tasks/:id/logs", async (c) => {
   const caller = await requireProjectToken(c, "read", undefined);
   const range = /^bytes=(\d+)-$/.exec(c.req.header("range")?.trim() ?? "");
   const from = range ? Number(range[1]) : 0;
-  const { text, total } = await taskStub(c.env, id).logs(caller.project, from);
+  const { text, end, total } = await taskStub(c.env, id).logs(caller.project, from);
   const headers = { "content-type": "text/plain; charset=utf-8", "accept-ranges": "bytes" };
-  if (!range) return c.body(text, 200, headers);
+  if (!range && end >= total) return c.body(text, 200, headers);
   if (from >= total && !(from === 0 && total === 0)) {
     c.header("content-range", `bytes */${total}`);
     return errorResponse(c, new ApiError("range_not_satisfiable", `the log has ${total} bytes`));
   }
-  return c.body(text, 206, { ...headers, "content-range": `bytes ${from}-${Math.max(from, total - 1)}/${total}` });
+  return c.body(text, 206, { ...headers, "content-range": `bytes ${from}-${Math.max(from, end - 1)}/${total}` });
 });
 
 tasks.openapi(

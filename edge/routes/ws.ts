@@ -2,12 +2,12 @@
 // for browsers) and forwards it to the actor, which accepts it with the Hibernation API. hono's
 // upgradeWebSocket would keep the socket in the Worker, where it cannot hibernate.
 import { ApiError } from "../../protocol/index.ts";
-import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, isUpgrade } from "../../actors/sockets.ts";
+import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_REQUEST_ID_HEADER, isUpgrade } from "../../actors/sockets.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
 import { verifyToken } from "../../common/tokens.ts";
 import { projectStub, taskStub } from "../../actors/env.ts";
 import { FORWARD_TOKEN_HEADER } from "../../actors/project-feed.ts";
-import type { AppContext } from "../http.ts";
+import { requestIdOf, type AppContext } from "../http.ts";
 import { router } from "../openapi.ts";
 
 export const ws = router();
@@ -32,6 +32,7 @@ function forward(c: AppContext, { project, tokenId }: { project: string; tokenId
   const headers = new Headers(c.req.raw.headers);
   headers.set(FORWARD_PROJECT_HEADER, project);
   headers.set(FORWARD_TOKEN_HEADER, tokenId);
+  headers.set(FORWARD_REQUEST_ID_HEADER, requestIdOf(c));
   headers.delete(FORWARD_AFTER_HEADER);
   const after = c.req.query("after");
   if (after !== undefined && /^\d+$/.test(after)) headers.set(FORWARD_AFTER_HEADER, after);

@@ -5,7 +5,7 @@ import type { Task, TaskStatus } from "../../protocol/index.ts";
 
 interface Internals {
   task: Task | null;
-  moveTo(status: TaskStatus, patch?: Partial<Task>): Task;
+  moveTo(task: Task, status: TaskStatus, change?: { patch?: Partial<Task> }): Task;
   commit(next: Task, drafts: unknown[]): unknown;
 }
 
@@ -18,7 +18,7 @@ async function inside<R>(taskId: string, fn: (actor: Internals) => R): Promise<R
 }
 
 export function moveTo(taskId: string, status: TaskStatus, patch: Partial<Task> = {}) {
-  return inside(taskId, (a) => a.moveTo(status, patch));
+  return inside(taskId, (a) => a.moveTo(a.task!, status, { patch }));
 }
 
 export function appendLog(taskId: string, lines: string[]) {

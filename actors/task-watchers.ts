@@ -1,0 +1,164 @@
+// The hibernating WebSockets of everyone watching one task: the greeting, live events, replays of
+// what a socket missed (page by page, a turn apart, so a long history never goes out in one burst
+// nor sits in memory whole), and closing once the task is over.
+import { isTerminal, type ServerMessage, type Task, type TaskEvent } from "../protocol/index.ts";
+import { ClientMessage } from "../protocol/task.ts";
+import { SocketManager } from "./socket-manager.ts";
+import type { StoredEvent, TaskEventStore } from "./task-events.ts";
+import type { Timers } from "./timers.ts";
+
+export interface WatcherState {
+  project: string;
+  /**
+   * Every event above this seq has gone out to the socket live (or through its connect-time
+   * replay); those at or below it were not sent unless a `resume` replayed them (which lowers it).
+   */
+  floorSeq: number;
+}
+
+/** The timer that closes sockets left open on a finished task. */
+export const CLOSE_SOCKETS_TIMER = "close-sockets";
+/** How long a socket on a finished task stays open for a `resume` before the actor closes it. */
+const FINISHED_SOCKET_GRACE_MS = 30_000;
+/** One replay page: at most this many events and about this many characters of JSON, then a turn. */
+export const REPLAY_PAGE_EVENTS = 100;
+export const REPLAY_PAGE_CHARS = 256 * 1024;
+
+export class TaskWatchers {
+  readonly sockets: SocketManager<WatcherState>;
+  private readonly store: TaskEventStore;
+  private readonly timers: Timers;
+  private readonly current: () => Task | null;
+  /** Sockets still in their connect-time replay: live events wait until the replay reaches them. */
+  private readonly catchingUp = new Set<WebSocket>();
+  /** Each socket's replays, one after the other (the last one queued). */
+  private readonly replays = new Map<WebSocket, Promise<void>>();
+
+  constructor(ctx: DurableObjectState, store: TaskEventStore, timers: Timers, current: () => Task | null) {
+    this.sockets = new SocketManager<WatcherState>(ctx, "task");
+    this.store = store;
+    this.timers = timers;
+    this.current = current;
+  }
+
+  /**
+   * Accepts a watcher of `task`: hello and the task, then with `after` every event after that seq in
+   * seq order before any live one; without, a finished task's socket closes after a grace period.
+   */
+  async connect(task: Task, project: string, after: number | null): Promise<Response> {
+    const { response, socket } = this.sockets.accept({ project, floorSeq: task.version });
+    this.sockets.send(socket, { type: "hello", taskId: task.id, version: task.version, lastSeq: task.version });
+    this.sockets.send(socket, { type: "task", task });
+    if (after !== null) {
+      this.catchingUp.add(socket);
+      this.queue(socket, () => this.catchUp(socket, after));
+    } else if (isTerminal(task.status)) {
+      this.timers.set(CLOSE_SOCKETS_TIMER, Date.now() + FINISHED_SOCKET_GRACE_MS);
+      await this.timers.arm();
+    }
+    return response;
+  }
+
+  /** A client's message: `{"type":"resume","after":SEQ}` replays what this socket was not sent. */
+  message(ws: WebSocket, message: string | ArrayBuffer): void {
+    let parsed: ClientMessage;
+    try {
+      parsed = ClientMessage.parse(JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message)));
+    } catch {
+      this.sockets.send(ws, { type: "error", error: { code: "invalid_request", message: 'expected {"type":"resume","after":<seq>} or the text "ping"' } });
+      return;
+    }
+    const after = parsed.after;
+    this.queue(ws, () => this.replay(ws, after));
+  }
+
+  /**
+   * New events to every socket, each serialized once; nothing per socket is read or written, as
+   * every socket past its connect-time replay has been sent every event since. A finished task's
+   * sockets close after its last event.
+   */
+  announce(task: Task, events: readonly TaskEvent[]): void {
+    const messages = events.map((event): ServerMessage => ({ type: "event", taskId: task.id, seq: event.seq, event }));
+    const close = isTerminal(task.status) ? { code: 1000, reason: `task ${task.status}` } : undefined;
+    this.sockets.broadcast(messages, { except: this.catchingUp, close });
+  }
+
+  /** The grace timer fired: sockets still open on a finished task close. */
+  closeFinished(): void {
+    const task = this.current();
+    if (task && isTerminal(task.status)) this.sockets.closeAll(1000, `task ${task.status}`);
+  }
+
+  /** Runs `work` after the socket's earlier replays, so two never interleave on one socket. */
+  private queue(ws: WebSocket, work: () => Promise<void>): void {
+    const run = (this.replays.get(ws) ?? Promise.resolve()).then(work).catch((err: unknown) => {
+      console.log(JSON.stringify({ level: "warn", msg: "socket replay failed", taskId: this.current()?.id, error: String(err) }));
+    });
+    const tracked = run.finally(() => {
+      if (this.replays.get(ws) === tracked) this.replays.delete(ws);
+    });
+    this.replays.set(ws, tracked);
+  }
+
+  /**
+   * The connect-time replay: pages up to the task's version as it moves, live events held back, and
+   * the socket goes live in the same turn as the check that found nothing left to send.
+   */
+  private async catchUp(ws: WebSocket, after: number): Promise<void> {
+    let seq = after;
+    let task = this.current();
+    try {
+      while (task) {
+        const page = this.store.page(seq, task.version, REPLAY_PAGE_EVENTS, REPLAY_PAGE_CHARS);
+        if (!page.length) break;
+        if (!this.sendPage(ws, task.id, page)) return;
+        seq = page[page.length - 1].seq;
+        await nextTurn();
+        task = this.current();
+      }
+    } finally {
+      this.catchingUp.delete(ws);
+    }
+    this.lowerFloor(ws, after);
+    if (task && isTerminal(task.status)) this.sockets.close(ws, 1000, `task ${task.status}`);
+  }
+
+  /**
+   * A `resume`: replays the events after `after` this socket has not been sent — those up to its
+   * floor, since everything above went out live — and live events go on meanwhile.
+   */
+  private async replay(ws: WebSocket, after: number): Promise<void> {
+    const state = this.sockets.state(ws);
+    const task = this.current();
+    if (!state || !task) return;
+    let seq = after;
+    while (seq < state.floorSeq) {
+      const page = this.store.page(seq, state.floorSeq, REPLAY_PAGE_EVENTS, REPLAY_PAGE_CHARS);
+      if (!page.length) break;
+      if (!this.sendPage(ws, task.id, page)) return;
+      seq = page[page.length - 1].seq;
+      if (seq < state.floorSeq) await nextTurn();
+    }
+    this.lowerFloor(ws, after);
+    const now = this.current();
+    if (now && isTerminal(now.status)) this.sockets.close(ws, 1000, `task ${now.status}`);
+  }
+
+  private lowerFloor(ws: WebSocket, after: number): void {
+    const state = this.sockets.state(ws);
+    if (!state) return;
+    this.sockets.setState(ws, { ...state, floorSeq: Math.min(state.floorSeq, after) });
+  }
+
+  /** Sends stored events as event frames, their JSON spliced in unparsed; false once the socket is gone. */
+  private sendPage(ws: WebSocket, taskId: string, page: readonly StoredEvent[]): boolean {
+    const prefix = `{"type":"event","taskId":${JSON.stringify(taskId)},"seq":`;
+    for (const e of page) if (!this.sockets.sendText(ws, `${prefix}${e.seq},"event":${e.json}}`)) return false;
+    return true;
+  }
+}
+
+/** Yields to the event loop, so frames already sent go out and other requests get a turn. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
