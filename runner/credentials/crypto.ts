@@ -33,7 +33,9 @@ export class DecryptError extends Error {
 export function open(key: Buffer, sealed: Sealed, aad: string, what: string): string {
   try {
     const body = Buffer.from(sealed.ciphertext, "base64");
-    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(sealed.iv, "base64"));
+    // A shorter body would be read as a truncated tag, which GCM would otherwise accept.
+    if (body.length < TAG_BYTES) throw new DecryptError(what);
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(sealed.iv, "base64"), { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(aad, "utf8"));
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
     return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString("utf8");
