@@ -21,6 +21,7 @@ async function main(): Promise<number> {
 
   // Read once, here, so that a misconfigured store stops the manager before it takes any job.
   const { credentialsConfigFromEnv, configSecrets } = await import("./credentials/index.ts");
+  const { storeBroker } = await import("./credentials/broker.ts");
   let credentials: ReturnType<typeof credentialsConfigFromEnv>;
   try {
     credentials = credentialsConfigFromEnv(process.env);
@@ -29,10 +30,10 @@ async function main(): Promise<number> {
     return 2;
   }
   for (const secret of configSecrets(credentials)) log.addSecret(secret);
-  const workerCredentials = credentials;
 
   const metrics = new Metrics();
-  const agent = new Agent({ config, log, metrics, credentials: async () => workerCredentials });
+  // The store stays here: each worker asks for its own task's org and gets that alone.
+  const agent = new Agent({ config, log, metrics, credentials: storeBroker(credentials) });
   const server = createManagerServer({
     agent,
     metrics,

@@ -5,7 +5,7 @@ import { z } from "@hono/zod-openapi";
 import { EdgeError } from "../../protocol/client.ts";
 import { OUTCOMES, RunnerEvent, type Accepted, type FinishBody } from "../../protocol/runner.ts";
 import { TaskErrorInfo } from "../../protocol/task.ts";
-import type { CredentialsConfig } from "../credentials/config.ts";
+import { CredentialError, type CredentialBroker } from "../credentials/broker.ts";
 import type { ManagerToWorker } from "../ipc.ts";
 import { RETRY, TIMING, type ManagerConfig } from "./config.ts";
 import { backoffMs, sleep, type RunnerApi } from "./edge-api.ts";
@@ -26,7 +26,8 @@ export interface JobDeps {
   leaseSeconds: number;
   log: Logger;
   metrics: Metrics;
-  credentials: () => Promise<CredentialsConfig>;
+  /** Hands a worker its task's org (the store and its secrets stay in the manager). */
+  credentials: CredentialBroker;
   /** The manager's environment, from which the worker's is filtered. */
   env: NodeJS.ProcessEnv;
   /** A warm spare for this job, if the manager has one; without one the job forks its worker. */
@@ -36,6 +37,7 @@ export interface JobDeps {
 // The worker is our own code, but its messages still cross a process boundary: check them.
 const WorkerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ready") }),
+  z.object({ type: z.literal("auth"), project: z.string(), alias: z.string() }),
   z.object({ type: z.literal("event"), event: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal("done"), outcome: z.enum(OUTCOMES), result: z.unknown().optional(), error: TaskErrorInfo.optional() }),
 ]);
@@ -61,6 +63,8 @@ export class Job {
   /** The worker was a spare that had already said `ready`. */
   private workerWasReady = false;
   private done?: DoneMessage;
+  /** The worker asked for its org's credentials (answered once). */
+  private authAsked = false;
   private readonly killTimers: NodeJS.Timeout[] = [];
 
   // Events: numbered here with a gapless per-lease seq, sent in batches, resent until acknowledged.
@@ -93,21 +97,14 @@ export class Job {
     const renewals = this.renewLease();
     const timeout = setTimeout(() => this.stop("timeout", `the task ran longer than its timeout of ${task.timeoutSeconds} s`), task.timeoutSeconds * 1000);
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    let startError: { code: string; message: string } | undefined;
     try {
-      let credentials: CredentialsConfig | undefined;
-      try {
-        credentials = await this.deps.credentials();
-      } catch (err) {
-        startError = { code: "credentials_unavailable", message: `the runner's credential store is not usable: ${errorMessage(err)}` };
-      }
-      if (credentials && !this.stopping) exit = await this.runWorker(credentials);
+      if (!this.stopping) exit = await this.runWorker();
     } finally {
       clearTimeout(timeout);
       for (const t of this.killTimers) clearTimeout(t);
     }
 
-    const finish = this.finishBody(exit, startError);
+    const finish = this.finishBody(exit);
     let outcome: JobOutcome = "lost";
     if (finish) {
       await this.flushEvents(true);
@@ -140,7 +137,7 @@ export class Job {
     );
   }
 
-  private async runWorker(credentials: CredentialsConfig): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  private async runWorker(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     const child = this.workerProcess();
     this.child = child;
     const spawnFailed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -155,8 +152,8 @@ export class Job {
         this.stop("start_failed", `the worker did not start within ${TIMING.workerReadyTimeoutMs} ms`);
       }
     }, TIMING.workerReadyTimeoutMs);
-    child.on("message", (raw: unknown) => this.onMessage(raw, credentials));
-    if (this.workerWasReady) this.onReady(credentials);
+    child.on("message", (raw: unknown) => this.onMessage(raw));
+    if (this.workerWasReady) this.onReady();
     try {
       return await Promise.race([exited(child), spawnFailed]);
     } finally {
@@ -180,7 +177,7 @@ export class Job {
     return child;
   }
 
-  private onMessage(raw: unknown, credentials: CredentialsConfig): void {
+  private onMessage(raw: unknown): void {
     const parsed = WorkerMessage.safeParse(raw);
     if (!parsed.success) {
       this.log.warn("ignored a malformed worker message", { issues: parsed.error.issues.length });
@@ -188,7 +185,9 @@ export class Job {
     }
     const msg = parsed.data;
     if (msg.type === "ready") {
-      this.onReady(credentials);
+      this.onReady();
+    } else if (msg.type === "auth") {
+      void this.answerAuth(msg);
     } else if (msg.type === "event") {
       this.enqueueEvent(msg.event);
     } else {
@@ -198,16 +197,43 @@ export class Job {
     }
   }
 
-  /** The worker is ready: it gets its job and the credentials now, and only now. */
-  private onReady(credentials: CredentialsConfig): void {
+  /** The worker is ready: it gets its job now, and only now (its org's credentials when it asks). */
+  private onReady(): void {
     if (this.startedWorker) return;
     if (this.stopping) {
       this.signal("SIGTERM");
       return;
     }
     this.startedWorker = true;
-    this.send({ type: "start", task: this.accepted.task, credentials });
+    this.send({ type: "start", task: this.accepted.task });
     this.log.info("worker started", { pid: this.child?.pid, msSinceAccept: Date.now() - this.acceptedAt });
+  }
+
+  /**
+   * The worker asks for its org: it gets its own task's (project and alias), once, after `start`;
+   * any other ask is refused, so a job cannot reach another org's credentials through the manager.
+   */
+  private async answerAuth(ask: { project: string; alias: string }): Promise<void> {
+    const task = this.accepted.task;
+    const refuse = (why: string) => {
+      this.log.warn("refused a worker's credentials request", { why, asked: { project: ask.project, alias: ask.alias } });
+      this.send({ type: "auth", error: { code: "credentials_refused", message: `credentials refused: ${why}` } });
+    };
+    if (!this.startedWorker) return refuse("the worker has not been given its task yet");
+    if (ask.project !== task.project || ask.alias !== task.org) return refuse("a worker gets only its own task's org");
+    if (this.authAsked) return refuse("the org's credentials were already handed over");
+    this.authAsked = true;
+    try {
+      const { auth } = await this.deps.credentials.authFor({ project: task.project, alias: task.org });
+      this.send({ type: "auth", auth });
+    } catch (err) {
+      const error =
+        err instanceof CredentialError
+          ? { code: err.code, message: err.message }
+          : { code: "credentials_unavailable", message: "the runner's credential store failed unexpectedly" };
+      this.log.warn("no credentials for the worker", { code: error.code, message: error.message, name: err instanceof Error ? err.name : typeof err });
+      this.send({ type: "auth", error });
+    }
   }
 
   private send(msg: ManagerToWorker): void {
@@ -328,10 +354,7 @@ export class Job {
 
   // ── finish ─────────────────────────────────────────────────────────────────────────────────────
 
-  private finishBody(
-    exit: { code: number | null; signal: NodeJS.Signals | null } | undefined,
-    startError: { code: string; message: string } | undefined,
-  ): FinishBody | undefined {
+  private finishBody(exit: { code: number | null; signal: NodeJS.Signals | null } | undefined): FinishBody | undefined {
     if (this.leaseGone.signal.aborted) return undefined;
     const leaseEpoch = this.accepted.leaseEpoch;
     const done = this.done;
@@ -346,7 +369,6 @@ export class Job {
       case "start_failed":
         return { leaseEpoch, outcome: "failed", error: { code: "worker_start_failed", message: this.stopMessage } };
     }
-    if (startError) return { leaseEpoch, outcome: "failed", error: startError };
     if (done) return { leaseEpoch, outcome: done.outcome, result: done.result, error: done.error };
     const how = exit?.signal ? `was killed by ${exit.signal}` : `exited with code ${exit?.code ?? "unknown"}`;
     return { leaseEpoch, outcome: "failed", error: { code: "worker_crashed", message: `the worker ${how} before reporting an outcome` } };
@@ -364,8 +386,4 @@ export class Job {
       return false;
     }
   }
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

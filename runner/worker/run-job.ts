@@ -1,13 +1,13 @@
-// One job, start to finish, inside the worker process: validate the payload, load the org's
-// credentials just in time, connect, run the operation, and report through `send` — every event and
-// the final message masked for every secret held. Secrets are dropped before it returns.
+// One job, start to finish, inside the worker process: validate the payload, ask the manager for the
+// task's org just in time (the worker holds no credential store), connect, run the operation, and
+// report through `send` — every event and the final message masked for every secret held. Secrets
+// are dropped before it returns.
 import type { Progress, Task } from "../../protocol/task.ts";
-import type { CredentialsConfig } from "../credentials/config.ts";
-import { configSecrets, createCredentialStore, loadOrgAuth, orgAuthSecrets, type OrgAuth } from "../credentials/index.ts";
+import { orgAuthSecrets, type OrgAuth } from "../credentials/auth-url.ts";
 import type { WorkerToManager } from "../ipc.ts";
 import { createMasker } from "../mask.ts";
 import { connectOrg, type OrgSession } from "../salesforce/connect.ts";
-import { OperationError, type OperationResult } from "../salesforce/context.ts";
+import type { OperationResult } from "../salesforce/context.ts";
 import { toOperationError } from "../salesforce/errors.ts";
 import { runOperation, validatePayload } from "../salesforce/index.ts";
 
@@ -23,17 +23,18 @@ export interface JobIo {
   send(msg: WorkerToManager): void;
   /** A structured diagnostic line for the worker's stderr (already masked). */
   diag(fields: Record<string, unknown>): void;
+  /** Asks the manager for the task's org; an OperationError when it has none or refuses. */
+  auth(org: { project: string; alias: string }): Promise<OrgAuth>;
 }
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 export async function runJob(
   task: Task,
-  credentials: CredentialsConfig,
   io: JobIo,
   opts: { signal: AbortSignal; pollIntervalMs?: number },
 ): Promise<Extract<WorkerToManager, { type: "done" }>> {
-  const masker = createMasker(configSecrets(credentials));
+  const masker = createMasker();
   const emit = (event: Extract<WorkerToManager, { type: "event" }>["event"]) => io.send({ type: "event", event: masker.maskDeep(event) });
   const log = (...lines: string[]) => {
     const clipped = lines.map((l) => clip(l, MAX_LINE));
@@ -53,7 +54,8 @@ export async function runJob(
   let result: OperationResult;
   try {
     validatePayload(task.type, task.payload);
-    auth = await loadCredentials(task, credentials, masker.add);
+    auth = await io.auth({ project: task.project, alias: task.org });
+    masker.add(...orgAuthSecrets(auth));
     log(`${task.type} on ${task.org} (${auth.instanceUrl})`);
     session = await connectOrg(auth, {
       onAccessToken: (token) => masker.add(token),
@@ -87,31 +89,4 @@ export async function runJob(
   });
   masker.clear();
   return done;
-}
-
-async function loadCredentials(task: Task, config: CredentialsConfig, addSecrets: (...s: string[]) => void): Promise<OrgAuth> {
-  const store = createCredentialStore(config);
-  try {
-    let auth: OrgAuth | null;
-    try {
-      auth = await loadOrgAuth(store, { project: task.project, alias: task.org });
-    } catch (err) {
-      addSecrets(...store.secrets());
-      throw new OperationError(
-        "credentials_unavailable",
-        `cannot read the credentials of ${task.org} (${config.provider}): ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-    addSecrets(...store.secrets());
-    if (!auth) {
-      throw new OperationError(
-        "credentials_not_found",
-        `no credentials for org "${task.org}" in the ${config.provider} store; run: sfp-edge org register --alias ${task.org} --sfdx-auth-url-file <file>`,
-      );
-    }
-    addSecrets(...orgAuthSecrets(auth));
-    return auth;
-  } finally {
-    await store.close();
-  }
 }
