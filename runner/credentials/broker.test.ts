@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSfdxAuthUrl } from "./auth-url.ts";
 import { CredentialError, storeBroker } from "./broker.ts";
 import type { CredentialsConfig } from "./config.ts";
-import { registerOrg } from "./index.ts";
+import { credentialsBrokerOptionsFromEnv, registerOrg } from "./index.ts";
 
 const URL_A = "force://3MVG9client:CLIENTSECRET42:5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJrKfPgRSH4dvh@acme.my.salesforce.com";
 const KEY = "broker-test-local-store-passphrase";
@@ -17,6 +17,8 @@ describe("the manager's credential broker", () => {
     dir = await mkdtemp(join(tmpdir(), "sfp-broker-"));
     config = { provider: "local", file: join(dir, "credentials.json"), key: KEY };
     await registerOrg({ alias: "uat", sfdxAuthUrl: URL_A, config, project: "prj_A" });
+    // Registered without a project, as on a laptop: under `default`.
+    await registerOrg({ alias: "laptop", sfdxAuthUrl: URL_A, config });
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -42,5 +44,24 @@ describe("the manager's credential broker", () => {
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "credentials_unavailable", message: expect.stringContaining("cannot read the credentials of uat (local)") });
     expect(String((err as Error).message)).not.toContain(wrong);
+  });
+
+  it("does not fall back to an org registered without a project unless told to: credentials_not_found, saying why", async () => {
+    const err = await storeBroker(config)
+      .authFor({ project: "prj_A", alias: "laptop" })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CredentialError);
+    expect(err).toMatchObject({ code: "credentials_not_found", message: expect.stringContaining("SFP_CREDENTIALS_DEFAULT_FALLBACK") });
+    const { auth } = await storeBroker(config, { defaultProjectFallback: true }).authFor({ project: "prj_A", alias: "laptop" });
+    expect(auth).toEqual(parseSfdxAuthUrl(URL_A));
+    // A task of the default project itself needs no fallback.
+    expect((await storeBroker(config).authFor({ project: "default", alias: "laptop" })).auth).toEqual(parseSfdxAuthUrl(URL_A));
+  });
+
+  it("reads the fallback setting from SFP_CREDENTIALS_DEFAULT_FALLBACK (off unless true)", () => {
+    expect(credentialsBrokerOptionsFromEnv({})).toEqual({ defaultProjectFallback: false });
+    expect(credentialsBrokerOptionsFromEnv({ SFP_CREDENTIALS_DEFAULT_FALLBACK: "false" })).toEqual({ defaultProjectFallback: false });
+    expect(credentialsBrokerOptionsFromEnv({ SFP_CREDENTIALS_DEFAULT_FALLBACK: "true" })).toEqual({ defaultProjectFallback: true });
+    expect(() => credentialsBrokerOptionsFromEnv({ SFP_CREDENTIALS_DEFAULT_FALLBACK: "yes please" })).toThrow(/SFP_CREDENTIALS_DEFAULT_FALLBACK/);
   });
 });

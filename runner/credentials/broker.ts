@@ -32,7 +32,7 @@ export interface CredentialBroker {
 }
 
 export interface BrokerOptions {
-  /** SFP_CREDENTIALS_DEFAULT_FALLBACK: an org missing under the task's project may come from `default`. */
+  /** SFP_CREDENTIALS_DEFAULT_FALLBACK (off by default): an org missing under the task's project may come from `default`. */
   defaultProjectFallback?: boolean;
 }
 
@@ -43,14 +43,19 @@ export function storeBroker(config: CredentialsConfig, opts: BrokerOptions = {})
       try {
         let auth: OrgAuth | null;
         try {
-          auth = await loadOrgAuth(store, org, { defaultProjectFallback: opts.defaultProjectFallback ?? true });
+          auth = await loadOrgAuth(store, org, { defaultProjectFallback: opts.defaultProjectFallback === true });
         } catch (err) {
           // The store's error may quote what it holds (a key, a token): masked before it goes anywhere.
           const masker = createMasker([...configSecrets(config), ...store.secrets()]);
           const reason = masker.mask(err instanceof Error ? err.message : String(err));
           throw new CredentialError("credentials_unavailable", `cannot read the credentials of ${org.alias} (${config.provider}): ${reason}`);
         }
-        if (!auth) throw notFound(org, config.provider, opts);
+        if (!auth) {
+          // Say why when the org exists without a project but the fallback is off (a lookup more, no secret).
+          const onlyDefault =
+            !opts.defaultProjectFallback && org.project !== DEFAULT_PROJECT && (await store.get({ alias: org.alias }).catch(() => null)) !== null;
+          throw notFound(org, config.provider, opts, onlyDefault);
+        }
         return { auth, secrets: orgAuthSecrets(auth) };
       } finally {
         await store.close();
@@ -59,10 +64,13 @@ export function storeBroker(config: CredentialsConfig, opts: BrokerOptions = {})
   };
 }
 
-function notFound(org: TaskOrg, provider: string, opts: BrokerOptions): CredentialError {
-  const fallback = (opts.defaultProjectFallback ?? true) && org.project !== DEFAULT_PROJECT ? ` (nor under project ${DEFAULT_PROJECT})` : "";
+function notFound(org: TaskOrg, provider: string, opts: BrokerOptions, onlyDefault: boolean): CredentialError {
+  const fallback = opts.defaultProjectFallback && org.project !== DEFAULT_PROJECT ? ` (nor under project ${DEFAULT_PROJECT})` : "";
+  const why = onlyDefault
+    ? `; it is registered without a project, which tasks of project ${org.project} use only when the runner sets SFP_CREDENTIALS_DEFAULT_FALLBACK=true`
+    : "";
   return new CredentialError(
     "credentials_not_found",
-    `no credentials for org "${org.alias}" of project ${org.project}${fallback} in the ${provider} store; run: sfp-edge org register --alias ${org.alias} --project ${org.project} --sfdx-auth-url-file <file>`,
+    `no credentials for org "${org.alias}" of project ${org.project}${fallback} in the ${provider} store${why}; run: sfp-edge org register --alias ${org.alias} --project ${org.project} --sfdx-auth-url-file <file>`,
   );
 }

@@ -7,7 +7,7 @@ import { DEFAULT_PROJECT, type CredentialStore, type OrgRef } from "./store.ts";
 import { createSupabaseStore } from "./supabase.ts";
 
 export { parseSfdxAuthUrl, formatSfdxAuthUrl, orgAuthSecrets, InvalidAuthUrlError, type OrgAuth } from "./auth-url.ts";
-export { credentialsConfigFromEnv, configSecrets, CREDENTIAL_ENV_VARS, CredentialsConfigError } from "./env.ts";
+export { credentialsConfigFromEnv, credentialsBrokerOptionsFromEnv, configSecrets, CREDENTIAL_ENV_VARS, CredentialsConfigError } from "./env.ts";
 export { DEFAULT_PROJECT, type CredentialStore, type OrgRef } from "./store.ts";
 export type { CredentialsConfig } from "./config.ts";
 
