@@ -28,5 +28,7 @@ export type WorkerToManager =
   | { type: "ready" }
   /** Asks for the credentials of the task's org (project and alias as the task names them). */
   | { type: "auth"; project: string; alias: string }
+  /** Secrets the worker learned (a fresh access token): the manager masks them in the worker's output. */
+  | { type: "secrets"; values: string[] }
   | { type: "event"; event: WorkerEvent }
   | { type: "done"; outcome: "succeeded" | "failed" | "canceled"; result?: unknown; error?: TaskErrorInfo };

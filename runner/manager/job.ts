@@ -5,9 +5,10 @@ import { z } from "@hono/zod-openapi";
 import { EdgeError } from "../../protocol/client.ts";
 import { OUTCOMES, RunnerEvent, type Accepted, type FinishBody } from "../../protocol/runner.ts";
 import { TaskErrorInfo } from "../../protocol/task.ts";
-import { CredentialError, type CredentialBroker } from "../credentials/broker.ts";
+import type { CredentialBroker } from "../credentials/broker.ts";
 import type { ManagerToWorker } from "../ipc.ts";
 import { RETRY, TIMING, type ManagerConfig } from "./config.ts";
+import { JobCredentials } from "./job-credentials.ts";
 import { backoffMs, sleep, type RunnerApi } from "./edge-api.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -38,6 +39,7 @@ export interface JobDeps {
 const WorkerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ready") }),
   z.object({ type: z.literal("auth"), project: z.string(), alias: z.string() }),
+  z.object({ type: z.literal("secrets"), values: z.array(z.string().max(8192)).max(16) }),
   z.object({ type: z.literal("event"), event: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal("done"), outcome: z.enum(OUTCOMES), result: z.unknown().optional(), error: TaskErrorInfo.optional() }),
 ]);
@@ -63,8 +65,8 @@ export class Job {
   /** The worker was a spare that had already said `ready`. */
   private workerWasReady = false;
   private done?: DoneMessage;
-  /** The worker asked for its org's credentials (answered once). */
-  private authAsked = false;
+  /** The worker's ask for its org, and the job's secrets for masking its output. */
+  private readonly credentials: JobCredentials;
   private readonly killTimers: NodeJS.Timeout[] = [];
 
   // Events: numbered here with a gapless per-lease seq, sent in batches, resent until acknowledged.
@@ -79,6 +81,7 @@ export class Job {
     this.taskId = accepted.task.id;
     this.deps = deps;
     this.log = deps.log.child({ taskId: this.taskId, leaseEpoch: accepted.leaseEpoch });
+    this.credentials = new JobCredentials(accepted.task, deps.credentials, this.log);
     this.leaseMs = deps.leaseSeconds * 1000;
     this.leaseValidUntil = Date.now() + this.leaseMs;
     this.acceptedAt = Date.now();
@@ -167,13 +170,14 @@ export class Job {
     if (spare) {
       spare.output.log = this.log;
       spare.output.taskId = this.taskId;
+      this.credentials.masker = spare.output.masker;
       this.workerWasReady = spare.ready;
       this.log.info("worker taken from spares", { pid: spare.child.pid, ready: spare.ready });
       return spare.child;
     }
     const child = spawnWorker({ entry: this.deps.config.workerEntry, env: workerEnv(this.deps.env, this.deps.config.workerEnvPassthrough) });
     this.log.info("worker spawned", { pid: child.pid });
-    relayOutput(child, { log: this.log, taskId: this.taskId });
+    relayOutput(child, { log: this.log, taskId: this.taskId, masker: this.credentials.masker });
     return child;
   }
 
@@ -187,7 +191,9 @@ export class Job {
     if (msg.type === "ready") {
       this.onReady();
     } else if (msg.type === "auth") {
-      void this.answerAuth(msg);
+      void this.credentials.answer(msg, this.startedWorker).then((answer) => this.send(answer));
+    } else if (msg.type === "secrets") {
+      this.credentials.reportedSecrets(msg.values);
     } else if (msg.type === "event") {
       this.enqueueEvent(msg.event);
     } else {
@@ -207,33 +213,6 @@ export class Job {
     this.startedWorker = true;
     this.send({ type: "start", task: this.accepted.task });
     this.log.info("worker started", { pid: this.child?.pid, msSinceAccept: Date.now() - this.acceptedAt });
-  }
-
-  /**
-   * The worker asks for its org: it gets its own task's (project and alias), once, after `start`;
-   * any other ask is refused, so a job cannot reach another org's credentials through the manager.
-   */
-  private async answerAuth(ask: { project: string; alias: string }): Promise<void> {
-    const task = this.accepted.task;
-    const refuse = (why: string) => {
-      this.log.warn("refused a worker's credentials request", { why, asked: { project: ask.project, alias: ask.alias } });
-      this.send({ type: "auth", error: { code: "credentials_refused", message: `credentials refused: ${why}` } });
-    };
-    if (!this.startedWorker) return refuse("the worker has not been given its task yet");
-    if (ask.project !== task.project || ask.alias !== task.org) return refuse("a worker gets only its own task's org");
-    if (this.authAsked) return refuse("the org's credentials were already handed over");
-    this.authAsked = true;
-    try {
-      const { auth } = await this.deps.credentials.authFor({ project: task.project, alias: task.org });
-      this.send({ type: "auth", auth });
-    } catch (err) {
-      const error =
-        err instanceof CredentialError
-          ? { code: err.code, message: err.message }
-          : { code: "credentials_unavailable", message: "the runner's credential store failed unexpectedly" };
-      this.log.warn("no credentials for the worker", { code: error.code, message: error.message, name: err instanceof Error ? err.name : typeof err });
-      this.send({ type: "auth", error });
-    }
   }
 
   private send(msg: ManagerToWorker): void {

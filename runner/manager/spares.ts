@@ -6,6 +6,7 @@
 // drains, when it has idled too long, or when it misbehaves.
 import type { ChildProcess } from "node:child_process";
 import { RETRY, TIMING, type ManagerConfig } from "./config.ts";
+import { createMasker } from "../mask.ts";
 import { backoffMs } from "./edge-api.ts";
 import type { Logger } from "./log.ts";
 import { exited, relayOutput, spawnWorker, workerEnv, type OutputTarget } from "./worker-process.ts";
@@ -100,7 +101,7 @@ export class SparePool {
   }
 
   private fork(): void {
-    const output: OutputTarget = { log: this.log };
+    const output: OutputTarget = { log: this.log, masker: createMasker() };
     const child = spawnWorker({ entry: this.deps.config.workerEntry, env: workerEnv(this.deps.env, this.deps.config.workerEnvPassthrough) });
     relayOutput(child, output);
     const spare: Spare = { child, ready: false, output, forkedAt: Date.now(), detach: () => {} };

@@ -80,7 +80,11 @@ process.on("message", (raw: unknown) => {
   started = true;
   clearTimeout(startTimer);
   const pollIntervalMs = msg.pollIntervalMs && msg.pollIntervalMs > 0 ? msg.pollIntervalMs : DEFAULT_POLL_INTERVAL_MS;
-  void runJob(msg.task, { send: (m) => void send(m), diag, auth: askAuth }, { signal: cancel.signal, pollIntervalMs })
+  void runJob(
+    msg.task,
+    { send: (m) => void send(m), diag, auth: askAuth, secret: (value) => void send({ type: "secrets", values: [value] }) },
+    { signal: cancel.signal, pollIntervalMs },
+  )
     .catch((err: unknown): WorkerToManager => {
       // runJob reports every failure itself; this is a bug in the worker, told without details.
       diag({ level: "error", msg: "runJob threw", name: err instanceof Error ? err.name : typeof err });

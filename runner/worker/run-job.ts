@@ -11,13 +11,9 @@ import type { OperationResult } from "../salesforce/context.ts";
 import { toOperationError } from "../salesforce/errors.ts";
 import { runOperation, validatePayload } from "../salesforce/index.ts";
 
+import { createJobOutput } from "./job-output.ts";
+
 export const DEFAULT_POLL_INTERVAL_MS = 2000;
-/** The contract's bounds on a runner event (protocol/runner.ts RunnerEvent). */
-const MAX_LINE = 16_384;
-const MAX_LINES_PER_EVENT = 1000;
-const MAX_STEP = 200;
-const MAX_MESSAGE = 2000;
-const MAX_ERROR_MESSAGE = 10_000;
 
 export interface JobIo {
   send(msg: WorkerToManager): void;
@@ -25,9 +21,9 @@ export interface JobIo {
   diag(fields: Record<string, unknown>): void;
   /** Asks the manager for the task's org; an OperationError when it has none or refuses. */
   auth(org: { project: string; alias: string }): Promise<OrgAuth>;
+  /** Tells the manager a secret learned here (a fresh access token), to mask in this worker's output. */
+  secret(value: string): void;
 }
-
-const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 export async function runJob(
   task: Task,
@@ -35,18 +31,10 @@ export async function runJob(
   opts: { signal: AbortSignal; pollIntervalMs?: number },
 ): Promise<Extract<WorkerToManager, { type: "done" }>> {
   const masker = createMasker();
-  const emit = (event: Extract<WorkerToManager, { type: "event" }>["event"]) => io.send({ type: "event", event: masker.maskDeep(event) });
-  const log = (...lines: string[]) => {
-    const clipped = lines.map((l) => clip(l, MAX_LINE));
-    for (let i = 0; i < clipped.length; i += MAX_LINES_PER_EVENT) emit({ type: "log", lines: clipped.slice(i, i + MAX_LINES_PER_EVENT) });
-  };
-  const progress = (p: Progress) =>
-    emit({
-      type: "progress",
-      ...(p.percent !== undefined ? { percent: Math.max(0, Math.min(100, p.percent)) } : {}),
-      ...(p.step !== undefined ? { step: clip(p.step, MAX_STEP) } : {}),
-      ...(p.message !== undefined ? { message: clip(p.message, MAX_MESSAGE) } : {}),
-    });
+  // Masked before clipped, log lines as one stream (job-output.ts).
+  const output = createJobOutput(masker, (event) => io.send({ type: "event", event }));
+  const log = output.log;
+  const progress = (p: Progress) => output.progress(p);
   const diag = (fields: Record<string, unknown>) => io.diag(masker.maskDeep({ taskId: task.id, ...fields }));
 
   let auth: OrgAuth | null = null;
@@ -58,7 +46,10 @@ export async function runJob(
     masker.add(...orgAuthSecrets(auth));
     log(`${task.type} on ${task.org} (${auth.instanceUrl})`);
     session = await connectOrg(auth, {
-      onAccessToken: (token) => masker.add(token),
+      onAccessToken: (token) => {
+        masker.add(token);
+        io.secret(token);
+      },
       onRefresh: () => log("Salesforce rejected the session; refreshed it once"),
     });
     diag({ level: "info", msg: "connected", instanceUrl: session.conn.instanceUrl });
@@ -80,12 +71,13 @@ export async function runJob(
     session = null;
     auth = null;
   }
+  output.flush();
   diag({ level: result.outcome === "failed" ? "warn" : "info", msg: "done", outcome: result.outcome, code: result.error?.code });
   const done: Extract<WorkerToManager, { type: "done" }> = masker.maskDeep({
     type: "done",
     outcome: result.outcome,
     ...(result.result !== undefined ? { result: result.result } : {}),
-    ...(result.error ? { error: { code: result.error.code, message: clip(result.error.message, MAX_ERROR_MESSAGE) } } : {}),
+    ...(result.error ? { error: { code: result.error.code, message: output.errorMessage(result.error.message) } } : {}),
   });
   masker.clear();
   return done;
