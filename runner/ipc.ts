@@ -1,25 +1,34 @@
 // The messages between the runner manager and the one worker process it spawns per job, over the
-// Node IPC channel (never argv or environment: the job and the credential-store settings are secret).
+// Node IPC channel (never argv or environment: the job and its org's credentials are secret).
+// The worker holds no credential store: after `start` it asks for its task's org (`auth`) and the
+// manager answers with that org's auth alone, once; any other ask is refused (runner/README.md).
 import type { Task, TaskErrorInfo } from "../protocol/index.ts";
 import type { RunnerEvent } from "../protocol/runner.ts";
-import type { CredentialsConfig } from "./credentials/config.ts";
+import type { OrgAuth } from "./credentials/auth-url.ts";
 
 /** A runner event before the manager numbers it for the edge (the manager owns seq and batching). */
 export type WorkerEvent = WithoutSeq<RunnerEvent>;
 // Distributes over the union, so each event kind keeps its own fields.
 type WithoutSeq<E> = E extends { seq: number } ? Omit<E, "seq"> : never;
 
+/** The manager's answer to an `auth` ask: the org's auth, or why not (a task error code and message). */
+export type AuthAnswer = { type: "auth"; auth: OrgAuth } | { type: "auth"; error: TaskErrorInfo };
+
 export type ManagerToWorker =
   | {
       type: "start";
       task: Task;
-      credentials: CredentialsConfig;
       /** Between two status checks of a Salesforce async job (default 2000 ms); tests make it short. */
       pollIntervalMs?: number;
     }
+  | AuthAnswer
   | { type: "cancel"; reason: string };
 
 export type WorkerToManager =
   | { type: "ready" }
+  /** Asks for the credentials of the task's org (project and alias as the task names them). */
+  | { type: "auth"; project: string; alias: string }
+  /** Secrets the worker learned (a fresh access token): the manager masks them in the worker's output. */
+  | { type: "secrets"; values: string[] }
   | { type: "event"; event: WorkerEvent }
   | { type: "done"; outcome: "succeeded" | "failed" | "canceled"; result?: unknown; error?: TaskErrorInfo };

@@ -20,19 +20,22 @@ async function main(): Promise<number> {
   log.addSecret(config.originToken);
 
   // Read once, here, so that a misconfigured store stops the manager before it takes any job.
-  const { credentialsConfigFromEnv, configSecrets } = await import("./credentials/index.ts");
+  const { credentialsConfigFromEnv, credentialsBrokerOptionsFromEnv, configSecrets } = await import("./credentials/index.ts");
+  const { storeBroker } = await import("./credentials/broker.ts");
   let credentials: ReturnType<typeof credentialsConfigFromEnv>;
+  let lookup: ReturnType<typeof credentialsBrokerOptionsFromEnv>;
   try {
     credentials = credentialsConfigFromEnv(process.env);
+    lookup = credentialsBrokerOptionsFromEnv(process.env);
   } catch (err) {
     log.error("invalid credential-store configuration", { error: err });
     return 2;
   }
   for (const secret of configSecrets(credentials)) log.addSecret(secret);
-  const workerCredentials = credentials;
 
   const metrics = new Metrics();
-  const agent = new Agent({ config, log, metrics, credentials: async () => workerCredentials });
+  // The store stays here: each worker asks for its own task's org and gets that alone.
+  const agent = new Agent({ config, log, metrics, credentials: storeBroker(credentials, lookup) });
   const server = createManagerServer({
     agent,
     metrics,

@@ -1,11 +1,11 @@
 // AES-256-GCM sealing shared by the local file and the Supabase rows. The additional data binds a
 // ciphertext to where it belongs (project, alias, key version), so rows cannot be swapped around.
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
+import { createCipheriv, createDecipheriv, randomBytes, scrypt } from "node:crypto";
 
 export const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-/** scrypt cost for passphrase-derived keys (the local store); N=2^15 takes ~0.1 s once per process. */
+/** scrypt cost for passphrase-derived keys (the local store); N=2^15 takes ~0.1 s (seconds under load). */
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 
 export interface Sealed {
@@ -33,7 +33,9 @@ export class DecryptError extends Error {
 export function open(key: Buffer, sealed: Sealed, aad: string, what: string): string {
   try {
     const body = Buffer.from(sealed.ciphertext, "base64");
-    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(sealed.iv, "base64"));
+    // A shorter body would be read as a truncated tag, which GCM would otherwise accept.
+    if (body.length < TAG_BYTES) throw new DecryptError(what);
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(sealed.iv, "base64"), { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(aad, "utf8"));
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
     return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString("utf8");
@@ -42,8 +44,9 @@ export function open(key: Buffer, sealed: Sealed, aad: string, what: string): st
   }
 }
 
-export function deriveKey(passphrase: string, salt: Buffer): Buffer {
-  return scryptSync(passphrase, salt, KEY_BYTES, SCRYPT);
+/** Off the event loop (libuv's pool): the manager derives it per lookup and must keep renewing leases. */
+export function deriveKey(passphrase: string, salt: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(passphrase, salt, KEY_BYTES, SCRYPT, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 export function newSalt(): Buffer {

@@ -17,6 +17,7 @@ export const CREDENTIAL_ENV_VARS = [
   "SUPABASE_URL",
   "SUPABASE_SERVICE_KEY",
   "SUPABASE_TABLE",
+  "SFP_CREDENTIALS_DEFAULT_FALLBACK",
 ] as const;
 
 export const DEFAULT_LOCAL_FILE = join(homedir(), ".sfp-edge", "credentials.json");
@@ -84,4 +85,16 @@ export function configSecrets(config: CredentialsConfig): string[] {
     case "supabase":
       return [config.supabase.serviceKey, config.infisical.clientSecret];
   }
+}
+
+/**
+ * How the manager looks orgs up: SFP_CREDENTIALS_DEFAULT_FALLBACK=true lets a task's org missing under
+ * its project come from the orgs registered without one (`default`); off unless set, so that a task
+ * for an org nobody registered for its project fails (credentials_not_found) instead.
+ */
+export function credentialsBrokerOptionsFromEnv(env: NodeJS.ProcessEnv): { defaultProjectFallback: boolean } {
+  const raw = env.SFP_CREDENTIALS_DEFAULT_FALLBACK?.trim().toLowerCase() ?? "";
+  if (raw === "" || raw === "false" || raw === "0") return { defaultProjectFallback: false };
+  if (raw === "true" || raw === "1") return { defaultProjectFallback: true };
+  throw new CredentialsConfigError(`SFP_CREDENTIALS_DEFAULT_FALLBACK must be true or false (got ${JSON.stringify(env.SFP_CREDENTIALS_DEFAULT_FALLBACK)})`);
 }

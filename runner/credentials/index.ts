@@ -7,7 +7,7 @@ import { DEFAULT_PROJECT, type CredentialStore, type OrgRef } from "./store.ts";
 import { createSupabaseStore } from "./supabase.ts";
 
 export { parseSfdxAuthUrl, formatSfdxAuthUrl, orgAuthSecrets, InvalidAuthUrlError, type OrgAuth } from "./auth-url.ts";
-export { credentialsConfigFromEnv, configSecrets, CREDENTIAL_ENV_VARS, CredentialsConfigError } from "./env.ts";
+export { credentialsConfigFromEnv, credentialsBrokerOptionsFromEnv, configSecrets, CREDENTIAL_ENV_VARS, CredentialsConfigError } from "./env.ts";
 export { DEFAULT_PROJECT, type CredentialStore, type OrgRef } from "./store.ts";
 export type { CredentialsConfig } from "./config.ts";
 
@@ -46,11 +46,11 @@ export async function registerOrg(opts: {
 }
 
 /**
- * The worker's lookup: the org under the task's project, else under DEFAULT_PROJECT (orgs registered
- * without a project, as on a laptop). A runner pool serves one project, so the fallback cannot cross.
+ * The lookup the manager makes for a task: the org under the task's project, else, when
+ * `defaultProjectFallback` allows it, under DEFAULT_PROJECT (orgs registered without a project).
  */
-export async function loadOrgAuth(store: CredentialStore, ref: OrgRef): Promise<OrgAuth | null> {
+export async function loadOrgAuth(store: CredentialStore, ref: OrgRef, opts: { defaultProjectFallback: boolean }): Promise<OrgAuth | null> {
   const own = await store.get(ref);
-  if (own || ref.project === undefined || ref.project === DEFAULT_PROJECT) return own;
+  if (own || !opts.defaultProjectFallback || ref.project === undefined || ref.project === DEFAULT_PROJECT) return own;
   return store.get({ alias: ref.alias });
 }

@@ -6,6 +6,8 @@ import type { InfisicalConfig } from "./config.ts";
 export interface InfisicalSecrets {
   get(name: string): Promise<string | null>;
   set(name: string, value: string): Promise<void>;
+  /** Creates `name` only if it is missing: false when it already exists (nothing is overwritten). */
+  create(name: string, value: string): Promise<boolean>;
   delete(name: string): Promise<boolean>;
   /** Secret names in the configured folder. */
   names(): Promise<string[]>;
@@ -47,6 +49,16 @@ export async function connectInfisical(config: InfisicalConfig): Promise<Infisic
       } catch (err) {
         if (statusOf(err) !== 404) throw err;
         await sdk.secrets().createSecret(name, { ...where, secretValue: value });
+      }
+    },
+    async create(name, value) {
+      try {
+        await sdk.secrets().createSecret(name, { ...where, secretValue: value });
+        return true;
+      } catch (err) {
+        // Infisical answers a create of an existing secret with 400 "Secret already exist".
+        if (statusOf(err) === 400 && err instanceof Error && /already exist/i.test(err.message)) return false;
+        throw err;
       }
     },
     async delete(name) {

@@ -23,9 +23,9 @@ export function createLocalStore(config: { file: string; key: string }): Credent
   let passphrase: string | null = config.key;
   let cachedKey: { salt: string; key: Buffer } | null = null;
 
-  const keyFor = (salt: string): Buffer => {
+  const keyFor = async (salt: string): Promise<Buffer> => {
     if (!passphrase) throw new Error("the local credential store is closed");
-    if (cachedKey?.salt !== salt) cachedKey = { salt, key: deriveKey(passphrase, Buffer.from(salt, "base64")) };
+    if (cachedKey?.salt !== salt) cachedKey = { salt, key: await deriveKey(passphrase, Buffer.from(salt, "base64")) };
     return cachedKey.key;
   };
 
@@ -55,11 +55,11 @@ export function createLocalStore(config: { file: string; key: string }): Credent
       const file = await load();
       const entry = file?.orgs[keyOf(ref)];
       if (!file || !entry) return null;
-      return parseSfdxAuthUrl(open(keyFor(file.salt), entry, keyOf(ref), `the credentials of ${ref.alias}`));
+      return parseSfdxAuthUrl(open(await keyFor(file.salt), entry, keyOf(ref), `the credentials of ${ref.alias}`));
     },
     async put(ref, auth: OrgAuth) {
       const file = (await load()) ?? { version: FILE_VERSION, salt: newSalt().toString("base64"), orgs: {} };
-      file.orgs[keyOf(ref)] = { ...seal(keyFor(file.salt), formatSfdxAuthUrl(auth), keyOf(ref)), updatedAt: new Date().toISOString() };
+      file.orgs[keyOf(ref)] = { ...seal(await keyFor(file.salt), formatSfdxAuthUrl(auth), keyOf(ref)), updatedAt: new Date().toISOString() };
       await save(file);
     },
     async delete(ref) {

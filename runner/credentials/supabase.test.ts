@@ -10,6 +10,7 @@ import { migrate } from "./migrate.ts";
 
 const REFRESH = "5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJrKfPgRSH4dvhLoFTj5n9V8PY.p_V7X6e1c4FlQ.RR2NS2VRkRr";
 const URL_A = `force://3MVG9client:CLIENTSECRET42:${REFRESH}@acme.my.salesforce.com`;
+const URL_B = `force://3MVG9other:OTHERSECRET77:b${REFRESH}@beta.my.salesforce.com`;
 
 describe("the supabase credential store (real PostgreSQL, real supabase-js, Infisical-held data key)", () => {
   let postgres: TestPostgres;
@@ -52,6 +53,28 @@ describe("the supabase credential store (real PostgreSQL, real supabase-js, Infi
     expect(await store.get({ project: "prj_B", alias: "uat" })).toBeNull();
     expect(await store.list("prj_A")).toEqual(["uat"]);
     await store.close();
+  });
+
+  it("two first registrations at once make one data key: create-only, the loser reads the winner's", async () => {
+    const vault = await startInfisical();
+    try {
+      const fresh = { ...config, infisical: vault.config() };
+      // Both see a folder without data keys, then both write version 1.
+      vault.holdLists(2);
+      const results = await Promise.allSettled([
+        registerOrg({ alias: "race-a", sfdxAuthUrl: URL_A, config: fresh, project: "prj_race" }),
+        registerOrg({ alias: "race-b", sfdxAuthUrl: URL_B, config: fresh, project: "prj_race" }),
+      ]);
+      expect(results.map((r) => (r.status === "rejected" ? String(r.reason) : r.status))).toEqual(["fulfilled", "fulfilled"]);
+      const keyWrites = vault.requests.filter((r) => r.url.includes("SFP_DATA_KEY_V1") && r.method !== "GET");
+      expect(keyWrites.map((r) => r.method)).toEqual(["POST", "POST"]);
+      const store = createCredentialStore(fresh);
+      expect(await store.get({ project: "prj_race", alias: "race-a" })).toEqual(parseSfdxAuthUrl(URL_A));
+      expect(await store.get({ project: "prj_race", alias: "race-b" })).toEqual(parseSfdxAuthUrl(URL_B));
+      await store.close();
+    } finally {
+      await vault.close();
+    }
   });
 
   it("stores only ciphertext in PostgreSQL", async () => {

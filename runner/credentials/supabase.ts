@@ -42,7 +42,7 @@ export function createSupabaseStore(config: { supabase: { url: string; serviceKe
     return key;
   };
 
-  /** The highest data key version, creating version 1 when Infisical holds none yet. */
+  /** The highest data key version, creating version 1 when Infisical holds none yet (never overwriting one). */
   const currentVersion = async (): Promise<number> => {
     const client = await infisical();
     const versions = (await client.names())
@@ -50,7 +50,9 @@ export function createSupabaseStore(config: { supabase: { url: string; serviceKe
       .map((n) => Number(n.slice(DATA_KEY_PREFIX.length)))
       .filter((n) => Number.isInteger(n) && n > 0);
     if (versions.length) return Math.max(...versions);
-    await client.set(`${DATA_KEY_PREFIX}1`, newDataKey());
+    // Create-only: of two first registrations racing here, one creates the key and the other, refused,
+    // reads the winner's (keyVersion reads it back from Infisical rather than trusting the local copy).
+    await client.create(`${DATA_KEY_PREFIX}1`, newDataKey());
     return 1;
   };
 

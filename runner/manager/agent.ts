@@ -4,7 +4,7 @@
 import { EventEmitter, once } from "node:events";
 import { EdgeError } from "../../protocol/client.ts";
 import type { Assignment, RunnerAction, RunnerHeartbeatBody, RunnerSettings } from "../../protocol/runner.ts";
-import type { CredentialsConfig } from "../credentials/config.ts";
+import type { CredentialBroker } from "../credentials/broker.ts";
 import { ConfigError, RETRY, TIMING, type ManagerConfig } from "./config.ts";
 import { RunnerApi, backoffMs, sleep } from "./edge-api.ts";
 import { Job } from "./job.ts";
@@ -20,8 +20,8 @@ export interface AgentDeps {
   config: ManagerConfig;
   log: Logger;
   metrics: Metrics;
-  /** The credential-store settings handed to each worker over IPC. */
-  credentials: () => Promise<CredentialsConfig>;
+  /** Hands each worker its task's org over IPC; the store stays in the manager. */
+  credentials: CredentialBroker;
   /** The manager's environment, filtered for each worker. */
   env?: NodeJS.ProcessEnv;
 }

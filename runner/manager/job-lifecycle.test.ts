@@ -91,13 +91,13 @@ describe("a job from poll to finish", () => {
     expect(finishCall.at).toBeGreaterThanOrEqual(posts[posts.length - 1].at);
   });
 
-  it("hands the worker its job and credentials over IPC only: nothing secret in its env or argv", async () => {
+  it("hands the worker its job over IPC only, with no credential store: nothing secret in its env, argv or messages", async () => {
     const env = secretLadenEnv(edge.url);
     manager = startTestManager(edge, { env });
     const taskId = edge.enqueueTask({ payload: { fake: { report: true } } });
     const finish = await edge.waitFor(finished(taskId), 15_000, "finish");
-    const report = finish.body.result as { env: Record<string, string>; argv: string[]; execArgv: string[]; credentials: unknown };
-    expect(report.credentials).toEqual(FAKE_CREDENTIALS);
+    const report = finish.body.result as { env: Record<string, string>; argv: string[]; execArgv: string[]; received: Array<{ type: string }> };
+    expect(report.received.map((m) => Object.keys(m).sort())).toEqual([["task", "type"]]);
     const childEnvNames = Object.keys(report.env);
     expect(childEnvNames.filter((n) => /^(SFP|INFISICAL|SUPABASE)_/i.test(n))).toEqual([]);
     expect(childEnvNames.filter((n) => /TOKEN|SECRET|KEY|PASSWORD/i.test(n))).toEqual([]);
@@ -113,7 +113,7 @@ describe("a job from poll to finish", () => {
       edge.task(taskId).jobToken ?? "",
       [...edge.runners.values()][0].token,
     ];
-    const childVisible = JSON.stringify({ env: report.env, argv: report.argv, execArgv: report.execArgv });
+    const childVisible = JSON.stringify({ env: report.env, argv: report.argv, execArgv: report.execArgv, received: report.received });
     for (const secret of secrets) expect(childVisible).not.toContain(secret);
     expect(report.argv.slice(2)).toEqual([]);
     // Nor in the manager's own log lines.

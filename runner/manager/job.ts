@@ -5,9 +5,10 @@ import { z } from "@hono/zod-openapi";
 import { EdgeError } from "../../protocol/client.ts";
 import { OUTCOMES, RunnerEvent, type Accepted, type FinishBody } from "../../protocol/runner.ts";
 import { TaskErrorInfo } from "../../protocol/task.ts";
-import type { CredentialsConfig } from "../credentials/config.ts";
+import type { CredentialBroker } from "../credentials/broker.ts";
 import type { ManagerToWorker } from "../ipc.ts";
 import { RETRY, TIMING, type ManagerConfig } from "./config.ts";
+import { JobCredentials } from "./job-credentials.ts";
 import { backoffMs, sleep, type RunnerApi } from "./edge-api.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -26,7 +27,8 @@ export interface JobDeps {
   leaseSeconds: number;
   log: Logger;
   metrics: Metrics;
-  credentials: () => Promise<CredentialsConfig>;
+  /** Hands a worker its task's org (the store and its secrets stay in the manager). */
+  credentials: CredentialBroker;
   /** The manager's environment, from which the worker's is filtered. */
   env: NodeJS.ProcessEnv;
   /** A warm spare for this job, if the manager has one; without one the job forks its worker. */
@@ -36,6 +38,8 @@ export interface JobDeps {
 // The worker is our own code, but its messages still cross a process boundary: check them.
 const WorkerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ready") }),
+  z.object({ type: z.literal("auth"), project: z.string(), alias: z.string() }),
+  z.object({ type: z.literal("secrets"), values: z.array(z.string().max(8192)).max(16) }),
   z.object({ type: z.literal("event"), event: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal("done"), outcome: z.enum(OUTCOMES), result: z.unknown().optional(), error: TaskErrorInfo.optional() }),
 ]);
@@ -61,6 +65,8 @@ export class Job {
   /** The worker was a spare that had already said `ready`. */
   private workerWasReady = false;
   private done?: DoneMessage;
+  /** The worker's ask for its org, and the job's secrets for masking its output. */
+  private readonly credentials: JobCredentials;
   private readonly killTimers: NodeJS.Timeout[] = [];
 
   // Events: numbered here with a gapless per-lease seq, sent in batches, resent until acknowledged.
@@ -75,6 +81,7 @@ export class Job {
     this.taskId = accepted.task.id;
     this.deps = deps;
     this.log = deps.log.child({ taskId: this.taskId, leaseEpoch: accepted.leaseEpoch });
+    this.credentials = new JobCredentials(accepted.task, deps.credentials, this.log);
     this.leaseMs = deps.leaseSeconds * 1000;
     this.leaseValidUntil = Date.now() + this.leaseMs;
     this.acceptedAt = Date.now();
@@ -93,21 +100,14 @@ export class Job {
     const renewals = this.renewLease();
     const timeout = setTimeout(() => this.stop("timeout", `the task ran longer than its timeout of ${task.timeoutSeconds} s`), task.timeoutSeconds * 1000);
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    let startError: { code: string; message: string } | undefined;
     try {
-      let credentials: CredentialsConfig | undefined;
-      try {
-        credentials = await this.deps.credentials();
-      } catch (err) {
-        startError = { code: "credentials_unavailable", message: `the runner's credential store is not usable: ${errorMessage(err)}` };
-      }
-      if (credentials && !this.stopping) exit = await this.runWorker(credentials);
+      if (!this.stopping) exit = await this.runWorker();
     } finally {
       clearTimeout(timeout);
       for (const t of this.killTimers) clearTimeout(t);
     }
 
-    const finish = this.finishBody(exit, startError);
+    const finish = this.finishBody(exit);
     let outcome: JobOutcome = "lost";
     if (finish) {
       await this.flushEvents(true);
@@ -140,7 +140,7 @@ export class Job {
     );
   }
 
-  private async runWorker(credentials: CredentialsConfig): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  private async runWorker(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     const child = this.workerProcess();
     this.child = child;
     const spawnFailed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -155,8 +155,8 @@ export class Job {
         this.stop("start_failed", `the worker did not start within ${TIMING.workerReadyTimeoutMs} ms`);
       }
     }, TIMING.workerReadyTimeoutMs);
-    child.on("message", (raw: unknown) => this.onMessage(raw, credentials));
-    if (this.workerWasReady) this.onReady(credentials);
+    child.on("message", (raw: unknown) => this.onMessage(raw));
+    if (this.workerWasReady) this.onReady();
     try {
       return await Promise.race([exited(child), spawnFailed]);
     } finally {
@@ -170,17 +170,18 @@ export class Job {
     if (spare) {
       spare.output.log = this.log;
       spare.output.taskId = this.taskId;
+      this.credentials.masker = spare.output.masker;
       this.workerWasReady = spare.ready;
       this.log.info("worker taken from spares", { pid: spare.child.pid, ready: spare.ready });
       return spare.child;
     }
     const child = spawnWorker({ entry: this.deps.config.workerEntry, env: workerEnv(this.deps.env, this.deps.config.workerEnvPassthrough) });
     this.log.info("worker spawned", { pid: child.pid });
-    relayOutput(child, { log: this.log, taskId: this.taskId });
+    relayOutput(child, { log: this.log, taskId: this.taskId, masker: this.credentials.masker });
     return child;
   }
 
-  private onMessage(raw: unknown, credentials: CredentialsConfig): void {
+  private onMessage(raw: unknown): void {
     const parsed = WorkerMessage.safeParse(raw);
     if (!parsed.success) {
       this.log.warn("ignored a malformed worker message", { issues: parsed.error.issues.length });
@@ -188,7 +189,11 @@ export class Job {
     }
     const msg = parsed.data;
     if (msg.type === "ready") {
-      this.onReady(credentials);
+      this.onReady();
+    } else if (msg.type === "auth") {
+      void this.credentials.answer(msg, this.startedWorker).then((answer) => this.send(answer));
+    } else if (msg.type === "secrets") {
+      this.credentials.reportedSecrets(msg.values);
     } else if (msg.type === "event") {
       this.enqueueEvent(msg.event);
     } else {
@@ -198,15 +203,15 @@ export class Job {
     }
   }
 
-  /** The worker is ready: it gets its job and the credentials now, and only now. */
-  private onReady(credentials: CredentialsConfig): void {
+  /** The worker is ready: it gets its job now, and only now (its org's credentials when it asks). */
+  private onReady(): void {
     if (this.startedWorker) return;
     if (this.stopping) {
       this.signal("SIGTERM");
       return;
     }
     this.startedWorker = true;
-    this.send({ type: "start", task: this.accepted.task, credentials });
+    this.send({ type: "start", task: this.accepted.task });
     this.log.info("worker started", { pid: this.child?.pid, msSinceAccept: Date.now() - this.acceptedAt });
   }
 
@@ -328,10 +333,7 @@ export class Job {
 
   // ── finish ─────────────────────────────────────────────────────────────────────────────────────
 
-  private finishBody(
-    exit: { code: number | null; signal: NodeJS.Signals | null } | undefined,
-    startError: { code: string; message: string } | undefined,
-  ): FinishBody | undefined {
+  private finishBody(exit: { code: number | null; signal: NodeJS.Signals | null } | undefined): FinishBody | undefined {
     if (this.leaseGone.signal.aborted) return undefined;
     const leaseEpoch = this.accepted.leaseEpoch;
     const done = this.done;
@@ -346,7 +348,6 @@ export class Job {
       case "start_failed":
         return { leaseEpoch, outcome: "failed", error: { code: "worker_start_failed", message: this.stopMessage } };
     }
-    if (startError) return { leaseEpoch, outcome: "failed", error: startError };
     if (done) return { leaseEpoch, outcome: done.outcome, result: done.result, error: done.error };
     const how = exit?.signal ? `was killed by ${exit.signal}` : `exited with code ${exit?.code ?? "unknown"}`;
     return { leaseEpoch, outcome: "failed", error: { code: "worker_crashed", message: `the worker ${how} before reporting an outcome` } };
@@ -364,8 +365,4 @@ export class Job {
       return false;
     }
   }
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -53,12 +53,14 @@ describe("warm spares", () => {
     const taskId = edge.enqueueTask({ payload: { fake: { report: true } } });
     const finish = await edge.waitFor(finished(taskId), 15_000, "finish");
     expect(finish.body.outcome).toBe("succeeded");
-    const report = finish.body.result as { pid: number; credentials: unknown };
+    const report = finish.body.result as { pid: number; received: Array<{ type: string }> };
     // The job ran in the process forked before it was accepted; the job itself forked nothing.
     expect(report.pid).toBe(spare);
     expect(manager.logged("worker spawned")).toEqual([]);
     expect(manager.logged("worker taken from spares")[0]).toMatchObject({ taskId, pid: spare, ready: true });
-    expect(report.credentials).toEqual(FAKE_CREDENTIALS);
+    // It got its task and nothing else: no credential store settings.
+    expect(report.received.map((m) => m.type)).toEqual(["start"]);
+    expect(JSON.stringify(report.received)).not.toContain(FAKE_CREDENTIALS.provider === "local" ? FAKE_CREDENTIALS.key : "");
     // The next spare was forked in the background and is ready for the next job.
     const next = await edge.waitFor(readySpare(manager, [spare]), 10_000, "the next spare");
     expect(next).not.toBe(spare);

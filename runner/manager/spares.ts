@@ -1,10 +1,12 @@
 // Warm spares: worker processes forked and `ready` before any job, so that an accepted job starts its
 // operation without waiting for a fork and its module loading (bench B5). A spare is still one fresh
 // process per job, never reused: it has had no job, holds no secret (its environment is filtered like
-// any worker's, its argv is empty, and `start` with the credentials is sent only by the job that takes
-// it), and it is killed when the manager drains, when it has idled too long, or when it misbehaves.
+// any worker's, its argv is empty, an ask for credentials is refused, and only the job that takes it
+// sends `start` and then answers its ask with that job's org), and it is killed when the manager
+// drains, when it has idled too long, or when it misbehaves.
 import type { ChildProcess } from "node:child_process";
 import { RETRY, TIMING, type ManagerConfig } from "./config.ts";
+import { createMasker } from "../mask.ts";
 import { backoffMs } from "./edge-api.ts";
 import type { Logger } from "./log.ts";
 import { exited, relayOutput, spawnWorker, workerEnv, type OutputTarget } from "./worker-process.ts";
@@ -99,7 +101,7 @@ export class SparePool {
   }
 
   private fork(): void {
-    const output: OutputTarget = { log: this.log };
+    const output: OutputTarget = { log: this.log, masker: createMasker() };
     const child = spawnWorker({ entry: this.deps.config.workerEntry, env: workerEnv(this.deps.env, this.deps.config.workerEnvPassthrough) });
     relayOutput(child, output);
     const spare: Spare = { child, ready: false, output, forkedAt: Date.now(), detach: () => {} };
@@ -125,6 +127,13 @@ export class SparePool {
 
   private onMessage(spare: Spare, raw: unknown): void {
     const type = raw && typeof raw === "object" && "type" in raw ? raw.type : undefined;
+    if (type === "auth") {
+      // A spare has no task, so no org: its ask is refused like any ask outside a worker's own task.
+      this.log.warn("refused a spare's credentials request", { pid: spare.child.pid });
+      if (spare.child.connected)
+        spare.child.send({ type: "auth", error: { code: "credentials_refused", message: "credentials refused: a spare has no task" } });
+      return;
+    }
     if (type !== "ready" || spare.ready) {
       this.log.warn("ignored a message from a spare", { pid: spare.child.pid, type: String(type) });
       return;

@@ -3,6 +3,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { storeBroker, type CredentialBroker } from "../credentials/broker.ts";
 import type { CredentialsConfig } from "../credentials/config.ts";
 import type { EdgeRunnerApiDouble } from "../../test/doubles/edge-runner-api.ts";
 import { Agent } from "./agent.ts";
@@ -11,7 +12,7 @@ import { createLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 
 export const FAKE_WORKER = resolve(import.meta.dirname, "..", "..", "test", "doubles", "fake-worker.ts");
-/** Handed to workers over IPC only; a test asserts it never shows up in a child's env or argv. */
+/** The manager's store settings (its key must reach no worker); the file is absent, so it has no org. */
 export const FAKE_CREDENTIALS: CredentialsConfig = { provider: "local", file: "/nonexistent/credentials.json", key: "local-store-key-0123456789" };
 
 /**
@@ -48,8 +49,11 @@ export function tempStateFile(): string {
   return join(mkdtempSync(join(tmpdir(), "sfp-runner-")), "state.json");
 }
 
-export function startTestManager(edge: EdgeRunnerApiDouble, overrides: Partial<ManagerConfig> & { env?: NodeJS.ProcessEnv } = {}): TestManager {
-  const { env, ...configOverrides } = overrides;
+export function startTestManager(
+  edge: EdgeRunnerApiDouble,
+  overrides: Partial<ManagerConfig> & { env?: NodeJS.ProcessEnv; credentials?: CredentialBroker } = {},
+): TestManager {
+  const { env, credentials, ...configOverrides } = overrides;
   const config: ManagerConfig = {
     edgeUrl: edge.url,
     registrationToken: configOverrides.stateFile ? undefined : edge.addRegistrationToken(),
@@ -70,7 +74,7 @@ export function startTestManager(edge: EdgeRunnerApiDouble, overrides: Partial<M
   const logs: string[] = [];
   const log = createLogger({ level: "debug", write: (line) => logs.push(line) });
   const metrics = new Metrics();
-  const agent = new Agent({ config, log, metrics, credentials: async () => FAKE_CREDENTIALS, env: env ?? process.env });
+  const agent = new Agent({ config, log, metrics, credentials: credentials ?? storeBroker(FAKE_CREDENTIALS), env: env ?? process.env });
   const exit = agent.run();
   return {
     agent,

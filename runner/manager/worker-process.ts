@@ -3,6 +3,8 @@
 // into it (nor into anything it spawns), and its argv is empty.
 import { fork, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { createLineMasker } from "../mask-lines.ts";
+import type { Masker } from "../mask.ts";
 import type { Logger, LogLevel } from "./log.ts";
 
 /** Plain process settings a Node program needs; nothing here can hold a secret. */
@@ -67,31 +69,58 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
 export interface OutputTarget {
   log: Logger;
   taskId?: string;
+  /** The secrets of the worker's job (its org's, and tokens it learned): masked in every relayed line. */
+  masker: Masker;
 }
 
-/** The worker's stdout/stderr become the manager's log lines (JSON lines keep their level and fields). */
+/** Held output lines are relayed after this long without a new one. */
+export const OUTPUT_HOLD_MS = 100;
+
+/**
+ * The worker's stdout/stderr become the manager's log lines (JSON lines keep their level and fields),
+ * masked for the job's secrets first, each stream as one stream of lines (a secret split over two
+ * lines is masked too: mask-lines.ts holds a line back until that is settled).
+ */
 export function relayOutput(child: ChildProcess, target: OutputTarget): void {
   for (const [stream, fallback] of [
     [child.stdout, "info"],
     [child.stderr, "warn"],
   ] as const) {
     if (!stream) continue;
-    createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-      let fields: Record<string, unknown> = { line };
-      let level: LogLevel = fallback;
-      try {
-        const parsed: unknown = JSON.parse(line);
-        if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
-          fields = { ...parsed };
-          if (typeof fields.level === "string" && ["debug", "info", "warn", "error"].includes(fields.level)) {
-            level = fields.level as LogLevel;
-          }
-        }
-      } catch {
-        // not JSON: relayed as a plain line
-      }
-      const msg = typeof fields.msg === "string" ? fields.msg : "worker output";
-      target.log[level](msg, { ...fields, source: "worker", ...(target.taskId ? { taskId: target.taskId } : {}) });
+    const lines = createLineMasker(target.masker);
+    let timer: NodeJS.Timeout | undefined;
+    const relay = (masked: string[]) => {
+      for (const line of masked) relayLine(line, fallback, target);
+    };
+    const flush = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      relay(lines.flush());
+    };
+    const reader = createInterface({ input: stream, crlfDelay: Infinity });
+    reader.on("line", (line) => {
+      relay(lines.push([line]));
+      clearTimeout(timer);
+      timer = lines.held > 0 ? setTimeout(flush, OUTPUT_HOLD_MS) : undefined;
     });
+    reader.on("close", flush);
   }
+}
+
+function relayLine(line: string, fallback: LogLevel, target: OutputTarget): void {
+  let fields: Record<string, unknown> = { line };
+  let level: LogLevel = fallback;
+  try {
+    const parsed: unknown = JSON.parse(line);
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+      fields = { ...parsed };
+      if (typeof fields.level === "string" && ["debug", "info", "warn", "error"].includes(fields.level)) {
+        level = fields.level as LogLevel;
+      }
+    }
+  } catch {
+    // not JSON: relayed as a plain line
+  }
+  const msg = typeof fields.msg === "string" ? fields.msg : "worker output";
+  target.log[level](msg, { ...fields, source: "worker", ...(target.taskId ? { taskId: target.taskId } : {}) });
 }

@@ -1,8 +1,9 @@
 // The worker process: one job, then exit. The manager forks this file with an IPC channel and a
-// sanitized environment; the job and the credential-store settings arrive only over IPC (runner/ipc.ts).
-//   worker → ready; manager → start; worker → event…; worker → done; worker exits 0.
+// sanitized environment; the job and its org's credentials arrive only over IPC (runner/ipc.ts).
+//   worker → ready; manager → start; worker → auth; manager → auth; worker → event…; worker → done.
 // A cancel message, SIGTERM, or the manager going away cancels the job (cancelDeploy for a deploy).
-import type { ManagerToWorker, WorkerToManager } from "../ipc.ts";
+import type { OrgAuth } from "../credentials/auth-url.ts";
+import type { AuthAnswer, ManagerToWorker, WorkerToManager } from "../ipc.ts";
 
 /**
  * No start message within this time means the manager is gone or confused. A warm spare waits for its
@@ -18,6 +19,7 @@ const EXIT_NO_START = 3;
 // jsforce reads its log level once, when loaded: keep its debug output (which shows requests) off.
 process.env.JSFORCE_LOG_LEVEL = "NONE";
 const { runJob, DEFAULT_POLL_INTERVAL_MS } = await import("./run-job.ts");
+const { OperationError } = await import("../salesforce/context.ts");
 
 // The manager reads these pipes: once it is gone (killed), a write fails with EPIPE, which would
 // otherwise become an uncaught exception and end the worker before it cancels its Salesforce job.
@@ -40,6 +42,20 @@ const send = (msg: WorkerToManager): Promise<void> =>
 const cancel = new AbortController();
 let started = false;
 let finishing = false;
+/** The one pending ask for the task's org, answered by the manager's `auth` message. */
+let authAnswer: ((answer: AuthAnswer) => void) | undefined;
+
+/** Asks the manager for the task's org: its answer is that org's auth alone, or why not. */
+function askAuth(org: { project: string; alias: string }): Promise<OrgAuth> {
+  return new Promise<AuthAnswer>((resolve) => {
+    authAnswer = resolve;
+    void send({ type: "auth", project: org.project, alias: org.alias });
+  }).then((answer) => {
+    if ("auth" in answer) return answer.auth;
+    const code = answer.error.code === "credentials_not_found" ? "credentials_not_found" : "credentials_unavailable";
+    throw new OperationError(code, answer.error.message);
+  });
+}
 
 const startTimer = setTimeout(() => {
   diag({ level: "error", msg: "no start message from the manager", timeoutMs: START_TIMEOUT_MS });
@@ -48,6 +64,12 @@ const startTimer = setTimeout(() => {
 
 process.on("message", (raw: unknown) => {
   const msg = raw as ManagerToWorker;
+  if (msg?.type === "auth") {
+    const answer = authAnswer;
+    authAnswer = undefined;
+    answer?.(msg);
+    return;
+  }
   if (msg?.type === "cancel") {
     diag({ level: "info", msg: "cancel requested", reason: String(msg.reason ?? "") });
     cancel.abort();
@@ -58,7 +80,11 @@ process.on("message", (raw: unknown) => {
   started = true;
   clearTimeout(startTimer);
   const pollIntervalMs = msg.pollIntervalMs && msg.pollIntervalMs > 0 ? msg.pollIntervalMs : DEFAULT_POLL_INTERVAL_MS;
-  void runJob(msg.task, msg.credentials, { send: (m) => void send(m), diag }, { signal: cancel.signal, pollIntervalMs })
+  void runJob(
+    msg.task,
+    { send: (m) => void send(m), diag, auth: askAuth, secret: (value) => void send({ type: "secrets", values: [value] }) },
+    { signal: cancel.signal, pollIntervalMs },
+  )
     .catch((err: unknown): WorkerToManager => {
       // runJob reports every failure itself; this is a bug in the worker, told without details.
       diag({ level: "error", msg: "runJob threw", name: err instanceof Error ? err.name : typeof err });
@@ -77,6 +103,7 @@ process.on("disconnect", () => {
   // The manager is gone: nobody can receive the outcome. Cancel what runs, then leave.
   diag({ level: "warn", msg: "manager disconnected; canceling" });
   cancel.abort();
+  authAnswer?.({ type: "auth", error: { code: "credentials_unavailable", message: "the manager went away" } });
   setTimeout(() => process.exit(0), ORPHAN_GRACE_MS).unref();
   if (!started) process.exit(0);
 });

@@ -1,26 +1,24 @@
-// The worker process end to end, forked as the manager forks it: IPC only, sanitized environment.
+// The worker process end to end, forked as the manager forks it: IPC only, sanitized environment; the
+// test answers its ask for credentials as the manager does (its task's org only).
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Task, TaskType } from "../../protocol/task.ts";
 import { makeZip } from "../../test/doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../../test/doubles/salesforce-org.ts";
-import type { CredentialsConfig } from "../credentials/config.ts";
-import { registerOrg } from "../credentials/index.ts";
-import type { ManagerToWorker, WorkerToManager } from "../ipc.ts";
+import { parseSfdxAuthUrl, type OrgAuth } from "../credentials/auth-url.ts";
+import type { AuthAnswer, ManagerToWorker, WorkerToManager } from "../ipc.ts";
 
 const WORKER = fileURLToPath(new URL("./main.ts", import.meta.url));
 const ZIP = makeZip({ "package.xml": "<Package/>" }).toString("base64");
-const LOCAL_KEY = "worker-test-local-store-passphrase";
+const PROJECT = "prj_01JD0000000000000000000000";
 
 function task(type: TaskType, payload: Record<string, unknown>, org = "uat"): Task {
   const now = new Date().toISOString();
   return {
     id: "tsk_01JD0000000000000000000000",
-    project: "prj_01JD0000000000000000000000",
+    project: PROJECT,
     type,
     org,
     payload,
@@ -38,20 +36,26 @@ function task(type: TaskType, payload: Record<string, unknown>, org = "uat"): Ta
   };
 }
 
+type Ask = Extract<WorkerToManager, { type: "auth" }>;
+
 interface Run {
   child: ChildProcess;
   messages: WorkerToManager[];
+  /** What the worker asked for, in order. */
+  asks: Ask[];
   stdout: string[];
   stderr: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   waitFor(pred: (m: WorkerToManager) => boolean): Promise<WorkerToManager>;
 }
 
-function startWorker(): Run {
+/** Answers each ask for credentials as `answer` says (the manager's role here). */
+function startWorker(answer: (ask: Ask) => AuthAnswer): Run {
   // What the manager passes: nothing secret, only what a Node process needs.
   const env = { PATH: process.env.PATH ?? "" };
   const child = fork(WORKER, [], { env, execArgv: [], serialization: "json", stdio: ["ignore", "pipe", "pipe", "ipc"] });
   const messages: WorkerToManager[] = [];
+  const asks: Ask[] = [];
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters: Array<{ pred: (m: WorkerToManager) => boolean; resolve: (m: WorkerToManager) => void }> = [];
@@ -59,6 +63,10 @@ function startWorker(): Run {
   child.stderr?.on("data", (d: Buffer) => stderr.push(d.toString()));
   child.on("message", (m: WorkerToManager) => {
     messages.push(m);
+    if (m.type === "auth") {
+      asks.push(m);
+      child.send(answer(m));
+    }
     for (const w of [...waiters]) {
       if (!w.pred(m)) continue;
       waiters.splice(waiters.indexOf(w), 1);
@@ -71,6 +79,7 @@ function startWorker(): Run {
   return {
     child,
     messages,
+    asks,
     stdout,
     stderr,
     exited,
@@ -93,18 +102,22 @@ async function waitDone(run: Run): Promise<Extract<WorkerToManager, { type: "don
 
 describe("the worker process over IPC", () => {
   let org: SalesforceOrgDouble;
-  let dir: string;
-  let credentials: Extract<CredentialsConfig, { provider: "local" }>;
+  let uat: OrgAuth;
+  /** The manager's part: the org `uat` of PROJECT is registered, nothing else is. */
+  const manager = (ask: Ask): AuthAnswer =>
+    ask.project === PROJECT && ask.alias === "uat"
+      ? { type: "auth", auth: uat }
+      : {
+          type: "auth",
+          error: { code: "credentials_not_found", message: `no credentials for org "${ask.alias}"; run: sfp-edge org register --alias ${ask.alias}` },
+        };
 
   beforeAll(async () => {
     org = await startSalesforceOrg();
-    dir = await mkdtemp(join(tmpdir(), "sfp-worker-"));
-    credentials = { provider: "local", file: join(dir, "credentials.json"), key: LOCAL_KEY };
-    await registerOrg({ alias: "uat", sfdxAuthUrl: org.authUrl, config: credentials });
+    uat = parseSfdxAuthUrl(org.authUrl);
   });
   afterAll(async () => {
     await org.close();
-    await rm(dir, { recursive: true, force: true });
   });
   beforeEach(() => {
     org.controls.deployPolls = 3;
@@ -112,17 +125,17 @@ describe("the worker process over IPC", () => {
   });
 
   /** Every secret the worker held or saw, in the forms that could leak. */
-  const secrets = () => [org.refreshToken, org.clientSecret, LOCAL_KEY, ...org.issuedTokens].flatMap((s) => [s, encodeURIComponent(s)]);
+  const secrets = () => [org.refreshToken, org.clientSecret, ...org.issuedTokens].flatMap((s) => [s, encodeURIComponent(s)]);
   const assertNoSecret = (text: string) => {
     for (const s of secrets()) expect(text.includes(s), `a secret leaked into: ${text.slice(0, 200)}`).toBe(false);
   };
 
   it("says ready, runs a deploy from a start message, streams events, reports done, and exits 0", async () => {
-    const run = startWorker();
+    const run = startWorker(manager);
     await run.waitFor((m) => m.type === "ready");
     // While it runs: nothing secret in its argv or environment.
     const [cmdline, environ] = await Promise.all([readFile(`/proc/${run.child.pid}/cmdline`, "utf8"), readFile(`/proc/${run.child.pid}/environ`, "utf8")]);
-    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
+    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }) });
     const done = await waitDone(run);
     expect(await run.exited).toEqual({ code: 0, signal: null });
 
@@ -132,7 +145,12 @@ describe("the worker process over IPC", () => {
     const events = run.messages.filter((m) => m.type === "event").map((m) => m.event);
     expect(events.some((e) => e.type === "progress" && e.percent === 100)).toBe(true);
     expect(events.some((e) => e.type === "log" && e.lines.some((l) => l.startsWith("deploy on uat")))).toBe(true);
-    for (const text of [cmdline, environ, JSON.stringify(run.messages), run.stdout.join(""), run.stderr.join("")]) assertNoSecret(text);
+    // The access tokens it minted go to the manager (to mask its output), in their own message only.
+    const reported = run.messages.flatMap((m) => (m.type === "secrets" ? m.values : []));
+    expect(reported).toEqual(org.issuedTokens.slice(-reported.length));
+    expect(reported.length).toBeGreaterThan(0);
+    const said = run.messages.filter((m) => m.type !== "secrets");
+    for (const text of [cmdline, environ, JSON.stringify(said), run.stdout.join(""), run.stderr.join("")]) assertNoSecret(text);
     expect(
       run.stderr
         .join("")
@@ -153,13 +171,13 @@ describe("the worker process over IPC", () => {
         problem: `callout failed: refresh_token=${org.refreshToken}&client_secret=${encodeURIComponent(org.clientSecret)}`,
       },
     ];
-    const run = startWorker();
+    const run = startWorker(manager);
     await run.waitFor((m) => m.type === "ready");
-    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
+    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }) });
     const done = await waitDone(run);
     await run.exited;
     expect(done).toMatchObject({ outcome: "failed", error: { code: "deploy_failed" } });
-    const all = JSON.stringify(run.messages);
+    const all = JSON.stringify(run.messages.filter((m) => m.type !== "secrets"));
     expect(all).toContain("callout failed: refresh_token=***&client_secret=***");
     assertNoSecret(all);
     expect(token()).not.toBe("");
@@ -167,9 +185,9 @@ describe("the worker process over IPC", () => {
 
   it("cancels a running deploy on a cancel message: cancelDeploy, done canceled, exit 0", async () => {
     org.controls.deployPolls = 100_000;
-    const run = startWorker();
+    const run = startWorker(manager);
     await run.waitFor((m) => m.type === "ready");
-    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
+    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }) });
     await run.waitFor((m) => m.type === "event" && m.event.type === "progress" && m.event.step === "InProgress");
     send(run, { type: "cancel", reason: "user asked" });
     const done = await waitDone(run);
@@ -180,9 +198,9 @@ describe("the worker process over IPC", () => {
 
   it("treats SIGTERM as a cancel and still reports done", async () => {
     org.controls.deployPolls = 100_000;
-    const run = startWorker();
+    const run = startWorker(manager);
     await run.waitFor((m) => m.type === "ready");
-    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }), credentials });
+    send(run, { type: "start", task: task("deploy", { zipBase64: ZIP }) });
     await run.waitFor((m) => m.type === "event" && m.event.type === "progress" && m.event.step === "InProgress");
     run.child.kill("SIGTERM");
     const done = await waitDone(run);
@@ -192,19 +210,32 @@ describe("the worker process over IPC", () => {
 
   it("fails a bad payload with invalid_payload without calling Salesforce", async () => {
     const before = org.requests.length;
-    const run = startWorker();
+    const run = startWorker(manager);
     await run.waitFor((m) => m.type === "ready");
-    send(run, { type: "start", task: task("query", { soql: "" }), credentials });
+    send(run, { type: "start", task: task("query", { soql: "" }) });
     const done = await waitDone(run);
     await run.exited;
     expect(done).toEqual({ type: "done", outcome: "failed", error: { code: "invalid_payload", message: expect.stringContaining("payload.soql") } });
     expect(org.requests.length).toBe(before);
+    // Nor asked the manager for the org's credentials: they are fetched only once the payload is good.
+    expect(run.asks).toEqual([]);
   });
 
-  it("fails with credentials_not_found for an org nobody registered", async () => {
-    const run = startWorker();
+  it("asks for its task's org once, only after start, and gets nothing it did not ask for", async () => {
+    const run = startWorker(manager);
     await run.waitFor((m) => m.type === "ready");
-    send(run, { type: "start", task: task("org-check", {}, "prod"), credentials });
+    expect(run.asks).toEqual([]);
+    send(run, { type: "start", task: task("org-check", {}) });
+    const done = await waitDone(run);
+    await run.exited;
+    expect(done.outcome).toBe("succeeded");
+    expect(run.asks).toEqual([{ type: "auth", project: PROJECT, alias: "uat" }]);
+  });
+
+  it("fails with the manager's answer when it has no credentials for the org", async () => {
+    const run = startWorker(manager);
+    await run.waitFor((m) => m.type === "ready");
+    send(run, { type: "start", task: task("org-check", {}, "prod") });
     const done = await waitDone(run);
     expect((await run.exited).code).toBe(0);
     expect(done).toMatchObject({
@@ -213,18 +244,17 @@ describe("the worker process over IPC", () => {
     });
   });
 
-  it("fails with credentials_unavailable (masked) when the store key is wrong", async () => {
-    const run = startWorker();
+  it("fails with credentials_unavailable when the manager refuses its ask", async () => {
+    const run = startWorker(() => ({ type: "auth", error: { code: "credentials_refused", message: "credentials refused: test" } }));
     await run.waitFor((m) => m.type === "ready");
-    send(run, { type: "start", task: task("org-check", {}), credentials: { ...credentials, key: "the-wrong-passphrase" } });
+    send(run, { type: "start", task: task("org-check", {}) });
     const done = await waitDone(run);
     await run.exited;
-    expect(done).toMatchObject({ outcome: "failed", error: { code: "credentials_unavailable" } });
-    expect(JSON.stringify(run.messages)).not.toContain("the-wrong-passphrase");
+    expect(done).toMatchObject({ outcome: "failed", error: { code: "credentials_unavailable", message: "credentials refused: test" } });
   });
 
   it("exits when the manager disconnects before sending a job", async () => {
-    const run = startWorker();
+    const run = startWorker(manager);
     await run.waitFor((m) => m.type === "ready");
     run.child.disconnect();
     expect((await run.exited).code).toBe(0);

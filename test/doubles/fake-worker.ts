@@ -15,7 +15,7 @@ export interface FakeWorkerBehaviour {
   /** Ignore the IPC cancel and SIGTERM (only SIGKILL stops it). */
   ignoreCancel?: boolean;
   outcome?: "succeeded" | "failed" | "canceled";
-  /** Put this process's pid, env, argv and execArgv, and the credentials it got, in the result. */
+  /** Put this process's pid, env, argv and execArgv, and every message the manager sent it, in the result. */
   report?: boolean;
 }
 
@@ -25,7 +25,7 @@ if (!process.send) {
 }
 
 let behaviour: FakeWorkerBehaviour = {};
-let credentials: unknown;
+const received: unknown[] = [];
 let finishing = false;
 
 function send(msg: WorkerToManager): Promise<void> {
@@ -44,9 +44,9 @@ async function finish(msg: Extract<WorkerToManager, { type: "done" }>): Promise<
 }
 
 process.on("message", (raw: ManagerToWorker) => {
+  received.push(raw);
   if (raw.type === "start") {
     behaviour = (raw.task.payload.fake ?? {}) as FakeWorkerBehaviour;
-    credentials = raw.credentials;
     if (behaviour.ignoreCancel) process.on("SIGTERM", () => void log("SIGTERM received (ignored)"));
     void run(raw.task.id);
   } else if (raw.type === "cancel") {
@@ -71,7 +71,7 @@ async function run(taskId: string): Promise<void> {
   }
   if (behaviour.sleepMs) await new Promise((resolve) => setTimeout(resolve, behaviour.sleepMs));
   if (behaviour.crashWithCode !== undefined) process.exit(behaviour.crashWithCode);
-  const result = behaviour.report ? { pid: process.pid, env: process.env, argv: process.argv, execArgv: process.execArgv, credentials } : { ok: true, taskId };
+  const result = behaviour.report ? { pid: process.pid, env: process.env, argv: process.argv, execArgv: process.execArgv, received } : { ok: true, taskId };
   await finish({ type: "done", outcome: behaviour.outcome ?? "succeeded", result });
 }
 

@@ -17,6 +17,11 @@ export interface InfisicalDouble {
   seed(name: string, value: string, secretPath?: string): void;
   /** Access tokens issued so far (to check that none leaks). */
   issuedTokens: string[];
+  /**
+   * Holds the next `n` list requests until all `n` have arrived, then answers them together: clients
+   * racing through "list, then create if missing" all see the same (empty) folder.
+   */
+  holdLists(n: number): void;
   /** The runner's settings for reaching this double with its machine identity. */
   config(secretPath?: string): InfisicalConfig;
   close(): Promise<void>;
@@ -45,6 +50,17 @@ export async function startInfisical(opts: { environment?: string } = {}): Promi
   const store = new Map<string, StoredSecret>();
   const requests: RecordedRequest[] = [];
   const keyOf = (env: string, path: string, name: string) => `${env}\u0000${path}\u0000${name}`;
+  let held: { wanted: number; waiting: Array<() => void> } | null = null;
+  const holdList = (): Promise<void> | undefined => {
+    const gate = held;
+    if (!gate) return undefined;
+    return new Promise<void>((release) => {
+      gate.waiting.push(release);
+      if (gate.waiting.length < gate.wanted) return;
+      held = null;
+      for (const go of gate.waiting) go();
+    });
+  };
 
   const shape = (s: StoredSecret) => ({
     id: s.id,
@@ -64,7 +80,7 @@ export async function startInfisical(opts: { environment?: string } = {}): Promi
   });
   const problem = (status: number, error: string, message: string) => ({ reqId: `req-${randomUUID()}`, statusCode: status, message, error });
 
-  const { server, url } = await listen((req, res, body) => {
+  const { server, url } = await listen(async (req, res, body) => {
     const u = new URL(req.url ?? "/", "http://double");
     const json = body ? (JSON.parse(body) as Record<string, string>) : {};
 
@@ -91,6 +107,7 @@ export async function startInfisical(opts: { environment?: string } = {}): Promi
 
     if (!m[1]) {
       if (req.method !== "GET") return sendJson(res, 405, problem(405, "MethodNotAllowed", "method not allowed"));
+      await holdList();
       const secrets = [...store.values()].filter((s) => s.environment === env && s.secretPath === path).map(shape);
       return sendJson(res, 200, { secrets, imports: [] });
     }
@@ -103,6 +120,8 @@ export async function startInfisical(opts: { environment?: string } = {}): Promi
       case "GET":
         return existing ? sendJson(res, 200, { secret: shape(existing) }) : notFound();
       case "POST": {
+        // Infisical's own answer (secret-v2-bridge createSecret throws BadRequestError "Secret already
+        // exist"; its error handler sends 400 {reqId, statusCode, message, error: "BadRequest"}).
         if (existing) return sendJson(res, 400, problem(400, "BadRequest", "Secret already exist"));
         const created: StoredSecret = {
           id: randomUUID(),
@@ -140,6 +159,9 @@ export async function startInfisical(opts: { environment?: string } = {}): Promi
     environment,
     requests,
     issuedTokens,
+    holdLists(n) {
+      held = { wanted: n, waiting: [] };
+    },
     peek: (name, secretPath = "/sfp-edge") => store.get(keyOf(environment, secretPath, name))?.secretValue,
     config: (secretPath = "/sfp-edge") => ({ siteUrl: url, clientId, clientSecret, projectId, environment, secretPath }),
     seed(name, value, secretPath = "/sfp-edge") {

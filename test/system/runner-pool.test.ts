@@ -134,7 +134,8 @@ async function newPool(name: string): Promise<Pool> {
         credentialsKey: CREDENTIALS_KEY,
         listen: opts.listen,
         originToken: opts.originToken,
-        env: { SFP_TASK_CANCEL_GRACE_SECONDS: "1", SFP_TASK_KILL_GRACE_SECONDS: "1" },
+        // The orgs are registered without a project (before the pools' projects exist): opt in to that fallback.
+        env: { SFP_TASK_CANCEL_GRACE_SECONDS: "1", SFP_TASK_KILL_GRACE_SECONDS: "1", SFP_CREDENTIALS_DEFAULT_FALLBACK: "true" },
       });
       await m.waitForLog("registered", 60_000);
       return m;
