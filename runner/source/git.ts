@@ -11,6 +11,7 @@
 import { spawn } from "node:child_process";
 import { CanceledError } from "../salesforce/context.ts";
 import { createMasker } from "../mask.ts";
+import { SourceError } from "./errors.ts";
 
 export interface GitAuth {
   /** host[:port] of the repository URL: the helper answers only for it. */
@@ -67,8 +68,8 @@ const SAFE_USER = /^[A-Za-z0-9._@+-]{1,100}$/;
 
 /** The credential helper: a shell function; git appends the action (get/store/erase) as its argument. */
 export function credentialHelper(auth: Pick<GitAuth, "host" | "username">): string {
-  if (!SAFE_HOST.test(auth.host)) throw new Error(`unexpected repository host ${JSON.stringify(auth.host)}`);
-  if (!SAFE_USER.test(auth.username)) throw new Error("the repository user name may hold only letters, digits and . _ @ + -");
+  if (!SAFE_HOST.test(auth.host)) throw new SourceError("invalid_source", `unexpected repository host ${JSON.stringify(auth.host)}`);
+  if (!SAFE_USER.test(auth.username)) throw new SourceError("repo_auth", "the repository user name may hold only letters, digits and . _ @ + -");
   return [
     "!f() {",
     '[ "$1" = get ] || exit 0;',
@@ -116,13 +117,19 @@ export function gitEnv(opts: Pick<GitOptions, "auth" | "allowHttp">): Record<str
 export function runGit(args: string[], opts: GitOptions = {}): Promise<string> {
   const { signal, auth } = opts;
   if (signal?.aborted) return Promise.reject(new CanceledError());
-  if (auth && /[\r\n\0]/.test(auth.token)) return Promise.reject(new Error("the repository token holds a line break or NUL"));
+  if (auth && /[\r\n\0]/.test(auth.token)) return Promise.reject(new SourceError("repo_auth", "the repository token holds a line break or NUL"));
+  let env: Record<string, string>;
+  try {
+    env = gitEnv(opts);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const masker = createMasker([auth?.token]);
   return new Promise((resolve, reject) => {
     // Its own process group, so a cancel also ends git-remote-https and the helpers it started.
     const child = spawn(opts.git ?? "git", args, {
       cwd: opts.cwd,
-      env: gitEnv(opts),
+      env,
       stdio: ["ignore", "pipe", "pipe", auth ? "pipe" : "ignore"],
       detached: true,
     });
