@@ -15,7 +15,7 @@ const ApexName = z
 export const TEST_LEVELS = ["NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg"] as const;
 export const TestLevel = z.enum(TEST_LEVELS);
 
-/** Where the metadata zip comes from: inline (base64) or a URL the runner fetches. Exactly one. */
+/** Where the metadata zip comes from: inline (base64), a URL the runner fetches, or `source` (below). Exactly one. */
 const ZipSource = {
   zipBase64: z
     .string()
@@ -28,6 +28,47 @@ const ZipSource = {
     .regex(/^https?:\/\//, "an http(s) URL")
     .optional(),
 };
+/** A commit: 40 hex digits (git's SHA-1 object names). */
+const CommitSha = z.string().regex(/^[0-9a-fA-F]{40}$/, "a full 40-hex commit sha");
+/** A commit sha, or a branch or tag name as git allows it (no "..", no leading "-", no "//"…). */
+const GitRef = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine(
+    (r) => /^[A-Za-z0-9._/-]+$/.test(r) && !/^[-/.]|\/\.|\.\.|\/\/|[/.]$|\.lock$|\.lock\//.test(r),
+    "a 40-hex commit sha, or a branch or tag name (letters, digits, . _ / -)",
+  );
+const RepoUrl = z
+  .string()
+  .max(2048)
+  .url()
+  .regex(/^https?:\/\//, "an https URL (runners take plain http only from loopback, in local development)")
+  .refine((u) => {
+    try {
+      const url = new URL(u);
+      return !url.username && !url.password && !url.search && !url.hash;
+    } catch {
+      return false;
+    }
+  }, "a repository URL without credentials, query or fragment (register the repository's token with the runners instead)");
+/** A folder of the repository, relative to its root. */
+const PackageDirectory = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((p) => !/^\/|\\|\0|(^|\/)\.\.(\/|$)/.test(p), "a folder relative to the repository's root, without ..");
+/** An sfdx project in source format at a git commit; the runner fetches and converts it. */
+export const SourcePayload = z
+  .object({
+    repo: RepoUrl,
+    ref: GitRef,
+    packageDirectories: z.array(PackageDirectory).min(1).max(50).optional(),
+    delta: z.object({ from: CommitSha }).strict().optional(),
+  })
+  .strict();
+export type SourcePayload = z.infer<typeof SourcePayload>;
+
 const DeployOptions = {
   testLevel: TestLevel.optional(),
   runTests: z.array(ApexName).max(500).optional(),
@@ -37,13 +78,14 @@ const DeployOptions = {
   singlePackage: z.boolean().optional(),
   allowMissingFiles: z.boolean().optional(),
 };
-const oneZipSource = (p: { zipBase64?: string; zipUrl?: string }) => (p.zipBase64 === undefined) !== (p.zipUrl === undefined);
+const oneZipSource = (p: { zipBase64?: string; zipUrl?: string; source?: SourcePayload }) =>
+  [p.zipBase64, p.zipUrl, p.source].filter((v) => v !== undefined).length === 1;
 const specifiedTestsNamed = (p: { testLevel?: string; runTests?: string[] }) => p.testLevel !== "RunSpecifiedTests" || (p.runTests?.length ?? 0) > 0;
 
 export const DeployPayload = z
-  .object({ ...ZipSource, ...DeployOptions })
+  .object({ ...ZipSource, source: SourcePayload.optional(), ...DeployOptions })
   .strict()
-  .refine(oneZipSource, { message: "give exactly one of zipBase64 or zipUrl", path: ["zipBase64"] })
+  .refine(oneZipSource, { message: "give exactly one of zipBase64, zipUrl or source", path: ["zipBase64"] })
   .refine(specifiedTestsNamed, { message: "RunSpecifiedTests needs runTests", path: ["runTests"] });
 export type DeployPayload = z.infer<typeof DeployPayload>;
 
