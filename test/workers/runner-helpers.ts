@@ -49,10 +49,12 @@ export function registerWith(registrationToken: string, body: Record<string, unk
   });
 }
 
-/** A registered runner of `pool` (default "default"). */
+/** A registered runner of `pool` (default "default"), with `labels` granted by its registration token. */
 export async function register(project: string, owner: string, body: Record<string, unknown> = {}): Promise<Registered> {
   const { pool, ...rest } = body;
-  const res = await registerWith(await registrationToken(project, owner, pool ? { pool } : {}), rest);
+  // A runner gets only its registration token's labels, so the token grants the ones asked for.
+  const grant = { ...(pool ? { pool } : {}), ...(rest.labels ? { labels: rest.labels } : {}) };
+  const res = await registerWith(await registrationToken(project, owner, grant), rest);
   if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
