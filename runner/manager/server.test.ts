@@ -101,7 +101,7 @@ describe("POST /v1/wake", () => {
     const res = await fetch(base + WAKE_PATH, signedWake(WAKE_BODY, { timestamp: Math.floor(Date.now() / 1000) - 301 }));
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("stale_timestamp");
-    const future = await fetch(base + WAKE_PATH, signedWake(WAKE_BODY, { timestamp: Math.floor(Date.now() / 1000) + 301 }));
+    const future = await fetch(base + WAKE_PATH, signedWake(WAKE_BODY, { timestamp: Math.floor(Date.now() / 1000) + 330 }));
     expect(future.status).toBe(401);
   });
 
