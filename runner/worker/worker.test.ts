@@ -6,14 +6,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Task, TaskType } from "../../protocol/task.ts";
-import { makeZip } from "../../test/doubles/salesforce-fixtures.ts";
+import { metadataZip, SAMPLE_COMPONENTS } from "../../test/doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../../test/doubles/salesforce-org.ts";
 import type { CredentialsConfig } from "../credentials/config.ts";
 import { registerOrg } from "../credentials/index.ts";
 import type { ManagerToWorker, WorkerToManager } from "../ipc.ts";
 
 const WORKER = fileURLToPath(new URL("./main.ts", import.meta.url));
-const ZIP = makeZip({ "package.xml": "<Package/>" }).toString("base64");
+// The sample package and the class whose failure quotes credentials in one test.
+const ZIP = metadataZip([...SAMPLE_COMPONENTS, { componentType: "ApexClass", fullName: "Leaky" }]).toString("base64");
 const LOCAL_KEY = "worker-test-local-store-passphrase";
 
 function task(type: TaskType, payload: Record<string, unknown>, org = "uat"): Task {
