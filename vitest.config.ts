@@ -18,6 +18,13 @@ export default defineConfig({
                 LEASE_SECONDS: "60",
                 ACCEPT_SECONDS: "15",
               },
+              // The local limiter answers about 100 calls a second on a busy 2-core machine, so the
+              // production 1,000 per 10 s window cannot be filled reliably there; the tests check the
+              // keying and the refusal against limits a loaded machine reaches (UNAUTH_LIMIT as deployed).
+              ratelimits: {
+                API_LIMIT: { namespace_id: "1001", simple: { limit: 200, period: 10 } },
+                WEBHOOK_LIMIT: { namespace_id: "1002", simple: { limit: 200, period: 10 } },
+              },
             },
           }),
         ],

@@ -49,12 +49,12 @@ describe("sfdx auth URLs", () => {
   });
 
   it("never quotes the URL in its error message", () => {
-    try {
-      parseSfdxAuthUrl(`force://a:b:${REFRESH}@http://evil.example.com`);
-      expect.unreachable();
-    } catch (err) {
-      expect((err as Error).message).not.toContain(REFRESH);
-    }
+    const bad = `force://a:b:${REFRESH}@http://evil.example.com`;
+    expect(() => parseSfdxAuthUrl(bad)).toThrow(InvalidAuthUrlError);
+    const message = thrownBy(() => parseSfdxAuthUrl(bad)).message;
+    expect(message).toMatch(/https/);
+    expect(message).not.toContain(REFRESH);
+    expect(message).not.toContain("evil.example.com");
   });
 
   it("formats back to a URL that parses to the same credentials", () => {
@@ -64,3 +64,14 @@ describe("sfdx auth URLs", () => {
     expect(parseSfdxAuthUrl(formatSfdxAuthUrl(local))).toEqual(local);
   });
 });
+
+/** The error `fn` throws; fails the test when it throws nothing. */
+function thrownBy(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof Error) return err;
+    throw new Error(`threw a non-Error: ${String(err)}`);
+  }
+  throw new Error("expected it to throw, and it returned");
+}

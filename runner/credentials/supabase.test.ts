@@ -138,10 +138,25 @@ describe("the supabase credential store (real PostgreSQL, real supabase-js, Infi
     await store.close();
   });
 
-  it("sends the service key only as apikey/Authorization headers", () => {
+  it("sends the service key only as apikey/Authorization headers, and only ciphertext in bodies", () => {
+    // The tests above read, wrote, upserted and deleted through supabase-js: all of it is recorded here.
+    const withKey = rest.requests.filter((r) => r.headers.apikey === rest.serviceKey);
+    expect(withKey.length).toBeGreaterThanOrEqual(8);
+    expect(new Set(withKey.map((r) => r.method))).toEqual(new Set(["GET", "POST", "DELETE"]));
+    for (const r of withKey) expect(r.headers.authorization).toBe(`Bearer ${rest.serviceKey}`);
+    const writes = withKey.filter((r) => r.method === "POST");
+    expect(writes.length).toBeGreaterThanOrEqual(3);
+    for (const r of writes) {
+      // An upserted row: sealed auth URL, its IV and key version, and nothing in the clear.
+      const rows = [JSON.parse(r.body)].flat() as Array<Record<string, unknown>>;
+      expect(rows.length).toBeGreaterThan(0);
+      for (const row of rows) expect(Object.keys(row).sort()).toEqual(["alias", "ciphertext", "iv", "key_version", "project", "updated_at"]);
+    }
     for (const r of rest.requests) {
-      expect(r.url).not.toContain(rest.serviceKey);
-      expect(r.body).not.toContain(REFRESH);
+      for (const secret of [rest.serviceKey, REFRESH, "CLIENTSECRET42", `v2${REFRESH}`]) {
+        expect(r.url).not.toContain(secret);
+        expect(r.body).not.toContain(secret);
+      }
     }
   });
 });

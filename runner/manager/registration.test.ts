@@ -80,13 +80,25 @@ describe("registration", () => {
 
   it("heartbeats with its state, free slots and CPU/memory/load, and drains when the answer says so", async () => {
     const m = start({ slots: 2 });
-    await edge.waitFor(() => [...edge.runners.values()][0]?.heartbeats.length >= 2, 10_000, "heartbeats");
-    const beat = [...edge.runners.values()][0].heartbeats[1];
-    expect(beat).toMatchObject({ state: "idle", freeSlots: 2, activeTasks: [] });
-    expect(beat.resources.memoryRssBytes).toBeGreaterThan(0);
-    expect(beat.resources.cpuPercent).toBeGreaterThanOrEqual(0);
-    expect(beat.resources.cpuPercent).toBeLessThanOrEqual(100);
-    expect(beat.resources.load1).toBeGreaterThanOrEqual(0);
+    const beats = () => [...edge.runners.values()][0]?.heartbeats ?? [];
+    await edge.waitFor(() => beats().length >= 2, 10_000, "heartbeats");
+    // Keep one core busy for 1.5 s here (the manager's own process): the next heartbeat samples an
+    // interval that holds it, so its CPU share cannot be 0 (a sampler stuck at 0 fails here).
+    const before = beats().length;
+    const until = Date.now() + 1_500;
+    let x = 0;
+    while (Date.now() < until) x += Math.sqrt(x + 1);
+    // One heartbeat may have been on its way (sampled before the spell); of the next two, one covers it.
+    await edge.waitFor(() => beats().length >= before + 2, 10_000, "two heartbeats after the busy spell");
+    const after = beats().slice(before, before + 2);
+    for (const beat of after) {
+      expect(beat).toMatchObject({ state: "idle", freeSlots: 2, activeTasks: [] });
+      expect(beat.resources.memoryRssBytes).toBeGreaterThan(0);
+      expect(beat.resources.cpuPercent).toBeGreaterThanOrEqual(0);
+      expect(beat.resources.cpuPercent).toBeLessThanOrEqual(100);
+      expect(beat.resources.load1).toBeGreaterThanOrEqual(0);
+    }
+    expect(Math.max(...after.map((b) => b.resources.cpuPercent))).toBeGreaterThan(0);
     edge.queueAction(m.agent.runnerId ?? "", { type: "drain" });
     expect(await m.exit).toBe(0);
     expect(m.logged("draining")[0]).toMatchObject({ reason: "the edge asked this runner to drain" });

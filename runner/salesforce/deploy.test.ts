@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { makeZip } from "../../test/doubles/salesforce-fixtures.ts";
+import { packageXml } from "../../test/doubles/metadata-package.ts";
+import { componentFiles, makeZip, metadataFiles, metadataZip } from "../../test/doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../../test/doubles/salesforce-org.ts";
 import { runOperation } from "./index.ts";
 import { operationHarness } from "./testing.ts";
 
-const ZIP = makeZip({ "package.xml": "<Package/>", "classes/AccountService.cls": "public class AccountService {}" }).toString("base64");
+// Two classes, a custom object and its layout, with their package.xml: four components.
+const ZIP = metadataZip().toString("base64");
 
 describe("deploy, validate and quick-deploy against the Salesforce double (real jsforce)", () => {
   let org: SalesforceOrgDouble;
@@ -168,6 +170,104 @@ describe("deploy, validate and quick-deploy against the Salesforce double (real 
     const out = await runOperation("deploy", payload, (await operationHarness(org)).ctx);
     expect(out.outcome).toBe("failed");
     expect(out.error?.code).toBe("invalid_payload");
+  });
+});
+
+describe("the Salesforce double opens the zip as Salesforce does", () => {
+  let org: SalesforceOrgDouble;
+  beforeAll(async () => {
+    org = await startSalesforceOrg();
+  });
+  afterAll(() => org.close());
+  beforeEach(() => {
+    org.controls.deployPolls = 1;
+    org.controls.componentFailures = [];
+    org.controls.testFailures = [];
+  });
+
+  const deploy = async (zip: Buffer, options: Record<string, unknown> = {}) =>
+    runOperation("deploy", { zipBase64: zip.toString("base64"), ...options }, (await operationHarness(org)).ctx);
+  const failuresOf = (out: { result?: unknown }) => (out.result as { componentFailures: Array<Record<string, unknown>> }).componentFailures;
+
+  it("counts the components the zip holds, at the root or in one folder, stored or deflated", async () => {
+    const two = [
+      { componentType: "ApexClass", fullName: "InvoiceService" },
+      { componentType: "ApexTrigger", fullName: "InvoiceTrigger" },
+    ];
+    for (const zip of [metadataZip(two), metadataZip(two, { folder: "unpackaged" }), metadataZip(two, { deflate: true })]) {
+      const out = await deploy(zip);
+      expect(out.outcome).toBe("succeeded");
+      expect(out.result).toMatchObject({ numberComponentsTotal: 2, numberComponentsDeployed: 2, numberComponentErrors: 0 });
+    }
+    const six = await deploy(
+      metadataZip([
+        ...two,
+        { componentType: "CustomObject", fullName: "Invoice__c" },
+        { componentType: "Layout", fullName: "Invoice__c-Invoice Layout" },
+        { componentType: "PermissionSet", fullName: "Invoicing" },
+        { componentType: "LightningComponentBundle", fullName: "invoiceList" },
+      ]),
+    );
+    expect(six.result).toMatchObject({ numberComponentsTotal: 6, numberComponentsDeployed: 6 });
+  });
+
+  it.each([
+    // Not a single package and no package.xml at the root: each top-level folder is a package without one.
+    ["a zip with no package.xml", makeZip({ "classes/A.cls": "public class A {}" }), "classes/package.xml", "No package.xml found"],
+    ["bytes that are not a zip", Buffer.from("PK but not a zip at all"), "package.xml", "No package.xml found"],
+    [
+      "an empty <Package/> outside the metadata namespace",
+      makeZip({ "package.xml": "<Package/>" }),
+      "package.xml",
+      "Error parsing file: Element {}Package invalid at this location",
+    ],
+    ["a package.xml that is not well-formed XML", makeZip({ "package.xml": "<Package><types>" }), "package.xml", "Error parsing file: Unclosed root tag"],
+  ])("fails a deploy of %s", async (_, zip, fileName, problem) => {
+    const out = await deploy(zip);
+    expect(out.outcome).toBe("failed");
+    expect(out.error?.code).toBe("deploy_failed");
+    expect(out.result).toMatchObject({ status: "Failed", numberComponentsTotal: 0, numberComponentsDeployed: 0, numberComponentErrors: 1 });
+    expect(failuresOf(out)).toEqual([expect.objectContaining({ fileName, problem: expect.stringContaining(problem) })]);
+  });
+
+  it("finds the package one folder down only when the zip is not a single package", async () => {
+    const zip = metadataZip(undefined, { folder: "unpackaged" });
+    expect((await deploy(zip)).outcome).toBe("succeeded");
+    const single = await deploy(zip, { singlePackage: true });
+    expect(failuresOf(single)).toEqual([expect.objectContaining({ fileName: "package.xml", problem: "No package.xml found" })]);
+  });
+
+  it("refuses a file the manifest does not name, a member the zip lacks (unless allowMissingFiles) and an unknown type", async () => {
+    const files = metadataFiles([{ componentType: "ApexClass", fullName: "InvoiceService" }]);
+    const extra = await deploy(makeZip({ ...files, ...componentFiles({ componentType: "ApexClass", fullName: "Stray" }) }));
+    expect(failuresOf(extra)).toEqual([
+      expect.objectContaining({ componentType: "ApexClass", fullName: "Stray", fileName: "classes/Stray.cls", problem: "Not in package.xml" }),
+    ]);
+    const manifest = packageXml({ ApexClass: ["InvoiceService", "Missing"] });
+    const missing = await deploy(makeZip({ ...files, "package.xml": manifest }));
+    expect(failuresOf(missing)).toEqual([
+      expect.objectContaining({
+        componentType: "ApexClass",
+        fullName: "Missing",
+        problem: "An object 'Missing' of type ApexClass was named in package.xml, but was not found in zipped directory",
+      }),
+    ]);
+    const allowed = await deploy(makeZip({ ...files, "package.xml": manifest }), { allowMissingFiles: true });
+    expect(allowed.result).toMatchObject({ status: "Succeeded", numberComponentsTotal: 1 });
+    const unknown = await deploy(makeZip({ ...files, "package.xml": packageXml({ ApexClass: ["InvoiceService"], ApexClasses: ["X"] }) }));
+    expect(failuresOf(unknown)).toEqual([
+      expect.objectContaining({ fileName: "package.xml", problem: "Unknown type name 'ApexClasses' specified in package.xml" }),
+    ]);
+  });
+
+  it("runs the tests of the classes RunSpecifiedTests names, and refuses RunSpecifiedTests without runTests as Salesforce does", async () => {
+    const out = await deploy(metadataZip(), { testLevel: "RunSpecifiedTests", runTests: ["AccountServiceTest"] });
+    expect(out.result).toMatchObject({ status: "Succeeded", numberTestsTotal: 2, numTestsRun: 2 });
+    // The runner's own payload check stops this before Salesforce; sent anyway, Salesforce faults it.
+    const { ctx } = await operationHarness(org);
+    await expect(ctx.conn.metadata.deploy(metadataZip(), { testLevel: "RunSpecifiedTests" })).rejects.toThrow(
+      "INVALID_OPERATION: runTests must not be empty when a testLevel of RunSpecifiedTests is used",
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { makeZip } from "../../test/doubles/salesforce-fixtures.ts";
+import { metadataZip } from "../../test/doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../../test/doubles/salesforce-org.ts";
 import { parseSfdxAuthUrl } from "../credentials/auth-url.ts";
 import { connectOrg, SessionError } from "./connect.ts";
@@ -158,7 +158,7 @@ describe("sessions", () => {
     let refreshed = 0;
     const h = await operationHarness(org, () => refreshed++);
     org.controls.expireSessionsAfter(3);
-    const zip = makeZip({ "package.xml": "<Package/>" }).toString("base64");
+    const zip = metadataZip().toString("base64");
     const out = await runOperation("deploy", { zipBase64: zip }, h.ctx);
     expect(out.outcome).toBe("succeeded");
     expect(refreshed).toBe(1);

@@ -5,13 +5,14 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Task, TaskType } from "../../protocol/task.ts";
-import { makeZip } from "../../test/doubles/salesforce-fixtures.ts";
+import { metadataZip, SAMPLE_COMPONENTS } from "../../test/doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../../test/doubles/salesforce-org.ts";
 import { parseSfdxAuthUrl, type OrgAuth } from "../credentials/auth-url.ts";
 import type { AuthAnswer, ManagerToWorker, WorkerToManager } from "../ipc.ts";
 
 const WORKER = fileURLToPath(new URL("./main.ts", import.meta.url));
-const ZIP = makeZip({ "package.xml": "<Package/>" }).toString("base64");
+// The sample package and the class whose failure quotes credentials in one test.
+const ZIP = metadataZip([...SAMPLE_COMPONENTS, { componentType: "ApexClass", fullName: "Leaky" }]).toString("base64");
 const PROJECT = "prj_01JD0000000000000000000000";
 
 function task(type: TaskType, payload: Record<string, unknown>, org = "uat"): Task {

@@ -17,6 +17,8 @@ export interface FakeWorkerBehaviour {
   outcome?: "succeeded" | "failed" | "canceled";
   /** Put this process's pid, env, argv and execArgv, and every message the manager sent it, in the result. */
   report?: boolean;
+  /** What a later attempt of the task does instead (a requeued task comes back with attempt > 1). */
+  retry?: FakeWorkerBehaviour;
 }
 
 if (!process.send) {
@@ -46,7 +48,8 @@ async function finish(msg: Extract<WorkerToManager, { type: "done" }>): Promise<
 process.on("message", (raw: ManagerToWorker) => {
   received.push(raw);
   if (raw.type === "start") {
-    behaviour = (raw.task.payload.fake ?? {}) as FakeWorkerBehaviour;
+    const first = (raw.task.payload.fake ?? {}) as FakeWorkerBehaviour;
+    behaviour = raw.task.attempt > 1 && first.retry ? first.retry : first;
     if (behaviour.ignoreCancel) process.on("SIGTERM", () => void log("SIGTERM received (ignored)"));
     void run(raw.task.id);
   } else if (raw.type === "cancel") {

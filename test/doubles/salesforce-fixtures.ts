@@ -1,6 +1,11 @@
-// Answers shaped like a real org's: ids with the right key prefixes, identity, limits, a tiny zip.
+// Answers shaped like a real org's: ids with the right key prefixes, identity, limits; and the metadata
+// packages tests deploy (real files and package.xml, zipped).
 import { randomBytes } from "node:crypto";
-import { crc32 } from "node:zlib";
+import { FOLDER_TYPES, packageXml } from "./metadata-package.ts";
+import { METADATA_NS } from "./xml.ts";
+import { makeZip } from "./zip.ts";
+
+export { makeZip };
 
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -75,48 +80,75 @@ export function limits() {
   };
 }
 
-/** A valid zip (stored, no compression) holding the given files. */
-export function makeZip(files: Record<string, string>): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const [name, text] of Object.entries(files)) {
-    const data = Buffer.from(text, "utf8");
-    const nameBuf = Buffer.from(name, "utf8");
-    const crc = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBuf.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(nameBuf.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, nameBuf, data);
-    centrals.push(central, nameBuf);
-    offset += local.length + nameBuf.length + data.length;
-  }
-  const centralSize = centrals.reduce((n, b) => n + b.length, 0);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(Object.keys(files).length, 8);
-  end.writeUInt16LE(Object.keys(files).length, 10);
-  end.writeUInt32LE(centralSize, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, ...centrals, end]);
+/** A component of a test's metadata package: its type and full name (as package.xml names it). */
+export interface PackageComponent {
+  componentType: string;
+  fullName: string;
 }
 
-export const PACKAGE_XML = `<?xml version="1.0" encoding="UTF-8"?>
-<Package xmlns="http://soap.sforce.com/2006/04/metadata">
-    <types><members>*</members><name>ApexClass</name></types>
-    <version>62.0</version>
-</Package>
-`;
+/** The package most tests deploy: two classes, a custom object and its layout (four components). */
+export const SAMPLE_COMPONENTS: PackageComponent[] = [
+  { componentType: "ApexClass", fullName: "AccountService" },
+  { componentType: "ApexClass", fullName: "AccountServiceTest" },
+  { componentType: "CustomObject", fullName: "Invoice__c" },
+  { componentType: "Layout", fullName: "Invoice__c-Invoice Layout" },
+];
+
+const xmlFile = (root: string, inner: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<${root} xmlns="${METADATA_NS}">\n${inner}</${root}>\n`;
+
+/** The files of one component in Metadata API format, as `sf project convert source` writes them. */
+export function componentFiles(c: PackageComponent, version = "62.0"): Record<string, string> {
+  const spec = FOLDER_TYPES[c.componentType];
+  if (!spec) throw new Error(`the doubles write no files for ${c.componentType}`);
+  const meta = (root: string) => xmlFile(root, `    <apiVersion>${version}</apiVersion>\n    <status>Active</status>\n`);
+  switch (c.componentType) {
+    case "ApexClass": {
+      const body = c.fullName.endsWith("Test")
+        ? `@IsTest\nprivate class ${c.fullName} {\n    @IsTest\n    static void creates() {\n        System.assert(true);\n    }\n}\n`
+        : `public with sharing class ${c.fullName} {\n}\n`;
+      return { [`classes/${c.fullName}.cls`]: body, [`classes/${c.fullName}.cls-meta.xml`]: meta("ApexClass") };
+    }
+    case "ApexTrigger":
+      return {
+        [`triggers/${c.fullName}.trigger`]: `trigger ${c.fullName} on Account (before insert) {\n}\n`,
+        [`triggers/${c.fullName}.trigger-meta.xml`]: meta("ApexTrigger"),
+      };
+    case "CustomObject":
+      return {
+        [`objects/${c.fullName}.object`]: xmlFile(
+          "CustomObject",
+          `    <deploymentStatus>Deployed</deploymentStatus>\n    <label>${c.fullName.replace(/__c$/, "")}</label>\n    <nameField>\n        <label>Name</label>\n        <type>Text</type>\n    </nameField>\n    <pluralLabel>${c.fullName.replace(/__c$/, "")}s</pluralLabel>\n    <sharingModel>ReadWrite</sharingModel>\n`,
+        ),
+      };
+    case "LightningComponentBundle":
+    case "AuraDefinitionBundle":
+      return {
+        [`${spec.folder}/${c.fullName}/${c.fullName}.js`]: "export default class {}\n",
+        [`${spec.folder}/${c.fullName}/${c.fullName}.js-meta.xml`]: xmlFile(
+          "LightningComponentBundle",
+          `    <apiVersion>${version}</apiVersion>\n    <isExposed>false</isExposed>\n`,
+        ),
+      };
+    default:
+      return { [`${spec.folder}/${c.fullName}${spec.suffix ?? ""}`]: xmlFile(c.componentType, `    <label>${c.fullName}</label>\n`) };
+  }
+}
+
+/** The files of a metadata package holding these components, with its package.xml, under `folder` ("" for the root). */
+export function metadataFiles(components: PackageComponent[] = SAMPLE_COMPONENTS, opts: { version?: string; folder?: string } = {}): Record<string, string> {
+  const version = opts.version ?? "62.0";
+  const types: Record<string, string[]> = {};
+  const files: Record<string, string> = {};
+  for (const c of components) {
+    types[c.componentType] = [...(types[c.componentType] ?? []), c.fullName];
+    Object.assign(files, componentFiles(c, version));
+  }
+  const all: Record<string, string> = { "package.xml": packageXml(types, version), ...files };
+  const prefix = opts.folder ? `${opts.folder}/` : "";
+  return Object.fromEntries(Object.entries(all).map(([path, text]) => [`${prefix}${path}`, text]));
+}
+
+/** A deployable zip: these components (default the four of SAMPLE_COMPONENTS) and their package.xml. */
+export function metadataZip(components: PackageComponent[] = SAMPLE_COMPONENTS, opts: { version?: string; folder?: string; deflate?: boolean } = {}): Buffer {
+  return makeZip(metadataFiles(components, opts), { deflate: opts.deflate });
+}

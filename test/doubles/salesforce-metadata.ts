@@ -1,16 +1,15 @@
 // The Metadata API (SOAP, /services/Soap/m/<version>) of the org double: deploy, checkDeployStatus,
-// cancelDeploy, deployRecentValidation, retrieve, checkRetrieveStatus. Each async job advances one
-// step per status check, so a test controls how long a deploy "runs" by the number of polls.
-import { makeZip, PACKAGE_XML, sfId } from "./salesforce-fixtures.ts";
+// cancelDeploy, deployRecentValidation, retrieve, checkRetrieveStatus. It reads each call's element
+// (already checked to be a well-formed envelope in the metadata namespace) as the WSDL types it,
+// refuses what Salesforce refuses, and answers a deploy from the zip it was sent. Each async job
+// advances one step per status check, so a test controls how long a deploy "runs" by the polls.
+import { analyzeDeployZip, type Component, type ComponentFailure } from "./metadata-package.ts";
+import { answerRetrieve, type RetrieveJob } from "./metadata-retrieve.ts";
+import { sfId } from "./salesforce-fixtures.ts";
+import { clientFault, Fault, invalidHere, sequence, toXml, xsdBoolean, type XmlObject, type XmlValue } from "./soap.ts";
+import { childNamed, childText, METADATA_NS, qname, type XmlElement } from "./xml.ts";
 
-export interface ComponentFailure {
-  componentType: string;
-  fullName: string;
-  fileName: string;
-  problem: string;
-  lineNumber?: number;
-  columnNumber?: number;
-}
+export type { ComponentFailure };
 export interface TestFailure {
   name: string;
   methodName: string;
@@ -21,62 +20,91 @@ export interface TestFailure {
 export interface MetadataControls {
   /** Status checks answered InProgress before a deploy or retrieve finishes (default 1). */
   deployPolls: number;
-  /** Components every deploy reports (fullName, type). */
-  components: Array<{ componentType: string; fullName: string; fileName: string }>;
-  /** Failures the next deploys report (cleared by the test, not by the double). */
+  /**
+   * Failures the next deploys report for components they hold (cleared by the test, not by the
+   * double). A failure naming a component the deploy does not hold is a mistake in the test: the
+   * double answers it with a 500.
+   */
   componentFailures: ComponentFailure[];
   testFailures: TestFailure[];
-  /** Test methods a deploy with tests runs (className.methodName). */
+  /** The org's Apex test methods (Class.method): RunLocalTests runs them all, RunSpecifiedTests those of the named classes. */
   tests: string[];
 }
 
 export type SoapAnswer = { ok: true; xml: string } | { ok: false; faultcode: string; faultstring: string };
 
+type DeployStatus = "Pending" | "InProgress" | "Succeeded" | "Failed" | "Canceling" | "Canceled";
+
 interface DeployJob {
   id: string;
   checkOnly: boolean;
-  runTests: boolean;
+  /** The test methods this deploy runs (Class.method). */
+  tests: string[];
   polls: number;
-  status: "Pending" | "InProgress" | "Succeeded" | "Failed" | "Canceling" | "Canceled";
+  status: DeployStatus;
   createdDate: string;
+  components: Component[];
+  /** What Salesforce refused in the zip itself: the deploy fails at its first status check. */
+  packageFailures: ComponentFailure[];
   componentFailures: ComponentFailure[];
   testFailures: TestFailure[];
   validationOf?: string;
-  zipBytes: number;
-  options: Record<string, string | string[]>;
+  ignoreWarnings: boolean;
+  rollbackOnError: boolean;
 }
 
-export function escapeXml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+/** DeployOptions' elements in the WSDL's sequence: SOAP takes them in this order only. */
+const DEPLOY_OPTIONS = [
+  "allowMissingFiles",
+  "autoUpdatePackage",
+  "checkOnly",
+  "ignoreWarnings",
+  "performRetrieve",
+  "purgeOnDelete",
+  "rollbackOnError",
+  "runAllTests",
+  "runTests",
+  "singlePackage",
+  "testLevel",
+] as const;
+type DeployOption = (typeof DEPLOY_OPTIONS)[number];
+const TEST_LEVELS = ["NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg"];
+
+interface DeployOptions {
+  flags: Partial<Record<Exclude<DeployOption, "runTests" | "testLevel">, boolean>>;
+  runTests: string[];
+  testLevel?: string;
 }
 
-type XmlValue = string | number | boolean | null | undefined | XmlObject | XmlValue[];
-interface XmlObject {
-  [key: string]: XmlValue;
+function deployOptions(el: XmlElement | undefined): DeployOptions {
+  const options: DeployOptions = { flags: {}, runTests: [] };
+  if (!el) return options;
+  sequence(el, DEPLOY_OPTIONS, ["runTests"]);
+  for (const child of el.children) {
+    const name = child.local as DeployOption;
+    if (name === "runTests") options.runTests.push(child.text.trim());
+    else if (name === "testLevel") {
+      if (!TEST_LEVELS.includes(child.text.trim())) throw clientFault(`'${child.text.trim()}' is not a valid value for the enum 'TestLevel'`);
+      options.testLevel = child.text.trim();
+    } else options.flags[name] = xsdBoolean(child);
+  }
+  if (options.testLevel === "RunSpecifiedTests" && !options.runTests.some(Boolean)) {
+    throw new Fault("sf:INVALID_OPERATION", "INVALID_OPERATION: runTests must not be empty when a testLevel of RunSpecifiedTests is used");
+  }
+  return options;
 }
 
-export function toXml(name: string, value: XmlValue): string {
-  if (value === undefined) return "";
-  if (Array.isArray(value)) return value.map((v) => toXml(name, v)).join("");
-  if (value === null) return `<${name} xsi:nil="true"/>`;
-  if (typeof value === "object")
-    return `<${name}>${Object.entries(value)
-      .map(([k, v]) => toXml(k, v))
-      .join("")}</${name}>`;
-  return `<${name}>${escapeXml(String(value))}</${name}>`;
+function base64Of(el: XmlElement): Buffer {
+  const text = el.text.replace(/\s+/g, "");
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) throw clientFault("Unable to parse the base64Binary value of ZipFile");
+  return Buffer.from(text, "base64");
 }
 
-/** Values of <tag>…</tag> in a request body (the double reads jsforce's envelopes, which it knows). */
-export function tagValues(body: string, tag: string): string[] {
-  const out: string[] = [];
-  const re = new RegExp(`<${tag}(?:\\s[^>]*)?>([\\s\\S]*?)</${tag}>`, "g");
-  for (let m = re.exec(body); m; m = re.exec(body)) out.push(m[1]);
-  return out;
-}
+const DONE: DeployStatus[] = ["Succeeded", "Failed", "Canceled"];
 
 export function createMetadataApi(controls: MetadataControls) {
   const deploys = new Map<string, DeployJob>();
-  const retrieves = new Map<string, { id: string; polls: number; types: Array<{ name: string; members: string[] }> }>();
+  const retrieves = new Map<string, RetrieveJob>();
   const now = () => new Date().toISOString();
   const USER = { createdBy: "0055g00000AbCdEAAA", createdByName: "Integration User" };
 
@@ -85,8 +113,12 @@ export function createMetadataApi(controls: MetadataControls) {
       job.status = "Canceled";
       return;
     }
-    if (job.status === "Succeeded" || job.status === "Failed" || job.status === "Canceled") return;
+    if (DONE.includes(job.status)) return;
     job.polls += 1;
+    if (job.packageFailures.length) {
+      job.status = "Failed";
+      return;
+    }
     if (job.polls <= controls.deployPolls) {
       job.status = "InProgress";
       return;
@@ -95,68 +127,71 @@ export function createMetadataApi(controls: MetadataControls) {
   };
 
   const deployResult = (job: DeployJob, includeDetails: boolean): XmlObject => {
-    const done = ["Succeeded", "Failed", "Canceled"].includes(job.status);
-    const total = controls.components.length;
+    const done = DONE.includes(job.status);
+    const failures = [...job.packageFailures, ...job.componentFailures];
+    const total = job.components.length;
     const fraction = done ? 1 : Math.min(job.polls / (controls.deployPolls + 1), 1);
-    const deployed = job.status === "Canceled" ? 0 : Math.floor(total * fraction) - (done ? job.componentFailures.length : 0);
-    const testsTotal = job.runTests ? controls.tests.length : 0;
-    const testsDone = Math.floor(testsTotal * fraction);
+    const failedNames = new Set(job.componentFailures.map((f) => `${f.componentType}:${f.fullName}`));
+    const succeeded = job.packageFailures.length ? [] : job.components.filter((c) => !failedNames.has(`${c.componentType}:${c.fullName}`));
+    const deployed = job.status === "Canceled" || job.packageFailures.length ? 0 : done ? succeeded.length : Math.floor(total * fraction);
+    const testsTotal = job.tests.length;
+    const testsDone = done ? testsTotal : Math.floor(testsTotal * fraction);
     const failedTests = new Set(job.testFailures.map((f) => `${f.name}.${f.methodName}`));
+    const ran = job.tests.length > 0 && done && job.status !== "Canceled" && !job.packageFailures.length;
     const details: XmlObject = {
       componentSuccesses:
         done && job.status !== "Canceled"
-          ? controls.components
-              .filter((c) => !job.componentFailures.some((f) => f.fullName === c.fullName))
-              .map((c) => ({
-                changed: true,
-                componentType: c.componentType,
-                created: false,
-                createdDate: job.createdDate,
-                deleted: false,
-                fileName: c.fileName,
-                fullName: c.fullName,
-                id: sfId("01p"),
-                success: true,
-              }))
+          ? succeeded.map((c) => ({
+              changed: !c.deleted,
+              componentType: c.componentType,
+              created: false,
+              createdDate: job.createdDate,
+              deleted: Boolean(c.deleted),
+              fileName: c.fileName,
+              fullName: c.fullName,
+              id: sfId("01p"),
+              success: true,
+            }))
           : [],
-      componentFailures: job.componentFailures.map((f) => ({
-        changed: false,
-        columnNumber: f.columnNumber ?? 1,
-        componentType: f.componentType,
-        created: false,
-        createdDate: job.createdDate,
-        deleted: false,
-        fileName: f.fileName,
-        fullName: f.fullName,
-        lineNumber: f.lineNumber ?? 1,
-        problem: f.problem,
-        problemType: "Error",
-        success: false,
-      })),
-      runTestResult:
-        job.runTests && done
-          ? {
-              numFailures: job.testFailures.length,
-              numTestsRun: testsTotal,
-              totalTime: 1234,
-              failures: job.testFailures.map((f) => ({
-                id: sfId("01p"),
-                message: f.message,
-                methodName: f.methodName,
-                name: f.name,
-                namespace: null,
-                packageName: f.name,
-                stackTrace: f.stackTrace ?? `Class.${f.name}.${f.methodName}: line 12, column 1`,
-                time: 41,
-                type: "Class",
-              })),
-              successes: controls.tests
-                .filter((t) => !failedTests.has(t))
-                .map((t) => ({ id: sfId("01p"), methodName: t.split(".")[1], name: t.split(".")[0], namespace: null, time: 17 })),
-              codeCoverage: [],
-              codeCoverageWarnings: [],
-            }
-          : undefined,
+      componentFailures: done
+        ? failures.map((f) => ({
+            changed: false,
+            columnNumber: f.columnNumber,
+            componentType: f.componentType,
+            created: false,
+            createdDate: job.createdDate,
+            deleted: false,
+            fileName: f.fileName,
+            fullName: f.fullName,
+            lineNumber: f.lineNumber,
+            problem: f.problem,
+            problemType: "Error",
+            success: false,
+          }))
+        : [],
+      runTestResult: ran
+        ? {
+            numFailures: job.testFailures.length,
+            numTestsRun: testsTotal,
+            totalTime: 1234,
+            failures: job.testFailures.map((f) => ({
+              id: sfId("01p"),
+              message: f.message,
+              methodName: f.methodName,
+              name: f.name,
+              namespace: null,
+              packageName: f.name,
+              stackTrace: f.stackTrace ?? `Class.${f.name}.${f.methodName}: line 12, column 1`,
+              time: 41,
+              type: "Class",
+            })),
+            successes: job.tests
+              .filter((t) => !failedTests.has(t))
+              .map((t) => ({ id: sfId("01p"), methodName: t.split(".")[1], name: t.split(".")[0], namespace: null, time: 17 })),
+            codeCoverage: [],
+            codeCoverageWarnings: [],
+          }
+        : undefined,
     };
     return {
       checkOnly: job.checkOnly,
@@ -165,123 +200,130 @@ export function createMetadataApi(controls: MetadataControls) {
       createdDate: job.createdDate,
       details: includeDetails ? details : undefined,
       done,
-      errorMessage: job.status === "Failed" && !job.componentFailures.length && !job.testFailures.length ? "Deployment failed" : undefined,
       id: job.id,
-      ignoreWarnings: job.options.ignoreWarnings === "true",
+      ignoreWarnings: job.ignoreWarnings,
       lastModifiedDate: now(),
-      numberComponentErrors: done ? job.componentFailures.length : 0,
-      numberComponentsDeployed: Math.max(deployed, 0),
+      numberComponentErrors: done ? failures.length : 0,
+      numberComponentsDeployed: deployed,
       numberComponentsTotal: total,
-      numberTestErrors: done ? job.testFailures.length : 0,
-      numberTestsCompleted: testsDone - (done ? job.testFailures.length : 0),
+      numberTestErrors: ran ? job.testFailures.length : 0,
+      numberTestsCompleted: ran ? testsTotal - job.testFailures.length : testsDone,
       numberTestsTotal: testsTotal,
-      rollbackOnError: job.options.rollbackOnError !== "false",
-      runTestsEnabled: job.runTests,
+      rollbackOnError: job.rollbackOnError,
+      runTestsEnabled: job.tests.length > 0,
       startDate: job.createdDate,
-      stateDetail: done ? undefined : job.runTests && fraction > 0.5 ? "Running Test: FooTest.testOne" : "Processing Type: ApexClass",
+      stateDetail: done ? undefined : job.tests.length && fraction > 0.5 ? `Running Test: ${job.tests[0]}` : "Processing Type: ApexClass",
       status: job.status,
       success: job.status === "Succeeded",
     };
   };
 
-  const newDeploy = (body: string, validationOf?: DeployJob): DeployJob => {
-    const options: Record<string, string | string[]> = {};
-    const optsXml = tagValues(body, "DeployOptions")[0] ?? "";
-    for (const name of ["checkOnly", "testLevel", "ignoreWarnings", "rollbackOnError", "singlePackage", "purgeOnDelete", "allowMissingFiles"]) {
-      const v = tagValues(optsXml, name)[0];
-      if (v !== undefined) options[name] = v;
+  /** The injected failures of components this deploy holds; one it does not hold is the test's mistake. */
+  const injectedFailures = (components: Component[]): ComponentFailure[] => {
+    for (const f of controls.componentFailures) {
+      if (!components.some((c) => c.componentType === f.componentType && c.fullName === f.fullName)) {
+        throw new Error(`controls.componentFailures names ${f.componentType} ${f.fullName}, which this deploy does not hold`);
+      }
     }
-    options.runTests = tagValues(optsXml, "runTests");
-    const testLevel = String(options.testLevel ?? "NoTestRun");
-    const checkOnly = options.checkOnly === "true";
+    return [...controls.componentFailures];
+  };
+
+  const startDeploy = (op: XmlElement): DeployJob => {
+    sequence(op, ["ZipFile", "DeployOptions"]);
+    const zipEl = childNamed(op, "ZipFile");
+    if (!zipEl) throw clientFault(`Element ${qname({ ns: METADATA_NS, local: "ZipFile" })} is missing in deploy`);
+    const zip = base64Of(zipEl);
+    const options = deployOptions(childNamed(op, "DeployOptions"));
+    const { components, failures } = analyzeDeployZip(zip, {
+      singlePackage: options.flags.singlePackage ?? false,
+      allowMissingFiles: options.flags.allowMissingFiles ?? false,
+    });
+    const level = options.testLevel ?? "NoTestRun";
+    const classes = new Set(options.runTests);
+    const tests = level === "NoTestRun" ? [] : level === "RunSpecifiedTests" ? controls.tests.filter((t) => classes.has(t.split(".")[0])) : [...controls.tests];
     const job: DeployJob = {
       id: sfId("0Af"),
-      checkOnly,
-      runTests: !validationOf && testLevel !== "NoTestRun",
+      checkOnly: options.flags.checkOnly ?? false,
+      tests,
       polls: 0,
       status: "Pending",
       createdDate: now(),
-      componentFailures: validationOf ? [] : [...controls.componentFailures],
-      testFailures: validationOf || testLevel === "NoTestRun" ? [] : [...controls.testFailures],
-      validationOf: validationOf?.id,
-      zipBytes: Buffer.from(tagValues(body, "ZipFile")[0] ?? "", "base64").length,
-      options,
+      components,
+      packageFailures: failures,
+      componentFailures: failures.length ? [] : injectedFailures(components),
+      testFailures: controls.testFailures.filter((f) => tests.includes(`${f.name}.${f.methodName}`)),
+      ignoreWarnings: options.flags.ignoreWarnings ?? false,
+      rollbackOnError: options.flags.rollbackOnError ?? true,
     };
     deploys.set(job.id, job);
     return job;
   };
 
-  const fault = (faultcode: string, faultstring: string): SoapAnswer => ({ ok: false, faultcode, faultstring });
   const ok = (method: string, result: XmlValue): SoapAnswer => ({ ok: true, xml: toXml(`${method}Response`, { result }) });
+  const deployOf = (id: string | undefined) => {
+    const job = deploys.get(id?.trim() ?? "");
+    if (!job) throw new Fault("sf:INVALID_ID_FIELD", "INVALID_ID_FIELD: Invalid Id for deploy");
+    return job;
+  };
 
-  function invoke(method: string, body: string): SoapAnswer {
-    switch (method) {
+  function call(op: XmlElement): SoapAnswer {
+    switch (op.local) {
       case "deploy": {
-        if (!tagValues(body, "ZipFile")[0]) return fault("sf:INVALID_ZIP", "INVALID_ZIP: the zip file is empty");
-        const job = newDeploy(body);
-        return ok(method, { done: false, id: job.id, state: "Queued" });
+        const job = startDeploy(op);
+        return ok("deploy", { done: false, id: job.id, state: "Queued" });
       }
       case "checkDeployStatus": {
-        const job = deploys.get(tagValues(body, "asyncProcessId")[0] ?? "");
-        if (!job) return fault("sf:INVALID_ID_FIELD", "INVALID_ID_FIELD: Invalid Id for deploy");
+        sequence(op, ["asyncProcessId", "includeDetails"]);
+        const job = deployOf(childText(op, "asyncProcessId"));
         advance(job);
-        return ok(method, deployResult(job, tagValues(body, "includeDetails")[0] === "true"));
+        const details = childNamed(op, "includeDetails");
+        return ok("checkDeployStatus", deployResult(job, details ? xsdBoolean(details) : false));
       }
       case "cancelDeploy": {
-        const job = deploys.get(tagValues(body, "id")[0] ?? "");
-        if (!job) return fault("sf:INVALID_ID_FIELD", "INVALID_ID_FIELD: Invalid Id for deploy");
-        if (["Succeeded", "Failed", "Canceled"].includes(job.status)) {
-          return fault("sf:INVALID_ID_FIELD", `INVALID_ID_FIELD: deployment ${job.id} is already done`);
-        }
+        // The WSDL calls the id "String"; jsforce sends it as "id". Either is taken.
+        const idEl = childNamed(op, "String") ?? childNamed(op, "id");
+        if (op.children.length !== 1 || !idEl) throw invalidHere(op.children[1] ?? op);
+        const job = deployOf(idEl.text);
+        if (DONE.includes(job.status)) throw new Fault("sf:INVALID_ID_FIELD", `INVALID_ID_FIELD: deployment ${job.id} is already done`);
         job.status = "Canceling";
-        return ok(method, { done: false, id: job.id });
+        return ok("cancelDeploy", { done: false, id: job.id });
       }
       case "deployRecentValidation": {
-        const validated = deploys.get(tagValues(body, "validationId")[0] ?? "");
+        sequence(op, ["validationId"]);
+        const validated = deploys.get(childText(op, "validationId")?.trim() ?? "");
         if (!validated?.checkOnly || validated.status !== "Succeeded") {
-          return fault("sf:INVALID_CROSS_REFERENCE_KEY", "INVALID_CROSS_REFERENCE_KEY: invalid cross reference id");
+          throw new Fault("sf:INVALID_CROSS_REFERENCE_KEY", "INVALID_CROSS_REFERENCE_KEY: invalid cross reference id");
         }
-        const job = newDeploy("", validated);
-        return ok(method, job.id);
+        const job: DeployJob = {
+          ...validated,
+          id: sfId("0Af"),
+          checkOnly: false,
+          tests: [],
+          polls: 0,
+          status: "Pending",
+          createdDate: now(),
+          componentFailures: [],
+          testFailures: [],
+          validationOf: validated.id,
+        };
+        deploys.set(job.id, job);
+        return ok("deployRecentValidation", job.id);
       }
-      case "retrieve": {
-        const types = tagValues(body, "types").map((t) => ({ name: tagValues(t, "name")[0] ?? "", members: tagValues(t, "members") }));
-        const id = sfId("09S");
-        retrieves.set(id, { id, polls: 0, types });
-        return ok(method, { done: false, id, state: "Queued" });
-      }
-      case "checkRetrieveStatus": {
-        const job = retrieves.get(tagValues(body, "asyncProcessId")[0] ?? "");
-        if (!job) return fault("sf:INVALID_ID_FIELD", "INVALID_ID_FIELD: Invalid Id for retrieve");
-        job.polls += 1;
-        const done = job.polls > controls.deployPolls;
-        const files: Record<string, string> = { "unpackaged/package.xml": PACKAGE_XML };
-        for (const t of job.types) for (const m of t.members) files[`unpackaged/classes/${m}.cls`] = `public class ${m} {}\n`;
-        return ok(method, {
-          done,
-          fileProperties: done
-            ? Object.keys(files).map((f) => ({
-                createdById: USER.createdBy,
-                createdByName: USER.createdByName,
-                createdDate: now(),
-                fileName: f,
-                fullName: f.replace(/^unpackaged\/(classes\/)?/, "").replace(/\.(cls|xml)$/, ""),
-                id: sfId("01p"),
-                lastModifiedById: USER.createdBy,
-                lastModifiedByName: USER.createdByName,
-                lastModifiedDate: now(),
-                manageableState: "unmanaged",
-                type: f.endsWith(".cls") ? "ApexClass" : "Package",
-              }))
-            : [],
-          id: job.id,
-          status: done ? "Succeeded" : "InProgress",
-          success: done,
-          zipFile: done ? makeZip(files).toString("base64") : undefined,
-        });
-      }
+      case "retrieve":
+      case "checkRetrieveStatus":
+        return ok(op.local, answerRetrieve(op, retrieves, controls.deployPolls, USER));
       default:
-        return fault("sf:INVALID_OPERATION", `INVALID_OPERATION: ${method} is not supported by this double`);
+        throw clientFault(`No operation available for request ${qname(op)}, please check the WSDL for the service.`);
+    }
+  }
+
+  /** Answers one Metadata API call: its result, or the SOAP fault Salesforce would send. */
+  function invoke(op: XmlElement): SoapAnswer {
+    try {
+      return call(op);
+    } catch (err) {
+      if (err instanceof Fault) return { ok: false, faultcode: err.faultcode, faultstring: err.faultstring };
+      throw err;
     }
   }
 

@@ -6,7 +6,9 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { close, listen, sendJson, type RecordedRequest } from "./http.ts";
 import { API_VERSIONS, identity, limits, sfId, versions } from "./salesforce-fixtures.ts";
-import { createMetadataApi, escapeXml, tagValues, type ComponentFailure, type MetadataControls, type TestFailure } from "./salesforce-metadata.ts";
+import { createMetadataApi, type ComponentFailure, type MetadataControls, type TestFailure } from "./salesforce-metadata.ts";
+import { Fault, readSoapRequest, sendSoapFault, soapEnvelope, type SoapRequest } from "./soap.ts";
+import { METADATA_NS, qname } from "./xml.ts";
 
 export type { ComponentFailure, TestFailure };
 
@@ -69,19 +71,6 @@ interface TestRun {
   items: string[];
 }
 
-function soapEnvelope(inner: string): string {
-  return (
-    '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" ' +
-    'xmlns="http://soap.sforce.com/2006/04/metadata" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
-    `<soapenv:Body>${inner}</soapenv:Body></soapenv:Envelope>`
-  );
-}
-
-function soapFault(res: ServerResponse, faultcode: string, faultstring: string): void {
-  res.writeHead(500, { "content-type": "text/xml;charset=UTF-8" });
-  res.end(soapEnvelope(`<soapenv:Fault><faultcode>${faultcode}</faultcode><faultstring>${escapeXml(faultstring)}</faultstring></soapenv:Fault>`));
-}
-
 export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promise<SalesforceOrgDouble> {
   const orgId = "00D5g000004ABCDEAA";
   const userId = "0055g00000AbCdEAAA";
@@ -99,12 +88,6 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
 
   const controls: SalesforceControls = {
     deployPolls: 1,
-    components: [
-      { componentType: "ApexClass", fullName: "AccountService", fileName: "classes/AccountService.cls" },
-      { componentType: "ApexClass", fullName: "AccountServiceTest", fileName: "classes/AccountServiceTest.cls" },
-      { componentType: "CustomObject", fullName: "Invoice__c", fileName: "objects/Invoice__c.object" },
-      { componentType: "Layout", fullName: "Invoice__c-Invoice Layout", fileName: "layouts/Invoice__c-Invoice Layout.layout" },
-    ],
     componentFailures: [],
     testFailures: [],
     tests: ["AccountServiceTest.testCreate", "AccountServiceTest.testUpdate", "InvoiceTest.testTotals"],
@@ -317,18 +300,27 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
       }
       const soap = /^\/services\/Soap\/m\/(\d+\.\d)$/.exec(u.pathname);
       if (soap && req.method === "POST") {
-        if (!API_VERSIONS.includes(soap[1])) return soapFault(res, "sf:UNSUPPORTED_API_VERSION", `UNSUPPORTED_API_VERSION: ${soap[1]}`);
-        if (!authorize(tagValues(body, "sessionId")[0])) {
-          return soapFault(
+        if (!API_VERSIONS.includes(soap[1])) return sendSoapFault(res, "sf:UNSUPPORTED_API_VERSION", `UNSUPPORTED_API_VERSION: ${soap[1]}`);
+        let request: SoapRequest;
+        try {
+          request = readSoapRequest(body);
+        } catch (err) {
+          if (err instanceof Fault) return sendSoapFault(res, err.faultcode, err.faultstring);
+          throw err;
+        }
+        if (request.call.ns !== METADATA_NS) {
+          return sendSoapFault(res, "soapenv:Client", `No operation available for request ${qname(request.call)}, please check the WSDL for the service.`);
+        }
+        // Salesforce reads the session from the SOAP header's SessionHeader only.
+        if (!authorize(request.sessionId)) {
+          return sendSoapFault(
             res,
             "sf:INVALID_SESSION_ID",
             "INVALID_SESSION_ID: Invalid Session ID found in SessionHeader: Illegal Session. Session not found, missing session hash",
           );
         }
-        const bodyXml = /<soapenv:Body[^>]*>([\s\S]*)<\/soapenv:Body>/.exec(body)?.[1] ?? "";
-        const method = /^<(\w+)[\s>]/.exec(bodyXml)?.[1] ?? "";
-        const answer = metadata.invoke(method, bodyXml);
-        if (!answer.ok) return soapFault(res, answer.faultcode, answer.faultstring);
+        const answer = metadata.invoke(request.call);
+        if (!answer.ok) return sendSoapFault(res, answer.faultcode, answer.faultstring);
         res.writeHead(200, { "content-type": "text/xml;charset=UTF-8" });
         return res.end(soapEnvelope(answer.xml));
       }

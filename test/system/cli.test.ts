@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EdgeClient } from "../../protocol/client.ts";
-import type { Task, TaskEvent } from "../../protocol/index.ts";
+import type { EventsPage, Task, TaskEvent } from "../../protocol/index.ts";
+import { FAKE_WORKER } from "../../runner/manager/testing.ts";
 import { cli, startCli } from "./cli-process.ts";
 import { createProject, startEdge, type Edge } from "./edge-process.ts";
 import { takeTask } from "./runner-api.ts";
@@ -298,12 +299,19 @@ describe("sfp-edge org register and runner start (this machine's side)", () => {
     expect(body.orgs.find((o) => o.alias === "acme-prod")).toMatchObject({ pool: "prod-pool", instanceUrl: "https://acme.my.salesforce.com" });
   });
 
-  it("starts a runner manager that registers with a fresh token and drains on SIGTERM", async () => {
+  it("starts a runner manager that registers with a fresh token and, on SIGTERM, drains: the running job finishes, then it exits 0", async () => {
     const dir = await mkdtemp(join(tmpdir(), "sfp-cli-runner-"));
+    // A job for this runner's pool, done by the fake worker: it logs a line, then works for 3 s.
+    await api.request("PUT", `/v1/projects/${project}/orgs/cli-runner-org`, { body: { pool: "cli-runner-pool" } });
+    const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, {
+      body: { type: "deploy", org: "cli-runner-org", payload: { fake: { events: 1, sleepMs: 3_000 } } },
+    });
+    const taskId = body.task.id;
     const env = {
       SFP_RUNNER_STATE_FILE: join(dir, "state.json"),
       SFP_LOCAL_CREDENTIALS_FILE: join(dir, "credentials.json"),
       SFP_LOCAL_CREDENTIALS_KEY: "runner-test-passphrase",
+      SFP_WORKER_ENTRY: FAKE_WORKER,
     };
     const runner = startCli(
       ["--config-dir", configDir, "runner", "start", "--pool", "cli-runner-pool", "--name", "cli-started", "--listen", "127.0.0.1:0"],
@@ -319,11 +327,23 @@ describe("sfp-edge org register and runner start (this machine's side)", () => {
           { timeout: 30_000, interval: 250 },
         )
         .toMatchObject({ pool: "cli-runner-pool" });
+      // The worker has the job (its first log line reached the edge) before the signal.
+      await expect
+        .poll(
+          async () =>
+            (await api.request<EventsPage>("GET", `/v1/tasks/${taskId}/events`)).body.events.some((e) => e.type === "log" && e.lines.includes("line 1")),
+          { timeout: 60_000, interval: 250 },
+        )
+        .toBe(true);
     } finally {
       runner.child.kill("SIGTERM");
     }
     expect(await runner.exit).toBe(0);
-  });
+    // It drained rather than stopped: the job ran to its end and succeeded.
+    const { body: after } = await api.request<{ task: Task }>("GET", `/v1/tasks/${taskId}`);
+    expect(after.task).toMatchObject({ status: "succeeded", attempt: 1 });
+    expect(runner.stdout()).toMatch(/"msg":"draining"/);
+  }, 120_000);
 });
 
 describe("sfp-edge webhook-source put", () => {

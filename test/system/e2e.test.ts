@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EdgeClient } from "../../protocol/client.ts";
 import type { EventsPage, ServerMessage, Task, TaskEvent } from "../../protocol/index.ts";
 import { registerOrg } from "../../runner/credentials/index.ts";
-import { makeZip } from "../doubles/salesforce-fixtures.ts";
+import { metadataZip } from "../doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
 import { cli, startCli } from "./cli-process.ts";
 import { chromiumAvailable, openDashboard } from "./dashboard-browser.ts";
@@ -24,12 +24,12 @@ const haveChromium = chromiumAvailable("the dashboard checks of test/system/e2e.
 
 const CREDENTIALS_KEY = `e2e-local-store-key-${crypto.randomUUID()}`;
 const WEBHOOK_SECRET = `github-webhook-secret-${crypto.randomUUID()}`;
-const ZIP = makeZip({
-  "package.xml": '<?xml version="1.0" encoding="UTF-8"?><Package xmlns="http://soap.sforce.com/2006/04/metadata"><version>62.0</version></Package>',
-  "classes/AccountService.cls": "public with sharing class AccountService {}",
-}).toString("base64");
+/** Two classes, a custom object and its layout, with their package.xml: the "4 components" below. */
+const ZIP = metadataZip().toString("base64");
 /** Status checks a deploy stays InProgress: in effect until the test lowers it again. */
 const HOLD = 1_000_000;
+/** The longest any one step may take on a loaded machine; a test's timeout covers all of its steps. */
+const STEP_MS = 90_000;
 
 let root: string;
 let org: SalesforceOrgDouble;
@@ -63,7 +63,7 @@ beforeAll(async () => {
     credentialsFile,
     credentialsKey: CREDENTIALS_KEY,
   });
-  await manager.waitForLog("registered", 90_000);
+  await manager.waitForLog("registered", STEP_MS);
 
   const { body: put } = await api.request<{ source: { url: string } }>("PUT", `/v1/projects/${project}/webhook-sources/github-main`, {
     body: {
@@ -135,7 +135,7 @@ async function deployRunning(before: number): Promise<string> {
       const id = org.deployIds()[before];
       return id && org.requests.some((r) => r.body.includes("<checkDeployStatus>") && r.body.includes(id)) ? id : undefined;
     },
-    90_000,
+    STEP_MS,
     "the worker to start a deploy and check on it",
   );
 }
@@ -144,18 +144,19 @@ const statusChecks = (deployId: string) => org.requests.filter((r) => r.body.inc
 
 async function dashboardShows(id: string, status: string): Promise<void> {
   if (!page) return;
-  await page.waitForSelector(`#tasks tr[data-id="${id}"][data-status="${status}"]`, { timeout: 90_000 });
+  await page.waitForSelector(`#tasks tr[data-id="${id}"][data-status="${status}"]`, { timeout: STEP_MS });
 }
 
 // ── the tests ──────────────────────────────────────────────────────────────────────────────────────
 
-describe("a signed GitHub push, end to end", () => {
+// Each test: five bounded steps and the watch's end.
+describe("a signed GitHub push, end to end", { timeout: 6 * STEP_MS }, () => {
   it("deploys through the runner to Salesforce and succeeds, as the CLI's watch (exit 0) and the dashboard both show live", async () => {
     org.controls.deployPolls = HOLD;
     const deploysBefore = org.deployIds().length;
     const id = await push();
     const watch = startCli(["--config-dir", configDir, "task", "watch", id]);
-    await watch.waitFor(/\[status\] running/, "stdout", 90_000);
+    await watch.waitFor(/\[status\] running/, "stdout", STEP_MS);
     const deployId = await deployRunning(deploysBefore);
     await dashboardShows(id, "running");
 
@@ -187,7 +188,7 @@ describe("a signed GitHub push, end to end", () => {
     const deploysBefore = org.deployIds().length;
     const id = await push();
     const watch = startCli(["--config-dir", configDir, "task", "watch", id]);
-    await watch.waitFor(/\[status\] running/, "stdout", 90_000);
+    await watch.waitFor(/\[status\] running/, "stdout", STEP_MS);
     await deployRunning(deploysBefore);
     await dashboardShows(id, "running");
 
@@ -200,7 +201,8 @@ describe("a signed GitHub push, end to end", () => {
   });
 });
 
-describe("a desktop client on the task WebSocket", () => {
+// Seven bounded steps and two socket closes.
+describe("a desktop client on the task WebSocket", { timeout: 9 * STEP_MS }, () => {
   /** A socket as a desktop app opens it: Node's WebSocket (undici) with the Authorization header. */
   function openTaskSocket(
     id: string,
@@ -220,7 +222,7 @@ describe("a desktop client on the task WebSocket", () => {
       ws,
       messages,
       closed,
-      next: (match, what) => waitFor(() => messages.find(match), 90_000, what),
+      next: (match, what) => waitFor(() => messages.find(match), STEP_MS, what),
     };
   }
   const seqsOf = (ms: ServerMessage[]) => ms.flatMap((m) => (m.type === "event" ? [m.seq] : []));
@@ -257,13 +259,13 @@ describe("a desktop client on the task WebSocket", () => {
     org.controls.deployPolls = 4 * checks + 3;
     const moved = await waitFor(
       async () => (await events(id)).find((e) => e.seq > n && e.type === "progress" && (e.percent ?? 0) >= 25),
-      90_000,
+      STEP_MS,
       "progress made while the client was away",
     );
     org.controls.deployPolls = HOLD;
     await waitFor(
       async () => (await events(id)).some((e) => e.seq > moved.seq && e.type === "log" && e.lines.some((l) => l.includes("0/4 components"))),
-      90_000,
+      STEP_MS,
       "the deploy to stall again",
     );
 
@@ -272,7 +274,7 @@ describe("a desktop client on the task WebSocket", () => {
     const hello = await second.next((m) => m.type === "hello", "the second hello");
     second.ws.send(JSON.stringify({ type: "resume", after: n }));
     const lastMissed = hello.type === "hello" ? hello.lastSeq : 0;
-    await waitFor(() => seqsOf(second.messages).includes(lastMissed), 90_000, `the replay up to seq ${lastMissed}`);
+    await waitFor(() => seqsOf(second.messages).includes(lastMissed), STEP_MS, `the replay up to seq ${lastMissed}`);
 
     // Then live: the deploy finishes while the resumed socket listens.
     org.controls.deployPolls = 0;

@@ -18,6 +18,8 @@ interface ManagerProcess {
   child: ChildProcess;
   records: Record<string, unknown>[];
   stdout: string[];
+  /** Everything the manager (and the workers it forks, which inherit it) wrote to stderr. */
+  stderr(): string;
   exit: Promise<number | null>;
   waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
@@ -79,6 +81,7 @@ function startManager(extraEnv: Record<string, string> = {}): ManagerProcess {
     child,
     records,
     stdout,
+    stderr: () => stderr,
     exit,
     waitForLog: (msg, timeoutMs = 15_000) => {
       const seen = records.find((r) => r.msg === msg);
@@ -148,11 +151,12 @@ describe("the runner manager process", () => {
     expect(await m.exit).toBe(0);
     expect(m.stdout.length).toBeGreaterThan(5);
     for (const line of m.stdout) expect(() => JSON.parse(line)).not.toThrow();
-    const text = m.stdout.join("\n");
     const registration = (edge.callsTo("POST", /\/v1\/runners\/register$/)[0].body as { registrationToken: string }).registrationToken;
-    for (const secret of [registration, [...edge.runners.values()][0].token, edge.task(taskId).jobToken ?? "", ORIGIN_TOKEN, LOCAL_KEY]) {
-      expect(text).not.toContain(secret);
-    }
+    const secrets = [registration, [...edge.runners.values()][0].token, edge.task(taskId).jobToken ?? "", ORIGIN_TOKEN, LOCAL_KEY];
+    expect(secrets.every((s) => s.length >= 16)).toBe(true);
+    // Both streams: stdout is the JSON log; stderr must stay empty (nothing is printed around the logger).
+    for (const text of [m.stdout.join("\n"), m.stderr()]) for (const secret of secrets) expect(text).not.toContain(secret);
+    expect(m.stderr()).toBe("");
     expect(m.records.find((r) => r.msg === "job ended")).toMatchObject({ taskId, outcome: "succeeded" });
   });
 

@@ -14,7 +14,7 @@ import { EdgeClient } from "../../protocol/client.ts";
 import type { EventsPage, Task } from "../../protocol/index.ts";
 import { registerOrg } from "../../runner/credentials/index.ts";
 import { freePort } from "../doubles/free-port.ts";
-import { makeZip } from "../doubles/salesforce-fixtures.ts";
+import { metadataZip } from "../doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
 import { startEdgeRecorder, type EdgeRecorder } from "./edge-recorder.ts";
 import { createProject, startEdge, type Edge } from "./edge-process.ts";
@@ -27,13 +27,14 @@ if (caddyMissing) {
   console.warn(`\n*** SKIPPING the wake test of test/system/runner-pool.test.ts: ${reason} ***\n`);
 }
 
-/** Short leases so that a killed manager's task comes back within seconds (heartbeats every 1 s). */
-const EDGE_VARS = { LEASE_SECONDS: "5", ACCEPT_SECONDS: "5", POLL_WAIT_SECONDS: "5" };
+/**
+ * Leases short enough that a killed manager's task comes back within seconds, long enough that a
+ * renewal (every third of the lease) delayed by a loaded machine does not lose one.
+ */
+const EDGE_VARS = { LEASE_SECONDS: "10", ACCEPT_SECONDS: "10", POLL_WAIT_SECONDS: "5" };
 const CREDENTIALS_KEY = `local-store-key-${crypto.randomUUID()}`;
-const ZIP = makeZip({
-  "package.xml": '<?xml version="1.0" encoding="UTF-8"?><Package xmlns="http://soap.sforce.com/2006/04/metadata"><version>62.0</version></Package>',
-  "classes/AccountService.cls": "public with sharing class AccountService {}",
-}).toString("base64");
+/** Two classes, a custom object and its layout, with their package.xml. */
+const ZIP = metadataZip().toString("base64");
 /** Status checks a deploy stays InProgress: effectively until the test lowers it again. */
 const HOLD = 1_000_000;
 /** Per test: each takes 5–20 s here, several times that on a loaded machine. */

@@ -1,5 +1,6 @@
 // Small clients for the workerd tests: they speak to the Worker exactly as an outside client would.
 import { env, runInDurableObject, SELF } from "cloudflare:test";
+import { onTestFinished, vi } from "vitest";
 import { INGEST_SHARDS } from "../../protocol/ids.ts";
 import type { Role, Task } from "../../protocol/index.ts";
 
@@ -141,4 +142,25 @@ export async function ingestSettled(): Promise<void> {
       await new Promise((r) => setTimeout(r, 25));
     }
   }
+}
+
+/**
+ * Watches the timers armed in this isolate, where the actors run too. A long-poll that finds nothing
+ * parks and arms a timer for its wait, so `armed(ms)` resolves once a poll is really parked: a test
+ * waits on that instead of sleeping and hoping (under load a fixed sleep is too short, and the test
+ * then passes without ever exercising the wake path). The watch ends with the test.
+ */
+export function watchTimers(): { armed(ms: number, count?: number): Promise<void> } {
+  const spy = vi.spyOn(globalThis, "setTimeout");
+  onTestFinished(() => spy.mockRestore());
+  return {
+    armed: (ms, count = 1) =>
+      vi.waitFor(
+        () => {
+          const n = spy.mock.calls.filter((call) => call[1] === ms).length;
+          if (n < count) throw new Error(`${n} of ${count} timers of ${ms} ms armed`);
+        },
+        { timeout: 15_000, interval: 10 },
+      ),
+  };
 }

@@ -1,22 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { appendProgress, moveTo } from "./drive.ts";
-import { api, createTask, setup } from "./helpers.ts";
+import { api, createTask, setup, watchTimers } from "./helpers.ts";
 
 describe("long-poll", () => {
   it("answers the moment the version moves", async () => {
     const { project, owner } = await setup();
     const t = await createTask(project, owner);
+    const timers = watchTimers();
     const started = Date.now();
-    const poll = api("GET", `/v1/tasks/${t.id}?wait=10&version=1`, { token: owner });
-    await new Promise((r) => setTimeout(r, 200));
+    const poll = api("GET", `/v1/tasks/${t.id}?wait=30&version=1`, { token: owner });
+    // The actor holds the GET (it armed its 30 s wait) before the version moves.
+    await timers.armed(30_000);
     await appendProgress(t.id, 40, "deploying");
     const res = await poll;
     expect(res.status).toBe(200);
     expect(res.body.task.version).toBe(2);
     expect(res.body.task.progress).toEqual({ percent: 40, step: "deploying" });
-    // Far sooner than the 10 s it was allowed to wait.
-    expect(Date.now() - started).toBeLessThan(5000);
-  });
+    // Answered before its wait ran out, so the version move woke it (the timer would answer version 2 too).
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 60_000);
 
   it("answers at once when the version is already past the one given", async () => {
     const { project, owner } = await setup();
@@ -38,12 +40,16 @@ describe("long-poll", () => {
   it("wakes every waiter of the task", async () => {
     const { project, owner } = await setup();
     const t = await createTask(project, owner);
-    const polls = Array.from({ length: 5 }, () => api("GET", `/v1/tasks/${t.id}?wait=10&version=1`, { token: owner }));
-    await new Promise((r) => setTimeout(r, 200));
+    const timers = watchTimers();
+    const started = Date.now();
+    const polls = Array.from({ length: 5 }, () => api("GET", `/v1/tasks/${t.id}?wait=30&version=1`, { token: owner }));
+    await timers.armed(30_000, 5);
     await moveTo(t.id, "running");
     const answers = await Promise.all(polls);
     expect(answers.map((a) => a.body.task.status)).toEqual(Array(5).fill("running"));
-  });
+    // Every one answered before its 30 s wait ran out: the move woke them all.
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 60_000);
 
   it("refuses a wait over 30 s and a wait without a version", async () => {
     const { project, owner } = await setup();

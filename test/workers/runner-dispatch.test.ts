@@ -2,7 +2,7 @@ import { abortAllDurableObjects, env, evictDurableObject, runInDurableObject } f
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { DispatcherActor } from "../../actors/dispatcher-actor.ts";
 import type { Assignment } from "../../protocol/index.ts";
-import { api, createTask, setup } from "./helpers.ts";
+import { api, createTask, setup, watchTimers } from "./helpers.ts";
 import { accept, dispatcher, finish, fireTimers, poll, pollOne, readTask, register, runnerHeartbeat, timerNames } from "./runner-helpers.ts";
 
 const ids = (assignments: Assignment[]) => assignments.map((a) => a.taskId);
@@ -41,8 +41,10 @@ describe("the queue", () => {
   it("answers a parked poll the moment a matching task is queued", async () => {
     const { project, owner } = await setup();
     const runner = await register(project, owner);
+    const timers = watchTimers();
     const parked = api("POST", "/v1/runners/poll", { token: runner.runnerToken, body: { freeSlots: 1, waitSeconds: 20 } });
-    await new Promise((r) => setTimeout(r, 100));
+    await timers.armed(20_000);
+    expect(await dispatcher(project).queued()).toEqual([]);
     const task = await createTask(project, owner);
     const res = await parked;
     expect(res.status).toBe(200);
@@ -141,8 +143,9 @@ describe("a dispatcher evicted while polls are parked", () => {
     const { project, owner } = await setup();
     const a = await register(project, owner, { name: "a" });
     const b = await register(project, owner, { name: "b" });
+    const timers = watchTimers();
     const parked = [a, b].map((r) => api("POST", "/v1/runners/poll", { token: r.runnerToken, body: { freeSlots: 1, waitSeconds: 2 } }));
-    await new Promise((r) => setTimeout(r, 100));
+    await timers.armed(2_000, 2);
     const eviction = evictDurableObject(dispatcher(project));
     const task = await createTask(project, owner);
     await eviction;
@@ -161,8 +164,9 @@ describe("a dispatcher reset while a poll is parked", () => {
   it("answers the parked poll cleanly, and the next poll gets the work", async () => {
     const { project, owner } = await setup();
     const runner = await register(project, owner);
+    const timers = watchTimers();
     const parked = api("POST", "/v1/runners/poll", { token: runner.runnerToken, body: { freeSlots: 1, waitSeconds: 20 } });
-    await new Promise((r) => setTimeout(r, 100));
+    await timers.armed(20_000);
     await abortAllDurableObjects();
     expect((await parked).status).toBe(204);
     const task = await createTask(project, owner);
@@ -208,8 +212,9 @@ describe("waking the pool's origin", () => {
     env.POOL_ORIGINS = JSON.stringify({ "*": "https://origin.test" });
     const wakes = originMock();
     const runner = await register(project, owner);
+    const timers = watchTimers();
     const parked = api("POST", "/v1/runners/poll", { token: runner.runnerToken, body: { freeSlots: 1, waitSeconds: 10 } });
-    await new Promise((r) => setTimeout(r, 100));
+    await timers.armed(10_000);
     await createTask(project, owner);
     expect((await parked).status).toBe(200);
     expect(wakes()).toHaveLength(0);

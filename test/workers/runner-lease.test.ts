@@ -1,5 +1,5 @@
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { TaskActor } from "../../actors/task-actor.ts";
 import { api, createTask, setup } from "./helpers.ts";
 import {
@@ -17,6 +17,8 @@ import {
   taskActor,
 } from "./runner-helpers.ts";
 
+/** LEASE_SECONDS in the workers project (vitest.config.ts). */
+const LEASE_MS = 60_000;
 describe("accept", () => {
   it("answers the same lease when an accept whose answer was lost is retried", async () => {
     const { owner, runner, task, offer, lease } = await running();
@@ -109,9 +111,14 @@ describe("job tokens", () => {
 
   it("renews the lease with a job heartbeat", async () => {
     const { lease } = await running();
+    const granted = Date.parse(lease.leaseExpiresAt);
+    // Once the clock has moved past the accept, a renewal is a later expiry than the one granted.
+    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(granted - LEASE_MS));
+    const before = Date.now();
     const res = await jobHeartbeat(lease);
     expect(res.status).toBe(200);
-    expect(Date.parse(res.body.leaseExpiresAt)).toBeGreaterThanOrEqual(Date.parse(lease.leaseExpiresAt));
+    expect(Date.parse(res.body.leaseExpiresAt)).toBeGreaterThan(granted);
+    expect(Date.parse(res.body.leaseExpiresAt)).toBeGreaterThanOrEqual(before + LEASE_MS);
     expect(res.body.cancelRequested).toBe(false);
   });
 });

@@ -76,8 +76,19 @@ describe("Salesforce outbound messages", () => {
 
   it("match the org by its 15-character id when the source was given the 18-character form", async () => {
     const { project, owner } = await setup();
+    const source = await putSource(project, owner, "sf18", { kind: "salesforce", orgId: ORG_ID, rules: RULES.slice(0, 1) });
+    const message = one.replaceAll(`<OrganizationId>${ORG_ID}</OrganizationId>`, `<OrganizationId>${ORG_ID.slice(0, 15)}</OrganizationId>`);
+    expect(message).toContain(`<OrganizationId>${ORG_ID.slice(0, 15)}</OrganizationId>`);
+    expect(isAck((await deliver(source.id, message, SOAP)).text)).toBe(true);
+    expect((await listTasks(project, owner)).map((t) => t.id)).toEqual([await webhookTaskId(source.id, "04l5g00000LqT9aAAF", 0)]);
+  });
+
+  it("match the org by its 18-character id when the source was given the 15-character form", async () => {
+    const { project, owner } = await setup();
     const source = await putSource(project, owner, "sf15", { kind: "salesforce", orgId: ORG_ID.slice(0, 15), rules: RULES.slice(0, 1) });
+    expect(one).toContain(`<OrganizationId>${ORG_ID}</OrganizationId>`);
     expect(isAck((await deliver(source.id, one, SOAP)).text)).toBe(true);
+    expect((await listTasks(project, owner)).map((t) => t.id)).toEqual([await webhookTaskId(source.id, "04l5g00000LqT9aAAF", 0)]);
   });
 
   it("answer a SOAP fault with 401 and make no task when OrganizationId is another org's", async () => {

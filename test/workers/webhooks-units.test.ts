@@ -6,7 +6,7 @@ import { readLimitedBody, decodeUtf8 } from "../../edge/webhooks/body.ts";
 import { getPath, globMatch, renderPayload, ruleMatches } from "../../edge/webhooks/rules.ts";
 import { parseOutboundMessage } from "../../edge/webhooks/salesforce.ts";
 import { isGenuineSourceId, mintSourceId } from "../../common/source-ids.ts";
-import { parseXml } from "../../edge/webhooks/xml.ts";
+import { parseXml, XmlError } from "../../edge/webhooks/xml.ts";
 import { projectOfSource } from "../../protocol/webhook.ts";
 import type { WebhookRule } from "../../protocol/webhook.ts";
 import oneNotification from "../fixtures/webhooks/salesforce-one-notification.xml?raw";
@@ -21,14 +21,20 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   }
 }
 
-function streamOf(chunks: number[]): ReadableStream<Uint8Array> {
+/** A body of these chunk sizes; `pulled()` says how many chunks the reader asked for. */
+function streamOf(chunks: number[]): { stream: ReadableStream<Uint8Array>; pulled: () => number } {
   let i = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (i < chunks.length) controller.enqueue(new Uint8Array(chunks[i++]));
-      else controller.close();
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (i < chunks.length) controller.enqueue(new Uint8Array(chunks[i++]));
+        else controller.close();
+      },
     },
-  });
+    // Nothing is pulled ahead of the reader, so the count is what the reader consumed.
+    { highWaterMark: 0 },
+  );
+  return { stream, pulled: () => i };
 }
 
 describe("reading a body with a 1 MiB limit", () => {
@@ -46,9 +52,12 @@ describe("reading a body with a 1 MiB limit", () => {
   });
 
   it("stops reading a chunked body the moment it passes the limit", async () => {
-    const chunks = Array.from({ length: 64 }, () => 64 * 1024); // 4 MiB in 64 KiB chunks
-    const req = new Request("https://x/", { method: "POST", body: streamOf(chunks), duplex: "half" } as RequestInit);
+    const body = streamOf(Array.from({ length: 64 }, () => 64 * 1024)); // 4 MiB in 64 KiB chunks
+    const req = new Request("https://x/", { method: "POST", body: body.stream, duplex: "half" } as RequestInit);
     expect(await codeOf(readLimitedBody(req, 1024 * 1024))).toBe("too_large");
+    // 16 chunks make the 1 MiB limit exactly; the 17th passes it (one more may be in flight).
+    expect(body.pulled()).toBeGreaterThanOrEqual(17);
+    expect(body.pulled()).toBeLessThanOrEqual(18);
   });
 
   it("reads a body of exactly the limit", async () => {
@@ -144,19 +153,21 @@ describe("the XML reader", () => {
   });
 
   it.each([
-    ['<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', "DOCTYPE"],
-    ["<a>&x;</a>", "undefined entity"],
-    ["<a><?php evil ?></a>", "processing instruction"],
-    ["<a><b></a></b>", "mismatched tags"],
-    ["<a>", "unclosed root"],
-    ["<a/><b/>", "two roots"],
-    ["text<a/>", "text outside the root"],
-    ["<a>&#0;</a>", "a reference to NUL"],
-    ['<a x="1" x="2"/>', "a repeated attribute"],
-    ["<a>&amp</a>", "an unterminated reference"],
-    ["", "nothing at all"],
-  ])("refuses %s (%s)", (xml) => {
-    expect(() => parseXml(xml)).toThrow();
+    ['<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', "DOCTYPE", /^DOCTYPE and entity declarations are not accepted$/],
+    ["<a>&x;</a>", "undefined entity", /^an undefined entity &x;$/],
+    ["<a><?php evil ?></a>", "processing instruction", /^processing instructions are not accepted$/],
+    ["<a><b></a></b>", "mismatched tags", /^an end tag <\/a> that closes nothing open$/],
+    ["<a>", "unclosed root", /^<a> is never closed$/],
+    ["<a/><b/>", "two roots", /^more than one root element$/],
+    ["text<a/>", "text outside the root", /^text outside the root element$/],
+    ["<a>&#0;</a>", "a reference to NUL", /^a character reference to an invalid character \(0\)$/],
+    ['<a x="1" x="2"/>', "a repeated attribute", /^a repeated attribute x$/],
+    ["<a>&amp</a>", "an unterminated reference", /^a bare '&' in character data$/],
+    ["", "nothing at all", /^no root element$/],
+  ])("refuses %s (%s) with an XmlError naming the fault", (xml, _, message) => {
+    // The reader's own refusal, not a crash (a TypeError or RangeError would also "throw").
+    expect(() => parseXml(xml)).toThrow(XmlError);
+    expect(() => parseXml(xml)).toThrow(message);
   });
 
   it("refuses nesting past its depth limit without recursion", () => {

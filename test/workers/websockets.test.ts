@@ -1,5 +1,6 @@
-import { env, evictDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import { TaskActor } from "../../actors/task-actor.ts";
 import { appendLog, appendProgress, moveTo, runToSuccess } from "./drive.ts";
 import { api, createTask, openSocket, setup } from "./helpers.ts";
 
@@ -84,9 +85,21 @@ describe("task WebSocket", () => {
     const t = await createTask(project, owner);
     const s = (await openSocket(`/v1/tasks/${t.id}/ws`, owner)).socket!;
     await s.until((m) => m.length >= 2);
-    await evictDurableObject(env.TASK.get(env.TASK.idFromName(t.id)), { webSockets: "hibernate" });
-    s.send("ping");
-    await s.until((m) => m.includes("pong"));
+    const stub = env.TASK.get(env.TASK.idFromName(t.id));
+    await evictDurableObject(stub, { webSockets: "hibernate" });
+    // Any message the actor's code handles goes through webSocketMessage, which needs the actor awake.
+    const handled = vi.spyOn(TaskActor.prototype, "webSocketMessage");
+    try {
+      s.send("ping");
+      await s.until((m) => m.includes("pong"));
+      expect(handled).not.toHaveBeenCalled();
+    } finally {
+      handled.mockRestore();
+    }
+    // The runtime itself answered: it stamps the socket's last auto-response (this look wakes the actor).
+    const stamps = await runInDurableObject(stub, (_actor, state) => state.getWebSockets().map((ws) => state.getWebSocketAutoResponseTimestamp(ws)));
+    expect(stamps).toHaveLength(1);
+    expect(stamps[0]).toBeInstanceOf(Date);
     s.close();
   });
 
