@@ -203,6 +203,6 @@ export class ProjectActor extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    this.feed.close(ws, code);
+    this.feed.closed(ws, code);
   }
 }

@@ -4,7 +4,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { projectStub } from "../../actors/env.ts";
-import { tokenTag } from "../../actors/project-feed.ts";
+import { tokenTag } from "../../actors/sockets.ts";
 import { api, createTask, newToken, openSocket, setup } from "./helpers.ts";
 
 async function ticket(project: string, token: string): Promise<string> {
