@@ -19,12 +19,14 @@ export class ProjectFeed {
   }
 
   /** Accepts an upgrade the edge authenticated for this project (and forwarded with its header). */
-  connect(request: Request, projectId: () => string): Response {
+  connect(request: Request, projectId: () => string, tokenLive: (tokenId: string) => boolean): Response {
     const refused = requireUpgrade(request);
     if (refused) return refused;
     const project = projectId();
     if (request.headers.get(FORWARD_PROJECT_HEADER) !== project) return refuseUpgrade(request, 404, "no such project");
     const tokenId = request.headers.get(FORWARD_TOKEN_HEADER) ?? "";
+    // The edge checked the token against a view up to 30 s old; this actor holds the truth.
+    if (tokenId && !tokenLive(tokenId)) return refuseUpgrade(request, 401, "the token is invalid, expired or revoked");
     const { response, socket } = this.sockets.accept({ project, tokenId }, tokenId ? [tokenTag(tokenId)] : []);
     this.sockets.send(socket, { type: "hello", project, version: 0, lastSeq: 0 });
     return response;

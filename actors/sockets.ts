@@ -15,6 +15,9 @@ export function tokenTag(tokenId: string): string {
   return `tok:${tokenId}`;
 }
 
+/** The close code of a socket whose token was revoked (or had expired) while it was open. */
+export const TOKEN_REVOKED_CLOSE = 4401;
+
 export function isUpgrade(request: Request): boolean {
   return request.headers.get("upgrade")?.toLowerCase() === "websocket";
 }
