@@ -24,6 +24,12 @@ const MIGRATIONS = [
     "CREATE INDEX sfp_tasks_unhanded ON sfp_tasks (handed, seq)",
     TIMERS_TABLE,
   ],
+  // issue 11: a GitHub body seen once, by the delivery id it first came with (claimBody).
+  [
+    `CREATE TABLE sfp_bodies (source_id TEXT NOT NULL, digest TEXT NOT NULL, delivery_id TEXT NOT NULL, task_ids TEXT NOT NULL,
+       received_at INTEGER NOT NULL, PRIMARY KEY (source_id, digest))`,
+    "CREATE INDEX sfp_bodies_age ON sfp_bodies (received_at)",
+  ],
 ] as const;
 
 export interface IngestItem {
@@ -95,6 +101,37 @@ export class IngestActor extends DurableObject<Env> {
     if (arm) await this.timers.arm();
     this.scheduleHandOff();
     return answers;
+  }
+
+  /**
+   * Claims a delivery's body (its SHA-256) for the delivery id it came with, before the delivery is
+   * ingested: GitHub signs the body but not the delivery id, so a captured delivery replayed under a
+   * new id would otherwise make new tasks. Answers the task ids of an earlier delivery with the same
+   * body and another id (a replay), else null (new, or the same delivery again: ingest decides). The
+   * claim comes first, so a shard lost between claim and ingest leaves the re-delivery free to ingest.
+   */
+  async claimBody(sourceId: string, digest: string, deliveryId: string, taskIds: string[]): Promise<string[] | null> {
+    const sql = this.ctx.storage.sql;
+    const now = Date.now();
+    const seen = sql
+      .exec<{ delivery_id: string; task_ids: string }>("SELECT delivery_id, task_ids FROM sfp_bodies WHERE source_id = ? AND digest = ?", sourceId, digest)
+      .toArray()[0];
+    if (seen && seen.delivery_id !== deliveryId) return JSON.parse(seen.task_ids) as string[];
+    if (!seen) {
+      sql.exec(
+        "INSERT INTO sfp_bodies (source_id, digest, delivery_id, task_ids, received_at) VALUES (?, ?, ?, ?, ?)",
+        sourceId,
+        digest,
+        deliveryId,
+        JSON.stringify(taskIds),
+        now,
+      );
+      if (this.timers.get("prune") === null) {
+        this.timers.set("prune", now + PRUNE_EVERY_MS);
+        await this.timers.arm();
+      }
+    }
+    return null;
   }
 
   /** A task's record as stored (JSON), for its TaskActor to materialize from; null once it has (or never existed). */
@@ -169,6 +206,7 @@ export class IngestActor extends DurableObject<Env> {
       if (name === "handoff") await this.handing.run();
       if (name === "prune") {
         this.ctx.storage.sql.exec("DELETE FROM sfp_deliveries WHERE received_at < ?", now - DELIVERY_MEMORY_MS);
+        this.ctx.storage.sql.exec("DELETE FROM sfp_bodies WHERE received_at < ?", now - DELIVERY_MEMORY_MS);
         this.timers.set("prune", now + PRUNE_EVERY_MS);
       }
     }

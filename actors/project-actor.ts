@@ -3,7 +3,7 @@
 // registration, and the project feed. Each concern is a module of its own (actors/project-*.ts);
 // this file is the RPC surface, and every method delegates.
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "./env.ts";
+import { type Env, taskStub } from "./env.ts";
 import type {
   CreateRegistrationTokenBody,
   CreateTokenBody,
@@ -17,6 +17,8 @@ import type {
   TokenInfo,
 } from "../protocol/index.ts";
 import type { PutWebhookSourceBody, WebhookSource, WebhookSourceRecord } from "../protocol/webhook.ts";
+import { isTerminal } from "../protocol/index.ts";
+import { TOKEN_REVOKED_CLOSE } from "./sockets.ts";
 import { migrate } from "./sql.ts";
 import { ProjectFeed } from "./project-feed.ts";
 import { IdempotencyKeys } from "./project-idempotency.ts";
@@ -27,6 +29,7 @@ import { PROJECT_MIGRATIONS } from "./project-schema.ts";
 import { WebhookSources } from "./project-sources.ts";
 import { WsTickets } from "./project-tickets.ts";
 import { type CreatedToken, ProjectTokens } from "./project-tokens.ts";
+import { TokenWatches } from "./project-watchers.ts";
 
 export interface ProjectView {
   revoked: string[];
@@ -42,6 +45,7 @@ export class ProjectActor extends DurableObject<Env> {
   private readonly sources: WebhookSources;
   private readonly runners: RunnerRegistry;
   private readonly feed: ProjectFeed;
+  private readonly watches: TokenWatches;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -54,6 +58,7 @@ export class ProjectActor extends DurableObject<Env> {
     this.sources = new WebhookSources(sql, env.TOKEN_SIGNING_KEY);
     this.runners = new RunnerRegistry(sql, env.TOKEN_SIGNING_KEY);
     this.feed = new ProjectFeed(ctx);
+    this.watches = new TokenWatches(sql);
     ctx.blockConcurrencyWhile(async () => migrate(sql, PROJECT_MIGRATIONS));
   }
 
@@ -75,8 +80,32 @@ export class ProjectActor extends DurableObject<Env> {
     return this.tokens.list();
   }
 
+  /**
+   * Revokes the token and closes its sockets with 4401: the feed's here, and each TaskActor it opened
+   * a socket on is told (project-watchers.ts says why this way). A row goes only once its actor was
+   * told, and a failure throws, so a retried DELETE finishes the job.
+   */
   async revokeToken(id: string): Promise<void> {
     this.tokens.revoke(id);
+    this.feed.closeToken(id, TOKEN_REVOKED_CLOSE, "token revoked");
+    const results = await Promise.allSettled(
+      this.watches.tasksOf(id).map(async (taskId) => {
+        await taskStub(this.env, taskId).closeToken(id);
+        this.watches.forget(id, taskId);
+      }),
+    );
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+
+  /**
+   * A TaskActor accepted a socket opened with this token: whether the token still lives (the edge
+   * checked a view up to 30 s old), recording the pair when it does so revocation can find it.
+   */
+  async watchTask(tokenId: string, taskId: string): Promise<boolean> {
+    if (!this.tokens.isLive(tokenId)) return false;
+    this.watches.record(tokenId, taskId);
+    return true;
   }
 
   /** What every edge caches for a short while: revoked token ids and the orgs' pools. */
@@ -106,6 +135,7 @@ export class ProjectActor extends DurableObject<Env> {
   async taskChanged(task: TaskSummary): Promise<void> {
     const summary = this.index.put(task);
     if (summary) this.feed.broadcast([summary]);
+    if (isTerminal(task.status)) this.watches.taskFinished(task.id);
   }
 
   /** The same for a batch (from an ingest shard's hand-off): one commit for all of them. */
@@ -195,7 +225,11 @@ export class ProjectActor extends DurableObject<Env> {
   // ---- the project feed (hibernating WebSockets)
 
   override async fetch(request: Request): Promise<Response> {
-    return this.feed.connect(request, () => this.tokens.project().id);
+    return this.feed.connect(
+      request,
+      () => this.tokens.project().id,
+      (tokenId) => this.tokens.isLive(tokenId),
+    );
   }
 
   override async webSocketMessage(ws: WebSocket): Promise<void> {
@@ -203,6 +237,6 @@ export class ProjectActor extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    this.feed.close(ws, code);
+    this.feed.closed(ws, code);
   }
 }

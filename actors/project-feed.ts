@@ -1,54 +1,54 @@
-// The project feed: hibernating WebSockets that see every task's status changes. The socket
-// plumbing is the actor's own for now; it moves to the shared socket manager when that lands.
+// The project feed: hibernating WebSockets that see every task's status changes, held through the
+// shared socket manager (socket-manager.ts) like the TaskActor's watchers. Each socket is tagged
+// with the id of the token that opened it, so that token's sockets can be found (and closed) by it.
 import type { ServerMessage, TaskSummary } from "../protocol/index.ts";
-import { accept, FORWARD_PROJECT_HEADER, isUpgrade, send, sendText } from "./sockets.ts";
+import { refuseUpgrade, requireUpgrade, SocketManager } from "./socket-manager.ts";
+import { FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER, tokenTag } from "./sockets.ts";
 
-/** The id of the token the edge authenticated the upgrade with (bearer or ticket). */
-export const FORWARD_TOKEN_HEADER = "x-sfp-token";
-
-/** The tag of every feed socket opened with token `tokenId`, so its sockets can be found (and closed) by it. */
-export function tokenTag(tokenId: string): string {
-  return `tok:${tokenId}`;
+export interface FeedState {
+  project: string;
+  /** The token the edge authenticated the upgrade with ("" for a socket opened before tagging). */
+  tokenId: string;
 }
 
 export class ProjectFeed {
-  private readonly ctx: DurableObjectState;
+  private readonly sockets: SocketManager<FeedState>;
 
   constructor(ctx: DurableObjectState) {
-    this.ctx = ctx;
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    this.sockets = new SocketManager<FeedState>(ctx, "project");
   }
 
   /** Accepts an upgrade the edge authenticated for this project (and forwarded with its header). */
-  connect(request: Request, projectId: () => string): Response {
-    if (!isUpgrade(request)) return new Response("expected a WebSocket upgrade", { status: 426 });
+  connect(request: Request, projectId: () => string, tokenLive: (tokenId: string) => boolean): Response {
+    const refused = requireUpgrade(request);
+    if (refused) return refused;
     const project = projectId();
-    if (request.headers.get(FORWARD_PROJECT_HEADER) !== project) {
-      return Response.json({ error: { code: "not_found", message: "no such project", requestId: "" } }, { status: 404 });
-    }
-    const tokenId = request.headers.get(FORWARD_TOKEN_HEADER);
-    const res = accept(this.ctx, { project, floorSeq: 0 }, tokenId ? ["project", tokenTag(tokenId)] : ["project"]);
-    send(res.socket, { type: "hello", project, version: 0, lastSeq: 0 });
-    return res;
+    if (request.headers.get(FORWARD_PROJECT_HEADER) !== project) return refuseUpgrade(request, 404, "no such project");
+    const tokenId = request.headers.get(FORWARD_TOKEN_HEADER) ?? "";
+    // The edge checked the token against a view up to 30 s old; this actor holds the truth.
+    if (tokenId && !tokenLive(tokenId)) return refuseUpgrade(request, 401, "the token is invalid, expired or revoked");
+    const { response, socket } = this.sockets.accept({ project, tokenId }, tokenId ? [tokenTag(tokenId)] : []);
+    this.sockets.send(socket, { type: "hello", project, version: 0, lastSeq: 0 });
+    return response;
   }
 
   /** Each task's summary to every feed socket, serialized once. */
   broadcast(tasks: TaskSummary[]): void {
-    const sockets = this.ctx.getWebSockets();
-    if (!sockets.length || !tasks.length) return;
-    const texts = tasks.map((task) => JSON.stringify({ type: "task", task } satisfies ServerMessage));
-    for (const ws of sockets) for (const text of texts) sendText(ws, text);
+    if (tasks.length) this.sockets.broadcast(tasks.map((task): ServerMessage => ({ type: "task", task })));
   }
 
   message(ws: WebSocket): void {
-    send(ws, { type: "error", error: { code: "invalid_request", message: 'the project feed takes no messages but the text "ping"' } });
+    this.sockets.send(ws, { type: "error", error: { code: "invalid_request", message: 'the project feed takes no messages but the text "ping"' } });
   }
 
-  close(ws: WebSocket, code: number): void {
-    try {
-      ws.close(code === 1005 ? 1000 : code, "closing");
-    } catch {
-      // already closed
-    }
+  /** Closes every feed socket opened with the token; answers how many there were. */
+  closeToken(tokenId: string, code: number, reason: string): number {
+    const sockets = this.sockets.sockets(tokenTag(tokenId));
+    for (const ws of sockets) this.sockets.close(ws, code, reason);
+    return sockets.length;
+  }
+
+  closed(ws: WebSocket, code: number): void {
+    this.sockets.closed(ws, code);
   }
 }

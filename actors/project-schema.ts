@@ -34,4 +34,7 @@ export const PROJECT_MIGRATIONS: readonly Migration[] = [
   // issue 11: a source's URL can be rotated (a new id); re-deliveries are recognised, and webhook task
   // ids derived, by the key it was born with, which is the first id (existing sources: their id).
   ["ALTER TABLE sfp_webhook_sources ADD COLUMN dedupe_key TEXT", "UPDATE sfp_webhook_sources SET dedupe_key = id"],
+  // issue 11: the TaskActors each token watches through a socket, so revocation can close them
+  // (project-watchers.ts).
+  ["CREATE TABLE sfp_token_watches (token_id TEXT NOT NULL, task_id TEXT NOT NULL, PRIMARY KEY (token_id, task_id))"],
 ];

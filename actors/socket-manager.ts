@@ -105,10 +105,11 @@ export class SocketManager<S, M = ServerMessage> {
 
 /**
  * The answer to a forwarded upgrade the actor will not take, in the contract's error shape with the
- * edge's request id: 426 when it is no upgrade at all, 404 when what it names is not there.
+ * edge's request id: 426 when it is no upgrade at all, 404 when what it names is not there, 401
+ * when the token it was opened with is no longer live.
  */
-export function refuseUpgrade(request: Request, status: 404 | 426, message: string): Response {
-  const code = status === 404 ? "not_found" : "invalid_request";
+export function refuseUpgrade(request: Request, status: 401 | 404 | 426, message: string): Response {
+  const code = status === 404 ? "not_found" : status === 401 ? "unauthenticated" : "invalid_request";
   const body: ErrorBody = { error: { code, message, requestId: request.headers.get(FORWARD_REQUEST_ID_HEADER) ?? "" } };
   return Response.json(body, { status });
 }

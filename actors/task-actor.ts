@@ -17,9 +17,9 @@ import {
   type TaskEvent,
   type TaskStatus,
 } from "../protocol/index.ts";
-import { ingestStub, type Env } from "./env.ts";
+import { ingestStub, projectStub, type Env } from "./env.ts";
 import { Outbox } from "./outbox.ts";
-import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER } from "./sockets.ts";
+import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER } from "./sockets.ts";
 import { refuseUpgrade, requireUpgrade } from "./socket-manager.ts";
 import { migrate, nowIso } from "./sql.ts";
 import { LOG_PAGE_BYTES, progressOf, TaskEventStore, type EventDraft, type LogPage } from "./task-events.ts";
@@ -270,7 +270,14 @@ export class TaskActor extends DurableObject<Env> {
     if (!task || task.project !== project) return refuseUpgrade(request, 404, "no such task");
     const afterHeader = request.headers.get(FORWARD_AFTER_HEADER);
     const after = afterHeader === null ? null : Math.max(0, Number(afterHeader) || 0);
-    return this.watchers.connect(task, project, after);
+    const tokenId = request.headers.get(FORWARD_TOKEN_HEADER) ?? "";
+    const tokenLive = () => (tokenId ? projectStub(this.env, project).watchTask(tokenId, task.id) : Promise.resolve(true));
+    return this.watchers.connect(task, project, after, tokenId, tokenLive);
+  }
+
+  /** The ProjectActor revoked the token: its sockets on this task close with 4401. */
+  async closeToken(tokenId: string): Promise<void> {
+    this.watchers.closeToken(tokenId);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

@@ -4,6 +4,7 @@
 import { isTerminal, type ServerMessage, type Task, type TaskEvent } from "../protocol/index.ts";
 import { ClientMessage } from "../protocol/task.ts";
 import { SocketManager } from "./socket-manager.ts";
+import { TOKEN_REVOKED_CLOSE, tokenTag } from "./sockets.ts";
 import type { StoredEvent, TaskEventStore } from "./task-events.ts";
 import type { Timers } from "./timers.ts";
 
@@ -42,21 +43,42 @@ export class TaskWatchers {
   }
 
   /**
-   * Accepts a watcher of `task`: hello and the task, then with `after` every event after that seq in
-   * seq order before any live one; without, a finished task's socket closes after a grace period.
+   * Accepts a watcher of `task` opened with token `tokenId`: the socket is accepted (and tagged with
+   * the token) before `tokenLive` asks the ProjectActor, so a revocation that comes after the answer
+   * finds it (project-watchers.ts); live events wait meanwhile. Then hello and the task as they are
+   * now, and with `after` every event after that seq in seq order before any live one; without, a
+   * finished task's socket closes after a grace period.
    */
-  async connect(task: Task, project: string, after: number | null): Promise<Response> {
-    const { response, socket } = this.sockets.accept({ project, floorSeq: task.version });
-    this.sockets.send(socket, { type: "hello", taskId: task.id, version: task.version, lastSeq: task.version });
-    this.sockets.send(socket, { type: "task", task });
+  async connect(task: Task, project: string, after: number | null, tokenId: string, tokenLive: () => Promise<boolean>): Promise<Response> {
+    const { response, socket } = this.sockets.accept({ project, floorSeq: task.version }, tokenId ? [tokenTag(tokenId)] : []);
+    this.catchingUp.add(socket);
+    const live = await tokenLive().catch(() => null);
+    if (!live) {
+      this.catchingUp.delete(socket);
+      // null: the ProjectActor did not answer, so the token is unchecked and the socket goes (1011).
+      if (live === null) this.sockets.close(socket, 1011, "could not check the token; reconnect");
+      else this.sockets.close(socket, TOKEN_REVOKED_CLOSE, "token revoked");
+      return response;
+    }
+    const now = this.current() ?? task;
+    this.sockets.setState(socket, { project, floorSeq: now.version });
+    this.sockets.send(socket, { type: "hello", taskId: now.id, version: now.version, lastSeq: now.version });
+    this.sockets.send(socket, { type: "task", task: now });
     if (after !== null) {
-      this.catchingUp.add(socket);
       this.queue(socket, () => this.catchUp(socket, after));
-    } else if (isTerminal(task.status)) {
+      return response;
+    }
+    this.catchingUp.delete(socket);
+    if (isTerminal(now.status)) {
       this.timers.set(CLOSE_SOCKETS_TIMER, Date.now() + FINISHED_SOCKET_GRACE_MS);
       await this.timers.arm();
     }
     return response;
+  }
+
+  /** The token was revoked: its sockets close with 4401. */
+  closeToken(tokenId: string): void {
+    for (const ws of this.sockets.sockets(tokenTag(tokenId))) this.sockets.close(ws, TOKEN_REVOKED_CLOSE, "token revoked");
   }
 
   /** A client's message: `{"type":"resume","after":SEQ}` replays what this socket was not sent. */

@@ -11,7 +11,7 @@ import type { NewTask } from "../../common/messages.ts";
 import { ApiError, fromRpcError, ingestShard, ingestTaskId, type TaskSource } from "../../protocol/index.ts";
 import { DeliveryAnswer, PutWebhookSourceBody, WebhookSourceAnswer, WebhookSourceList, WebhookSourceName, type WebhookSource } from "../../protocol/webhook.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
-import { projectStub, type Env } from "../../actors/env.ts";
+import { ingestStub, projectStub, type Env } from "../../actors/env.ts";
 import { requestIdOf, type AppContext } from "../http.ts";
 import { bearerAuth, errors, ErrorSchema, json, jsonBody, router } from "../openapi.ts";
 import { ingest } from "../ingest.ts";
@@ -182,7 +182,7 @@ const UNPROVEN = new Set(["bad_signature", "stale_timestamp", "unsupported_media
  * the sender's genuine deliveries 429 (GitHub does not retry those). A refusal is charged to the
  * client's address instead (the per-IP failure limit).
  */
-async function verified(c: AppContext, source: LiveSource): Promise<VerifiedDelivery> {
+async function verified(c: AppContext, source: LiveSource): Promise<VerifiedDelivery & { bodyDigest: string }> {
   try {
     const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
     if (!KINDS[source.kind].mediaTypes.includes(mediaType)) {
@@ -190,7 +190,8 @@ async function verified(c: AppContext, source: LiveSource): Promise<VerifiedDeli
       throw new ApiError("unsupported_media_type", `a ${source.kind} delivery is ${KINDS[source.kind].mediaTypes.join(" or ")}`);
     }
     const body = await readLimitedBody(c.req.raw);
-    return await source.verify(c.req.raw.headers, body, Date.now());
+    const delivery = await source.verify(c.req.raw.headers, body, Date.now());
+    return { ...delivery, bodyDigest: source.kind === "github" ? await bodyDigest(body) : "" };
   } catch (err) {
     if (err instanceof ApiError && UNPROVEN.has(err.code)) await limitFailedAuth(c);
     throw err;
@@ -230,7 +231,10 @@ async function receive(c: AppContext, source: LiveSource) {
     }
     planned.push({ deliveryId: item.deliveryId, shard, tasks: await Promise.all(tasks) });
   }
-  const outcomes = await Promise.all(planned.map((p) => persist(c.env, c.executionCtx, source.dedupeKey, p)));
+  const replayOf = source.kind === "github" ? await bodySeen(c.env, source.dedupeKey, delivery.bodyDigest, planned) : null;
+  const outcomes = replayOf
+    ? [{ duplicate: true, taskIds: replayOf }]
+    : await Promise.all(planned.map((p) => persist(c.env, c.executionCtx, source.dedupeKey, p)));
   const tasks = outcomes.flatMap((o) => o.taskIds);
   const duplicate = tasks.length > 0 && outcomes.every((o) => o.duplicate);
   console.log(
@@ -248,6 +252,29 @@ async function receive(c: AppContext, source: LiveSource) {
   if (source.kind === "salesforce") return c.body(SOAP_ACK, 200, { "content-type": "text/xml; charset=utf-8" });
   if (duplicate) return c.json({ deliveryId: delivery.deliveryId, duplicate: true as const, tasks }, 200);
   return c.json({ deliveryId: delivery.deliveryId, tasks }, tasks.length > 0 ? 202 : 200);
+}
+
+/** SHA-256 of the raw body, hex: what GitHub's signature covers. */
+async function bodyDigest(body: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The tasks of an earlier GitHub delivery of the same body under another delivery id (a replay: the
+ * id is not signed and GitHub sends no timestamp), else null. Remembered as long as delivery ids
+ * (72 h); after that a captured delivery can still be replayed once more (docs/API.md says so).
+ */
+async function bodySeen(env: Env, dedupeKey: string, digest: string, planned: PlannedDelivery[]): Promise<string[] | null> {
+  const [only] = planned;
+  if (planned.length !== 1 || !only.tasks.length) return null;
+  const shard = await ingestShard(dedupeKey, `body:${digest}`);
+  return ingestStub(env, shard).claimBody(
+    dedupeKey,
+    digest,
+    only.deliveryId,
+    only.tasks.map((t) => t.id),
+  );
 }
 
 interface PlannedDelivery {

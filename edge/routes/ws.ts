@@ -2,11 +2,10 @@
 // for browsers) and forwards it to the actor, which accepts it with the Hibernation API. hono's
 // upgradeWebSocket would keep the socket in the Worker, where it cannot hibernate.
 import { ApiError } from "../../protocol/index.ts";
-import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_REQUEST_ID_HEADER, isUpgrade } from "../../actors/sockets.ts";
+import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_REQUEST_ID_HEADER, FORWARD_TOKEN_HEADER, isUpgrade } from "../../actors/sockets.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
 import { verifyToken } from "../../common/tokens.ts";
 import { projectStub, taskStub } from "../../actors/env.ts";
-import { FORWARD_TOKEN_HEADER } from "../../actors/project-feed.ts";
 import { requestIdOf, type AppContext } from "../http.ts";
 import { router } from "../openapi.ts";
 

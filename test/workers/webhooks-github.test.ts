@@ -189,10 +189,25 @@ describe("GitHub deliveries", () => {
     for (const t of tasks) expect(t.version).toBe(1);
   });
 
-  it("give a different delivery id of the same body its own tasks", async () => {
+  it("answer the same signed body under a new delivery id as a duplicate, making no task (issue 11: GitHub replays)", async () => {
     const { project, viewer, source } = await world();
-    await deliver(source.id, push, await githubHeaders(push, "push", "one"));
-    await deliver(source.id, push, await githubHeaders(push, "push", "two"));
+    const first = await deliver(source.id, push, await githubHeaders(push, "push", "one"));
+    expect(first.status).toBe(202);
+    const replay = await deliver(source.id, push, await githubHeaders(push, "push", "two"));
+    expect(replay.status).toBe(200);
+    expect(replay.json).toEqual({ deliveryId: "two", duplicate: true, tasks: first.json.tasks });
+    // The first delivery id re-delivered is still the ordinary duplicate.
+    const again = await deliver(source.id, push, await githubHeaders(push, "push", "one"));
+    expect(again.json).toEqual({ deliveryId: "one", duplicate: true, tasks: first.json.tasks });
+    expect(await listTasks(project, viewer)).toHaveLength(2);
+  });
+
+  it("give a different body its own tasks, whatever its delivery id", async () => {
+    const { project, viewer, source } = await world();
+    const other = push.replace("{", '{"another": "body", ');
+    expect(other).not.toBe(push);
+    expect((await deliver(source.id, push, await githubHeaders(push, "push", "one"))).status).toBe(202);
+    expect((await deliver(source.id, other, await githubHeaders(other, "push", "two"))).status).toBe(202);
     expect(await listTasks(project, viewer)).toHaveLength(4);
   });
 });

@@ -2,6 +2,7 @@ import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { TaskActor } from "../../actors/task-actor.ts";
 import { appendLog, appendProgress, moveTo, runToSuccess } from "./drive.ts";
+import { projectStub } from "../../actors/env.ts";
 import { api, createTask, openSocket, setup } from "./helpers.ts";
 
 const seqs = (messages: any[]) => messages.filter((m) => m.type === "event").map((m) => m.seq);
@@ -166,5 +167,17 @@ describe("project feed", () => {
     const { project } = await setup("mine");
     const other = await setup("theirs");
     expect((await openSocket(`/v1/projects/${project}/ws`, other.owner)).status).toBe(404);
+  });
+
+  it("answers an upgrade the feed will not take in the contract's error shape with the edge's request id (issue 10: the shared socket manager)", async () => {
+    const { project } = await setup("mine");
+    const stub = projectStub(env, project);
+    const headers = { "x-sfp-request-id": "req-feed-1" };
+    const noUpgrade = await stub.fetch(new Request("https://edge/ws", { headers }));
+    expect(noUpgrade.status).toBe(426);
+    expect(await noUpgrade.json()).toEqual({ error: { code: "invalid_request", message: expect.any(String), requestId: "req-feed-1" } });
+    const otherProject = await stub.fetch(new Request("https://edge/ws", { headers: { ...headers, upgrade: "websocket", "x-sfp-project": "prj_other" } }));
+    expect(otherProject.status).toBe(404);
+    expect(await otherProject.json()).toEqual({ error: { code: "not_found", message: "no such project", requestId: "req-feed-1" } });
   });
 });

@@ -1,10 +1,12 @@
 // Issue 11 "Revocation never closes sockets", the ticket half: a ticket stands for the token that
 // asked for it, so a token revoked after the ticket was minted opens no socket with it; and every
-// project-feed socket is tagged with its token id, so revocation can find it.
+// project-feed socket is tagged with its token id, so revocation can find it. The socket half:
+// revoking a token closes its open feed and task sockets with 4401.
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { projectStub } from "../../actors/env.ts";
-import { tokenTag } from "../../actors/project-feed.ts";
+import { tokenTag } from "../../actors/sockets.ts";
+import { appendLog } from "./drive.ts";
 import { api, createTask, newToken, openSocket, setup } from "./helpers.ts";
 
 async function ticket(project: string, token: string): Promise<string> {
@@ -74,5 +76,55 @@ describe("WebSocket tickets and revocation", () => {
     expect(await feedSocketsTagged(project, viewer.id)).toBe(1);
     byBearer.socket?.close();
     byTicket.socket?.close();
+  });
+
+  it("closes a revoked token's project-feed sockets with 4401, by bearer and by ticket, and leaves other tokens' sockets open", async () => {
+    const { project, owner } = await setup();
+    const viewer = await newToken(project, owner, "viewer");
+    const byBearer = (await openSocket(`/v1/projects/${project}/ws`, viewer.token)).socket!;
+    const byTicket = (await openSocket(`/v1/projects/${project}/ws?ticket=${await ticket(project, viewer.token)}`)).socket!;
+    const owners = (await openSocket(`/v1/projects/${project}/ws`, owner)).socket!;
+    for (const s of [byBearer, byTicket, owners]) await s.until((m) => m[0]?.type === "hello");
+    expect((await api("DELETE", `/v1/projects/${project}/tokens/${viewer.id}`, { token: owner })).status).toBe(204);
+    await byBearer.until(() => byBearer.closed !== null);
+    await byTicket.until(() => byTicket.closed !== null);
+    expect([byBearer.closed?.code, byTicket.closed?.code]).toEqual([4401, 4401]);
+    const task = await createTask(project, owner);
+    await owners.until((m) => m.some((x) => x.type === "task" && x.task.id === task.id));
+    expect(owners.closed).toBeNull();
+    owners.close();
+  });
+
+  it("closes a revoked token's task sockets with 4401 on every task it watches, and leaves other tokens' sockets open", async () => {
+    const { project, owner } = await setup();
+    const [a, b] = [await createTask(project, owner), await createTask(project, owner)];
+    const viewer = await newToken(project, owner, "viewer");
+    const onA = (await openSocket(`/v1/tasks/${a.id}/ws`, viewer.token)).socket!;
+    const onB = (await openSocket(`/v1/tasks/${b.id}/ws?ticket=${await ticket(project, viewer.token)}`)).socket!;
+    const owners = (await openSocket(`/v1/tasks/${a.id}/ws`, owner)).socket!;
+    for (const s of [onA, onB, owners]) await s.until((m) => m.some((x) => x.type === "task"));
+    expect((await api("DELETE", `/v1/projects/${project}/tokens/${viewer.id}`, { token: owner })).status).toBe(204);
+    await onA.until(() => onA.closed !== null);
+    await onB.until(() => onB.closed !== null);
+    expect([onA.closed?.code, onB.closed?.code]).toEqual([4401, 4401]);
+    await appendLog(a.id, ["still streaming"]);
+    await owners.until(() => owners.events().length > 0);
+    expect(owners.closed).toBeNull();
+    owners.close();
+  });
+
+  it("checks the token with the project when a socket is accepted, so a revocation the edge's cached view misses still shuts it out", async () => {
+    const { project, owner } = await setup();
+    const task = await createTask(project, owner);
+    const viewer = await newToken(project, owner, "viewer");
+    expect((await api("GET", `/v1/projects/${project}/tasks`, { token: viewer.token })).status).toBe(200);
+    await projectStub(env, project).revokeToken(viewer.id);
+    const feed = await openSocket(`/v1/projects/${project}/ws`, viewer.token);
+    expect(feed.status).toBe(401);
+    expect(JSON.parse(feed.body).error).toMatchObject({ code: "unauthenticated" });
+    const onTask = (await openSocket(`/v1/tasks/${task.id}/ws`, viewer.token)).socket!;
+    await onTask.until(() => onTask.closed !== null);
+    expect(onTask.closed?.code).toBe(4401);
+    expect(onTask.messages.some((m) => m?.type === "task")).toBe(false);
   });
 });
