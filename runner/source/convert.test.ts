@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { type PrepareSourceDeployOptions, prepareSourceDeploy, type SourceProgress } from "./index.ts";
 import { SourceError } from "./errors.ts";
-import { type FixtureServer, git, parseManifest, startFixtureServer, TOKEN, unzip, unzipBinary } from "./testing.ts";
+import { type FixtureServer, git, parseManifest, startFixtureServer, TOKEN, unzip, unzipBinary, jobOptions } from "./testing.ts";
 
 /** Every component of the fixture at v1, as SDR's package.xml names them. */
 const FIXTURE_COMPONENTS = {
@@ -33,14 +33,7 @@ describe("an sfdx project at a commit → a metadata-format deploy zip (source-d
   afterAll(() => fx.close());
   beforeEach(async () => {
     scratch = await mkdtemp(join(tmpdir(), "sfp-convert-test-"));
-    opts = (source) => ({
-      source,
-      token: TOKEN,
-      cacheDir: join(scratch, "cache"),
-      workDir: join(scratch, "jobs"),
-      signal: new AbortController().signal,
-      allowLocalHttp: true,
-    });
+    opts = (source) => jobOptions(scratch, source);
     return () => rm(scratch, { recursive: true, force: true });
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type PrepareSourceDeployOptions, prepareSourceDeploy } from "./index.ts";
-import { DELTA, type FixtureServer, git, parseManifest, startFixtureServer, TOKEN, unzip } from "./testing.ts";
+import { DELTA, type FixtureServer, git, parseManifest, startFixtureServer, unzip, jobOptions } from "./testing.ts";
 
 describe("a delta between two commits (sfdx-git-delta decides what changed, SDR converts it)", () => {
   let fx: FixtureServer;
@@ -15,14 +15,7 @@ describe("a delta between two commits (sfdx-git-delta decides what changed, SDR 
   afterAll(() => fx.close());
   beforeEach(async () => {
     scratch = await mkdtemp(join(tmpdir(), "sfp-delta-test-"));
-    opts = (source) => ({
-      source,
-      token: TOKEN,
-      cacheDir: join(scratch, "cache"),
-      workDir: join(scratch, "jobs"),
-      signal: new AbortController().signal,
-      allowLocalHttp: true,
-    });
+    opts = (source) => jobOptions(scratch, source);
     return () => rm(scratch, { recursive: true, force: true });
   });
 

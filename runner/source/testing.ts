@@ -1,3 +1,4 @@
+import type { PrepareSourceDeployOptions } from "./index.ts";
 // Shared by the source tests: the sfdx fixture project (test/fixtures/sfdx-project) committed into a
 // real repository with a history, served by a real git server that wants a token; and a zip reader.
 import { execFileSync } from "node:child_process";
@@ -121,4 +122,9 @@ export function parseManifest(xml: string): { types: Record<string, string[]>; v
     types[name] = [...block[1].matchAll(/<members>([^<]+)<\/members>/g)].map((m) => m[1]).sort();
   }
   return { types, version: /<version>([^<]+)<\/version>/.exec(xml)?.[1] ?? "" };
+}
+
+/** What a test job hands prepareSourceDeploy: the fixture's token, a cache and job dirs under `scratch`. */
+export function jobOptions(scratch: string, source: PrepareSourceDeployOptions["source"]): PrepareSourceDeployOptions {
+  return { source, token: TOKEN, cacheDir: join(scratch, "cache"), workDir: join(scratch, "jobs"), signal: new AbortController().signal, allowLocalHttp: true };
 }
