@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { api, setup } from "./helpers.ts";
 
 /** API_LIMIT per token and 10 s window in the workers project (vitest.config.ts; 1,000 deployed). */
-const API_LIMIT = 200;
+const API_LIMIT = 100;
 
 /** Sends `size` requests at once, batch after batch, until one answers 429 or `max` have gone. */
 async function untilLimited(send: () => Promise<{ status: number }>, size: number, max: number): Promise<number[]> {
