@@ -23,6 +23,8 @@ afterEach(async () => {
 
 const finished = (taskId: string) => () => edge.task(taskId).finish;
 const running = (taskId: string) => () => edge.task(taskId).status === "running";
+/** The worker has its task (under load a spare may not be ready when the edge already says running). */
+const workerStarted = (taskId: string) => () => manager?.logged("worker started").some((r) => r.taskId === taskId);
 const jobHeartbeats = (taskId: string) => edge.callsTo("POST", new RegExp(`/v1/jobs/${taskId}/heartbeat$`));
 const logLines = (taskId: string) => [...edge.task(taskId).events.values()].flatMap((e) => (e.type === "log" ? e.lines : []));
 
@@ -42,7 +44,7 @@ describe("stopping a job", () => {
   it("on cancelRequested sends the worker a cancel, then SIGTERM, then SIGKILL after the grace period, and finishes canceled", async () => {
     manager = startTestManager(edge, { cancelGraceMs: 300, killGraceMs: 300 });
     const taskId = edge.enqueueTask({ payload: { fake: { sleepMs: 30_000, ignoreCancel: true } } });
-    await edge.waitFor(running(taskId), 10_000, "running");
+    await edge.waitFor(workerStarted(taskId), 20_000, "worker started");
     edge.cancelTask(taskId);
     const finish = await edge.waitFor(finished(taskId), 15_000, "finish");
     expect(finish.body.outcome).toBe("canceled");
@@ -57,7 +59,7 @@ describe("stopping a job", () => {
   it("lets a worker that honours the cancel stop by itself, without any signal", async () => {
     manager = startTestManager(edge, { cancelGraceMs: 5_000 });
     const taskId = edge.enqueueTask({ payload: { fake: { sleepMs: 30_000 } } });
-    await edge.waitFor(running(taskId), 10_000, "running");
+    await edge.waitFor(workerStarted(taskId), 20_000, "worker started");
     edge.cancelTask(taskId);
     expect((await edge.waitFor(finished(taskId), 10_000, "finish")).body.outcome).toBe("canceled");
     expect(manager.logged("signalling the worker")).toEqual([]);
