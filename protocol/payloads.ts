@@ -82,23 +82,13 @@ const oneZipSource = (p: { zipBase64?: string; zipUrl?: string; source?: SourceP
   [p.zipBase64, p.zipUrl, p.source].filter((v) => v !== undefined).length === 1;
 const specifiedTestsNamed = (p: { testLevel?: string; runTests?: string[] }) => p.testLevel !== "RunSpecifiedTests" || (p.runTests?.length ?? 0) > 0;
 
+/** A deploy or validate: a metadata zip (inline or by URL), or an sfdx project at a git commit (`source`). */
 export const DeployPayload = z
-  .object({ ...ZipSource, ...DeployOptions })
-  .strict()
-  .refine(oneZipSource, { message: "give exactly one of zipBase64 or zipUrl", path: ["zipBase64"] })
-  .refine(specifiedTestsNamed, { message: "RunSpecifiedTests needs runTests", path: ["runTests"] });
-export type DeployPayload = z.infer<typeof DeployPayload>;
-
-/**
- * The deploy and validate payload once runners deploy from a repository (runner/source): the zip
- * forms or `source`. Not yet what the worker accepts — until the worker, repository credentials and
- * the edge's artifacts are wired (issue 12), a `source` payload is refused as an unknown field.
- */
-export const SourceDeployPayload = z
   .object({ ...ZipSource, source: SourcePayload.optional(), ...DeployOptions })
   .strict()
   .refine(oneZipSource, { message: "give exactly one of zipBase64, zipUrl or source", path: ["zipBase64"] })
   .refine(specifiedTestsNamed, { message: "RunSpecifiedTests needs runTests", path: ["runTests"] });
+export type DeployPayload = z.infer<typeof DeployPayload>;
 
 /** validate = a check-only deploy with tests; testLevel defaults to RunLocalTests. */
 export const ValidatePayload = DeployPayload;

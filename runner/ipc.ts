@@ -1,7 +1,8 @@
 // The messages between the runner manager and the one worker process it spawns per job, over the
 // Node IPC channel (never argv or environment: the job and its org's credentials are secret).
 // The worker holds no credential store: after `start` it asks for its task's org (`auth`) and the
-// manager answers with that org's auth alone, once; any other ask is refused (runner/README.md).
+// manager answers with that org's auth alone, once; a deploy from a repository asks for that
+// repository's token (`repo`) the same way; any other ask is refused (runner/README.md).
 import type { Task, TaskErrorInfo } from "../protocol/index.ts";
 import type { RunnerEvent } from "../protocol/runner.ts";
 import type { OrgAuth } from "./credentials/auth-url.ts";
@@ -14,20 +15,36 @@ type WithoutSeq<E> = E extends { seq: number } ? Omit<E, "seq"> : never;
 /** The manager's answer to an `auth` ask: the org's auth, or why not (a task error code and message). */
 export type AuthAnswer = { type: "auth"; auth: OrgAuth } | { type: "auth"; error: TaskErrorInfo };
 
+/** The answer to a `repo` ask: the repository's token, none (`null`: a public repository), or why not. */
+export type RepoAnswer = { type: "repo"; credential: { token: string; username?: string } | null } | { type: "repo"; error: TaskErrorInfo };
+
+/** The host's settings for deploys from a repository (runner/source), from the manager's configuration. */
+export interface SourceSettings {
+  /** The host's checkout cache: one bare mirror per repository, shared by its jobs. */
+  cacheDir: string;
+  /** Plain http to a loopback repository (local development and tests). */
+  allowLocalHttp: boolean;
+}
+
 export type ManagerToWorker =
   | {
       type: "start";
       task: Task;
       /** Between two status checks of a Salesforce async job (default 2000 ms); tests make it short. */
       pollIntervalMs?: number;
+      /** For a deploy or validate from a repository. */
+      source?: SourceSettings;
     }
   | AuthAnswer
+  | RepoAnswer
   | { type: "cancel"; reason: string };
 
 export type WorkerToManager =
   | { type: "ready" }
   /** Asks for the credentials of the task's org (project and alias as the task names them). */
   | { type: "auth"; project: string; alias: string }
+  /** Asks for the token of the repository the task's `source` names (once, after `start`). */
+  | { type: "repo"; url: string }
   /** Secrets the worker learned (a fresh access token): the manager masks them in the worker's output. */
   | { type: "secrets"; values: string[] }
   | { type: "event"; event: WorkerEvent }

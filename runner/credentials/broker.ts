@@ -5,7 +5,8 @@ import { createMasker } from "../mask.ts";
 import { orgAuthSecrets, type OrgAuth } from "./auth-url.ts";
 import type { CredentialsConfig } from "./config.ts";
 import { configSecrets } from "./env.ts";
-import { createCredentialStore, loadOrgAuth } from "./index.ts";
+import { createCredentialStore, loadOrgAuth, loadRepoCredential } from "./index.ts";
+import type { RepoCredential } from "./repo.ts";
 import { DEFAULT_PROJECT } from "./store.ts";
 
 export type CredentialErrorCode = "credentials_not_found" | "credentials_unavailable";
@@ -29,6 +30,8 @@ export interface TaskOrg {
 export interface CredentialBroker {
   /** The org's auth and every secret to mask along with it; a CredentialError when there is none. */
   authFor(org: TaskOrg): Promise<{ auth: OrgAuth; secrets: string[] }>;
+  /** A repository's token under the task's project; null when none is registered (a public repository). */
+  repoFor(repo: { project: string; url: string }): Promise<RepoCredential | null>;
 }
 
 export interface BrokerOptions {
@@ -57,6 +60,18 @@ export function storeBroker(config: CredentialsConfig, opts: BrokerOptions = {})
           throw notFound(org, config.provider, opts, onlyDefault);
         }
         return { auth, secrets: orgAuthSecrets(auth) };
+      } finally {
+        await store.close();
+      }
+    },
+    async repoFor(repo) {
+      const store = createCredentialStore(config);
+      try {
+        return await loadRepoCredential(store, repo, { defaultProjectFallback: opts.defaultProjectFallback === true });
+      } catch (err) {
+        const masker = createMasker([...configSecrets(config), ...store.secrets()]);
+        const reason = masker.mask(err instanceof Error ? err.message : String(err));
+        throw new CredentialError("credentials_unavailable", `cannot read the token of ${repo.url} (${config.provider}): ${reason}`);
       } finally {
         await store.close();
       }

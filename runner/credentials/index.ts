@@ -3,6 +3,8 @@ import { parseSfdxAuthUrl, type OrgAuth } from "./auth-url.ts";
 import type { CredentialsConfig } from "./config.ts";
 import { createInfisicalStore } from "./infisical.ts";
 import { createLocalStore } from "./local.ts";
+import { DEFAULT_REPO_USERNAME } from "../source/checkout.ts";
+import { normalizeRepoUrl, validateRepoCredential, type RepoCredential, type RepoRef } from "./repo.ts";
 import { DEFAULT_PROJECT, type CredentialStore, type OrgRef } from "./store.ts";
 import { createSupabaseStore } from "./supabase.ts";
 
@@ -10,6 +12,7 @@ export { parseSfdxAuthUrl, formatSfdxAuthUrl, orgAuthSecrets, InvalidAuthUrlErro
 export { credentialsConfigFromEnv, credentialsBrokerOptionsFromEnv, configSecrets, CREDENTIAL_ENV_VARS, CredentialsConfigError } from "./env.ts";
 export { DEFAULT_PROJECT, type CredentialStore, type OrgRef } from "./store.ts";
 export type { CredentialsConfig } from "./config.ts";
+export { normalizeRepoUrl, InvalidRepoError, type RepoCredential, type RepoRef } from "./repo.ts";
 
 export function createCredentialStore(config: CredentialsConfig): CredentialStore {
   switch (config.provider) {
@@ -53,4 +56,29 @@ export async function loadOrgAuth(store: CredentialStore, ref: OrgRef, opts: { d
   const own = await store.get(ref);
   if (own || !opts.defaultProjectFallback || ref.project === undefined || ref.project === DEFAULT_PROJECT) return own;
   return store.get({ alias: ref.alias });
+}
+
+/** Stores a repository's token (`sfp-edge repo register`); returns what it stored, without the token. */
+export async function registerRepo(opts: {
+  url: string;
+  credential: RepoCredential;
+  config: CredentialsConfig;
+  project?: string;
+}): Promise<{ url: string; project: string; username: string }> {
+  const url = normalizeRepoUrl(opts.url);
+  const credential = validateRepoCredential(opts.credential);
+  const store = createCredentialStore(opts.config);
+  try {
+    await store.putRepo({ project: opts.project, url }, credential);
+  } finally {
+    await store.close();
+  }
+  return { url, project: opts.project ?? DEFAULT_PROJECT, username: credential.username ?? DEFAULT_REPO_USERNAME };
+}
+
+/** A task's repository token, looked up as its org is (the task's project, then `default` if allowed). */
+export async function loadRepoCredential(store: CredentialStore, ref: RepoRef, opts: { defaultProjectFallback: boolean }): Promise<RepoCredential | null> {
+  const own = await store.getRepo(ref);
+  if (own || !opts.defaultProjectFallback || ref.project === undefined || ref.project === DEFAULT_PROJECT) return own;
+  return store.getRepo({ url: ref.url });
 }

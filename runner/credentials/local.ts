@@ -4,6 +4,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { formatSfdxAuthUrl, parseSfdxAuthUrl, type OrgAuth } from "./auth-url.ts";
 import { deriveKey, newSalt, open, seal, type Sealed } from "./crypto.ts";
+import { parseRepoCredential, repoKeyOf, serializeRepoCredential, type RepoRef } from "./repo.ts";
 import { DEFAULT_PROJECT, projectOf, type CredentialStore, type OrgRef } from "./store.ts";
 
 const FILE_VERSION = 1;
@@ -14,9 +15,13 @@ interface LocalFile {
   /** base64 scrypt salt */
   salt: string;
   orgs: Record<string, Sealed & { updatedAt: string }>;
+  /** Repository tokens by repoKeyOf (added later: files written before have none). */
+  repos?: Record<string, Sealed & { updatedAt: string }>;
 }
 
 const keyOf = (ref: OrgRef) => `${projectOf(ref)}/${ref.alias}`;
+/** A repository's entry is bound to its own name, apart from any org's. */
+const repoAad = (ref: RepoRef) => `repo:${repoKeyOf(ref)}`;
 
 export function createLocalStore(config: { file: string; key: string }): CredentialStore {
   if (!config.key) throw new Error("the local credential store needs a key (SFP_LOCAL_CREDENTIALS_KEY)");
@@ -73,6 +78,33 @@ export function createLocalStore(config: { file: string; key: string }): Credent
       const file = await load();
       const prefix = `${project}/`;
       return Object.keys(file?.orgs ?? {})
+        .filter((k) => k.startsWith(prefix))
+        .map((k) => k.slice(prefix.length))
+        .sort();
+    },
+    async getRepo(ref) {
+      const file = await load();
+      const entry = file?.repos?.[repoKeyOf(ref)];
+      if (!file || !entry) return null;
+      return parseRepoCredential(ref, open(await keyFor(file.salt), entry, repoAad(ref), `the token of ${repoKeyOf(ref)}`));
+    },
+    async putRepo(ref, cred) {
+      const file = (await load()) ?? { version: FILE_VERSION, salt: newSalt().toString("base64"), orgs: {} };
+      const sealed = seal(await keyFor(file.salt), serializeRepoCredential(ref, cred), repoAad(ref));
+      file.repos = { ...file.repos, [repoKeyOf(ref)]: { ...sealed, updatedAt: new Date().toISOString() } };
+      await save(file);
+    },
+    async deleteRepo(ref) {
+      const file = await load();
+      if (!file?.repos?.[repoKeyOf(ref)]) return false;
+      delete file.repos[repoKeyOf(ref)];
+      await save(file);
+      return true;
+    },
+    async listRepos(project = DEFAULT_PROJECT) {
+      const file = await load();
+      const prefix = `${project}/`;
+      return Object.keys(file?.repos ?? {})
         .filter((k) => k.startsWith(prefix))
         .map((k) => k.slice(prefix.length))
         .sort();

@@ -6,9 +6,12 @@ import { formatSfdxAuthUrl, parseSfdxAuthUrl, type OrgAuth } from "./auth-url.ts
 import type { InfisicalConfig } from "./config.ts";
 import { newDataKey, open, parseDataKey, seal } from "./crypto.ts";
 import { connectInfisical, type InfisicalSecrets } from "./infisical-client.ts";
+import { normalizeRepoUrl, parseRepoCredential, repoKeyOf, repoProjectOf, serializeRepoCredential, type RepoRef } from "./repo.ts";
 import { DEFAULT_PROJECT, projectOf, type CredentialStore, type OrgRef } from "./store.ts";
 
 export const DEFAULT_TABLE = "sfp_org_auth";
+/** Repository tokens (migrations/003_repo_auth.sql). */
+export const REPO_TABLE = "sfp_repo_auth";
 const DATA_KEY_PREFIX = "SFP_DATA_KEY_V";
 
 interface Row {
@@ -21,6 +24,7 @@ interface Row {
 }
 
 const aadOf = (ref: OrgRef, version: number) => `${projectOf(ref)}/${ref.alias}#v${version}`;
+const repoAadOf = (ref: RepoRef, version: number) => `repo:${repoKeyOf(ref)}#v${version}`;
 
 export function createSupabaseStore(config: { supabase: { url: string; serviceKey: string; table?: string }; infisical: InfisicalConfig }): CredentialStore {
   const table = config.supabase.table ?? DEFAULT_TABLE;
@@ -88,6 +92,35 @@ export function createSupabaseStore(config: { supabase: { url: string; serviceKe
       const { data, error } = await db.from(table).select("alias").eq("project", project).order("alias");
       if (error) throw fail("list", error);
       return (data ?? []).map((r: { alias: string }) => r.alias).sort();
+    },
+    async getRepo(ref) {
+      const { data, error } = await db
+        .from(REPO_TABLE)
+        .select("ciphertext,iv,key_version")
+        .eq("project", repoProjectOf(ref))
+        .eq("url", normalizeRepoUrl(ref.url))
+        .maybeSingle<Pick<Row, "ciphertext" | "iv" | "key_version">>();
+      if (error) throw fail("read", error);
+      if (!data) return null;
+      const key = await keyVersion(data.key_version);
+      return parseRepoCredential(ref, open(key, data, repoAadOf(ref, data.key_version), `the token of ${repoKeyOf(ref)}`));
+    },
+    async putRepo(ref, cred) {
+      const version = await currentVersion();
+      const sealed = seal(await keyVersion(version), serializeRepoCredential(ref, cred), repoAadOf(ref, version));
+      const row = { project: repoProjectOf(ref), url: normalizeRepoUrl(ref.url), ...sealed, key_version: version, updated_at: new Date().toISOString() };
+      const { error } = await db.from(REPO_TABLE).upsert(row, { onConflict: "project,url" });
+      if (error) throw fail("write", error);
+    },
+    async deleteRepo(ref) {
+      const { data, error } = await db.from(REPO_TABLE).delete().eq("project", repoProjectOf(ref)).eq("url", normalizeRepoUrl(ref.url)).select("url");
+      if (error) throw fail("delete", error);
+      return (data?.length ?? 0) > 0;
+    },
+    async listRepos(project = DEFAULT_PROJECT) {
+      const { data, error } = await db.from(REPO_TABLE).select("url").eq("project", project).order("url");
+      if (error) throw fail("list", error);
+      return (data ?? []).map((r: { url: string }) => r.url).sort();
     },
     secrets() {
       const out = [config.supabase.serviceKey, config.infisical.clientSecret, connected?.accessToken ?? ""];

@@ -29,12 +29,15 @@ export interface ManagerConfig {
   workerEnvPassthrough: string[];
   logLevel: LogLevel;
   version: string;
+  /** Deploys from a repository: the host's checkout cache, and whether a loopback repository may be plain http. */
+  source: { cacheDir: string; allowLocalHttp: boolean };
 }
 
 export const MANAGER_VERSION = "0.1.0";
 export const DEFAULT_LISTEN = "127.0.0.1:8790";
 export const DEFAULT_WORKER_ENTRY = resolve(import.meta.dirname, "..", "worker", "main.ts");
 export const DEFAULT_STATE_FILE = resolve(homedir(), ".sfp-edge", "runner-state.json");
+export const DEFAULT_SOURCE_CACHE_DIR = resolve(homedir(), ".sfp-edge", "source-cache");
 export const DEFAULT_CANCEL_GRACE_SECONDS = 5;
 export const DEFAULT_KILL_GRACE_SECONDS = 10;
 export const MAX_SLOTS = 64;
@@ -146,6 +149,10 @@ export function configFromEnv(env: Env): ManagerConfig {
     workerEnvPassthrough: passthrough,
     logLevel: logLevel as LogLevel,
     version: MANAGER_VERSION,
+    source: {
+      cacheDir: resolve(env.SFP_SOURCE_CACHE_DIR || DEFAULT_SOURCE_CACHE_DIR),
+      allowLocalHttp: bool(env, "SFP_SOURCE_ALLOW_LOCAL_HTTP", false),
+    },
   };
 }
 

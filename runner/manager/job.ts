@@ -23,7 +23,7 @@ export type JobOutcome = (typeof OUTCOMES)[number] | "lost";
 
 export interface JobDeps {
   api: RunnerApi;
-  config: Pick<ManagerConfig, "workerEntry" | "cancelGraceMs" | "killGraceMs" | "workerEnvPassthrough">;
+  config: Pick<ManagerConfig, "workerEntry" | "cancelGraceMs" | "killGraceMs" | "workerEnvPassthrough" | "source">;
   leaseSeconds: number;
   log: Logger;
   metrics: Metrics;
@@ -39,6 +39,7 @@ export interface JobDeps {
 const WorkerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ready") }),
   z.object({ type: z.literal("auth"), project: z.string(), alias: z.string() }),
+  z.object({ type: z.literal("repo"), url: z.string().max(2048) }),
   z.object({ type: z.literal("secrets"), values: z.array(z.string().max(8192)).max(16) }),
   z.object({ type: z.literal("event"), event: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal("done"), outcome: z.enum(OUTCOMES), result: z.unknown().optional(), error: TaskErrorInfo.optional() }),
@@ -192,6 +193,8 @@ export class Job {
       this.onReady();
     } else if (msg.type === "auth") {
       void this.credentials.answer(msg, this.startedWorker).then((answer) => this.send(answer));
+    } else if (msg.type === "repo") {
+      void this.credentials.answerRepo(msg, this.startedWorker).then((answer) => this.send(answer));
     } else if (msg.type === "secrets") {
       this.credentials.reportedSecrets(msg.values);
     } else if (msg.type === "event") {
@@ -211,7 +214,7 @@ export class Job {
       return;
     }
     this.startedWorker = true;
-    this.send({ type: "start", task: this.accepted.task });
+    this.send({ type: "start", task: this.accepted.task, source: this.deps.config.source });
     this.log.info("worker started", { pid: this.child?.pid, msSinceAccept: Date.now() - this.acceptedAt });
   }
 

@@ -2,7 +2,7 @@
 // short grace periods, a private state file, and its log lines captured for assertions.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { storeBroker, type CredentialBroker } from "../credentials/broker.ts";
 import type { CredentialsConfig } from "../credentials/config.ts";
 import type { EdgeRunnerApiDouble } from "../../test/doubles/edge-runner-api.ts";
@@ -69,6 +69,7 @@ export function startTestManager(
     workerEnvPassthrough: [],
     logLevel: "debug",
     version: MANAGER_VERSION,
+    source: { cacheDir: join(dirname(tempStateFile()), "source-cache"), allowLocalHttp: true },
     ...configOverrides,
   };
   const logs: string[] = [];

@@ -2,7 +2,9 @@
 // ends (an outcome with a result, or an OperationError carrying the contract's error code).
 import { setTimeout as sleepFor } from "node:timers/promises";
 import type { Connection } from "jsforce";
+import type { SourcePayload } from "../../protocol/payloads.ts";
 import type { Progress } from "../../protocol/task.ts";
+import type { PreparedSourceDeploy, SourceErrorCode } from "../source/index.ts";
 
 export type Outcome = "succeeded" | "failed" | "canceled";
 
@@ -20,6 +22,8 @@ export interface OperationContext {
   log(...lines: string[]): void;
   /** Between two status checks of an async Salesforce job. */
   pollIntervalMs: number;
+  /** Fetches and converts a deploy's `source` (runner/source); absent where the worker has no source settings. */
+  prepareSource?: (source: SourcePayload) => Promise<PreparedSourceDeploy>;
 }
 
 /** Error codes a job can fail with (task.error.code). */
@@ -35,7 +39,9 @@ export type OperationErrorCode =
   | "retrieve_failed"
   | "query_failed"
   | "salesforce_error"
-  | "internal";
+  | "internal"
+  /** A deploy from a repository (runner/source/errors.ts says when each applies). */
+  | SourceErrorCode;
 
 export class OperationError extends Error {
   readonly code: OperationErrorCode;

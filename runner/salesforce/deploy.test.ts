@@ -260,6 +260,26 @@ describe("the Salesforce double opens the zip as Salesforce does", () => {
     ]);
   });
 
+  it("reads a child component from its parent's file: a field named in package.xml must be in the object's file, which then needs no entry of its own", async () => {
+    const objectFile = (fields: string[]) =>
+      `<?xml version="1.0" encoding="UTF-8"?>\n<CustomObject xmlns="http://soap.sforce.com/2006/04/metadata">${fields.map((f) => `<fields><fullName>${f}</fullName><label>${f}</label><type>Text</type><length>40</length></fields>`).join("")}</CustomObject>\n`;
+    const manifest = packageXml({ CustomField: ["Invoice__c.Status__c"] });
+    const present = await deploy(makeZip({ "package.xml": manifest, "objects/Invoice__c.object": objectFile(["Status__c"]) }));
+    expect(present.result).toMatchObject({ status: "Succeeded", numberComponentsTotal: 1 });
+    const absent = await deploy(makeZip({ "package.xml": manifest, "objects/Invoice__c.object": objectFile(["Amount__c"]) }));
+    // The object's file then carries nothing named: it is a stray file too.
+    expect(failuresOf(absent)).toEqual([
+      expect.objectContaining({
+        componentType: "CustomField",
+        fullName: "Invoice__c.Status__c",
+        problem: "An object 'Invoice__c.Status__c' of type CustomField was named in package.xml, but was not found in zipped directory",
+      }),
+      expect.objectContaining({ componentType: "CustomObject", fullName: "Invoice__c", problem: "Not in package.xml" }),
+    ]);
+    const noFile = await deploy(makeZip({ "package.xml": manifest }));
+    expect(failuresOf(noFile)).toEqual([expect.objectContaining({ fullName: "Invoice__c.Status__c" })]);
+  });
+
   it("runs the tests of the classes RunSpecifiedTests names, and refuses RunSpecifiedTests without runTests as Salesforce does", async () => {
     const out = await deploy(metadataZip(), { testLevel: "RunSpecifiedTests", runTests: ["AccountServiceTest"] });
     expect(out.result).toMatchObject({ status: "Succeeded", numberTestsTotal: 2, numTestsRun: 2 });

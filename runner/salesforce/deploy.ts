@@ -2,7 +2,7 @@
 // API: start the deploy, then checkDeployStatus(id, true) until done, reporting components and tests
 // as progress. A cancel calls cancelDeploy and waits (bounded) for Salesforce to confirm it.
 import type { DeployResult } from "jsforce/lib/api/metadata";
-import type { DeployPayload, QuickDeployPayload } from "../../protocol/payloads.ts";
+import type { DeployPayload, QuickDeployPayload, SourcePayload } from "../../protocol/payloads.ts";
 import { CanceledError, OperationError, pause, percentOf, type OperationContext, type OperationResult } from "./context.ts";
 import { loadZip } from "./zip.ts";
 
@@ -117,7 +117,43 @@ export async function followDeploy(ctx: OperationContext, id: string): Promise<O
 }
 
 export async function runDeploy(ctx: OperationContext, payload: DeployPayload, mode: "deploy" | "validate"): Promise<OperationResult> {
+  if (payload.source) return deployFromSource(ctx, payload, payload.source, mode);
   const zip = await loadZip(payload, ctx.signal);
+  return deployZip(ctx, zip, payload, mode);
+}
+
+/**
+ * An sfdx project at a commit: fetched and converted by runner/source, then deployed like any zip —
+ * as one package with package.xml at its root (singlePackage, as the sf CLI deploys). The commit
+ * deployed (a branch or tag resolved once) is logged as soon as it is known and kept in the result.
+ */
+async function deployFromSource(ctx: OperationContext, payload: DeployPayload, source: SourcePayload, mode: "deploy" | "validate"): Promise<OperationResult> {
+  if (!ctx.prepareSource) throw new OperationError("invalid_source", "this runner cannot deploy from a repository");
+  ctx.progress({ percent: 0, step: "Source", message: `fetching ${source.repo} at ${source.ref}` });
+  const prepared = await ctx.prepareSource(source);
+  try {
+    const from = prepared.fromSha ? ` (delta from ${prepared.fromSha})` : "";
+    ctx.log(`source ${source.repo} ${source.ref} is commit ${prepared.sha}${from}: ${prepared.components} components, ${prepared.destructive} to delete`);
+    for (const w of prepared.warnings) ctx.log(`source warning: ${w}`);
+    const deployed = await deployZip(ctx, prepared.zip, { ...payload, singlePackage: payload.singlePackage ?? true }, mode);
+    const summary = {
+      repo: source.repo,
+      ref: source.ref,
+      sha: prepared.sha,
+      ...(prepared.fromSha ? { fromSha: prepared.fromSha } : {}),
+      packageDirectories: prepared.packageDirectories,
+      components: prepared.components,
+      destructive: prepared.destructive,
+      ...(prepared.warnings.length ? { warnings: prepared.warnings } : {}),
+    };
+    const result = typeof deployed.result === "object" && deployed.result !== null ? { ...deployed.result, source: summary } : { source: summary };
+    return { ...deployed, result };
+  } finally {
+    await prepared.cleanup();
+  }
+}
+
+async function deployZip(ctx: OperationContext, zip: Buffer, payload: DeployPayload, mode: "deploy" | "validate"): Promise<OperationResult> {
   if (ctx.signal.aborted) throw new CanceledError();
   const checkOnly = mode === "validate";
   const testLevel = payload.testLevel ?? (checkOnly ? "RunLocalTests" : undefined);

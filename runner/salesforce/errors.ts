@@ -1,5 +1,6 @@
 // Turns whatever jsforce throws into the job's error code and message.
 import { SessionError } from "./connect.ts";
+import { SourceError } from "../source/errors.ts";
 import { OperationError } from "./context.ts";
 
 /** jsforce's session delegate rewraps refresh failures with this prefix, dropping the class. */
@@ -8,6 +9,7 @@ const REFRESH_FAILED = "Unable to refresh session due to: ";
 export function toOperationError(err: unknown, fallback: "salesforce_error" | "internal" = "salesforce_error"): OperationError {
   if (err instanceof OperationError) return err;
   if (err instanceof SessionError) return new OperationError(err.code, err.message);
+  if (err instanceof SourceError) return new OperationError(err.code, err.message);
   if (!(err instanceof Error)) return new OperationError(fallback, String(err));
   if (err.message.startsWith(REFRESH_FAILED)) {
     const cause = err.message.slice(REFRESH_FAILED.length);

@@ -5,23 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { type PrepareSourceDeployOptions, prepareSourceDeploy, type SourceProgress } from "./index.ts";
 import { SourceError } from "./errors.ts";
-import { type FixtureServer, git, parseManifest, startFixtureServer, TOKEN, unzip, unzipBinary, jobOptions } from "./testing.ts";
-
-/** Every component of the fixture at v1, as SDR's package.xml names them. */
-const FIXTURE_COMPONENTS = {
-  ApexClass: ["InvoiceService", "InvoiceServiceTest", "LegacyInvoiceHelper", "StringUtils"],
-  AuraDefinitionBundle: ["invoiceBanner"],
-  CustomField: ["Invoice__c.Amount__c", "Invoice__c.Due_Date__c"],
-  CustomLabel: ["Invoice_Overdue", "Invoice_Paid"],
-  CustomLabels: ["CustomLabels"],
-  CustomObject: ["Invoice__c"],
-  Flow: ["Invoice_Reminder"],
-  Layout: ["Invoice__c-Invoice Layout"],
-  LightningComponentBundle: ["invoiceList"],
-  ListView: ["Invoice__c.All"],
-  PermissionSet: ["Invoice_Manager"],
-  StaticResource: ["invoiceAssets"],
-};
+import { FIXTURE_COMPONENTS, type FixtureServer, git, jobOptions, parseManifest, startFixtureServer, TOKEN, unzip, unzipBinary } from "./testing.ts";
 
 describe("an sfdx project at a commit → a metadata-format deploy zip (source-deploy-retrieve)", () => {
   let fx: FixtureServer;

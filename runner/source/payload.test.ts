@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SourceDeployPayload as DeployPayload, SourceDeployPayload as ValidatePayload } from "../../protocol/payloads.ts";
+import { DeployPayload, ValidatePayload } from "../../protocol/payloads.ts";
 
 const SHA = "3f7a2c9e1b4d5a6f708192a3b4c5d6e7f8091a2b";
 const REPO = "https://git.example.com/acme/crm.git";
@@ -63,14 +63,5 @@ describe("the source payload of deploy and validate (protocol/payloads.ts)", () 
     ["an empty list of package directories", { source: { repo: REPO, ref: SHA, packageDirectories: [] } }, "source.packageDirectories:"],
   ])("refuses %s with a clear message", (_, payload, expected) => {
     expect(problem(payload)).toContain(expected);
-  });
-});
-
-describe("the payload the worker accepts today", () => {
-  it("refuses source as an unknown field until the worker deploys from a repository (issue 12)", async () => {
-    const { DeployPayload: WorkerDeployPayload } = await import("../../protocol/payloads.ts");
-    const parsed = WorkerDeployPayload.safeParse({ source: { repo: "https://git.example.com/acme/crm.git", ref: "main" } });
-    expect(parsed.success).toBe(false);
-    expect(JSON.stringify(parsed.error?.issues)).toContain("source");
   });
 });

@@ -34,6 +34,22 @@ export interface FixtureRepo {
   v2: string;
 }
 
+/** Every component of the fixture at v1, as SDR's package.xml names them. */
+export const FIXTURE_COMPONENTS = {
+  ApexClass: ["InvoiceService", "InvoiceServiceTest", "LegacyInvoiceHelper", "StringUtils"],
+  AuraDefinitionBundle: ["invoiceBanner"],
+  CustomField: ["Invoice__c.Amount__c", "Invoice__c.Due_Date__c"],
+  CustomLabel: ["Invoice_Overdue", "Invoice_Paid"],
+  CustomLabels: ["CustomLabels"],
+  CustomObject: ["Invoice__c"],
+  Flow: ["Invoice_Reminder"],
+  Layout: ["Invoice__c-Invoice Layout"],
+  LightningComponentBundle: ["invoiceList"],
+  ListView: ["Invoice__c.All"],
+  PermissionSet: ["Invoice_Manager"],
+  StaticResource: ["invoiceAssets"],
+};
+
 /** The changes of the second commit, and what a delta from v1 to v2 must hold. */
 export const DELTA = {
   changed: { ApexClass: ["InvoiceService"], CustomField: ["Invoice__c.Status__c"], CustomLabel: ["Invoice_Paid"] },

@@ -3,7 +3,7 @@
 //   worker → ready; manager → start; worker → auth; manager → auth; worker → event…; worker → done.
 // A cancel message, SIGTERM, or the manager going away cancels the job (cancelDeploy for a deploy).
 import type { OrgAuth } from "../credentials/auth-url.ts";
-import type { AuthAnswer, ManagerToWorker, WorkerToManager } from "../ipc.ts";
+import type { AuthAnswer, ManagerToWorker, RepoAnswer, WorkerToManager } from "../ipc.ts";
 
 /**
  * No start message within this time means the manager is gone or confused. A warm spare waits for its
@@ -44,6 +44,8 @@ let started = false;
 let finishing = false;
 /** The one pending ask for the task's org, answered by the manager's `auth` message. */
 let authAnswer: ((answer: AuthAnswer) => void) | undefined;
+/** The one pending ask for the task's repository token, answered by the manager's `repo` message. */
+let repoAnswer: ((answer: RepoAnswer) => void) | undefined;
 
 /** Asks the manager for the task's org: its answer is that org's auth alone, or why not. */
 function askAuth(org: { project: string; alias: string }): Promise<OrgAuth> {
@@ -54,6 +56,18 @@ function askAuth(org: { project: string; alias: string }): Promise<OrgAuth> {
     if ("auth" in answer) return answer.auth;
     const code = answer.error.code === "credentials_not_found" ? "credentials_not_found" : "credentials_unavailable";
     throw new OperationError(code, answer.error.message);
+  });
+}
+
+/** Asks the manager for the token of the repository the task names: the token, none (public), or why not. */
+function askRepo(url: string): Promise<{ token: string; username?: string } | null> {
+  return new Promise<RepoAnswer>((resolve) => {
+    repoAnswer = resolve;
+    void send({ type: "repo", url });
+  }).then((answer) => {
+    if ("credential" in answer) return answer.credential;
+    // The store failed or the ask was refused: git's own refusal of a token is repo_auth, not this.
+    throw new OperationError("credentials_unavailable", answer.error.message);
   });
 }
 
@@ -70,6 +84,12 @@ process.on("message", (raw: unknown) => {
     answer?.(msg);
     return;
   }
+  if (msg?.type === "repo") {
+    const answer = repoAnswer;
+    repoAnswer = undefined;
+    answer?.(msg);
+    return;
+  }
   if (msg?.type === "cancel") {
     diag({ level: "info", msg: "cancel requested", reason: String(msg.reason ?? "") });
     cancel.abort();
@@ -82,8 +102,8 @@ process.on("message", (raw: unknown) => {
   const pollIntervalMs = msg.pollIntervalMs && msg.pollIntervalMs > 0 ? msg.pollIntervalMs : DEFAULT_POLL_INTERVAL_MS;
   void runJob(
     msg.task,
-    { send: (m) => void send(m), diag, auth: askAuth, secret: (value) => void send({ type: "secrets", values: [value] }) },
-    { signal: cancel.signal, pollIntervalMs },
+    { send: (m) => void send(m), diag, auth: askAuth, repo: askRepo, secret: (value) => void send({ type: "secrets", values: [value] }) },
+    { signal: cancel.signal, pollIntervalMs, ...(msg.source ? { source: msg.source } : {}) },
   )
     .catch((err: unknown): WorkerToManager => {
       // runJob reports every failure itself; this is a bug in the worker, told without details.
@@ -104,6 +124,7 @@ process.on("disconnect", () => {
   diag({ level: "warn", msg: "manager disconnected; canceling" });
   cancel.abort();
   authAnswer?.({ type: "auth", error: { code: "credentials_unavailable", message: "the manager went away" } });
+  repoAnswer?.({ type: "repo", error: { code: "credentials_unavailable", message: "the manager went away" } });
   setTimeout(() => process.exit(0), ORPHAN_GRACE_MS).unref();
   if (!started) process.exit(0);
 });

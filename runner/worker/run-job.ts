@@ -4,7 +4,9 @@
 // are dropped before it returns.
 import type { Progress, Task } from "../../protocol/task.ts";
 import { orgAuthSecrets, type OrgAuth } from "../credentials/auth-url.ts";
-import type { WorkerToManager } from "../ipc.ts";
+import { tmpdir } from "node:os";
+import type { SourcePayload } from "../../protocol/payloads.ts";
+import type { SourceSettings, WorkerToManager } from "../ipc.ts";
 import { createMasker } from "../mask.ts";
 import { connectOrg, type OrgSession } from "../salesforce/connect.ts";
 import type { OperationResult } from "../salesforce/context.ts";
@@ -21,6 +23,8 @@ export interface JobIo {
   diag(fields: Record<string, unknown>): void;
   /** Asks the manager for the task's org; an OperationError when it has none or refuses. */
   auth(org: { project: string; alias: string }): Promise<OrgAuth>;
+  /** Asks the manager for the token of the repository the task's `source` names (null: none registered). */
+  repo(url: string): Promise<{ token: string; username?: string } | null>;
   /** Tells the manager a secret learned here (a fresh access token), to mask in this worker's output. */
   secret(value: string): void;
 }
@@ -28,7 +32,7 @@ export interface JobIo {
 export async function runJob(
   task: Task,
   io: JobIo,
-  opts: { signal: AbortSignal; pollIntervalMs?: number },
+  opts: { signal: AbortSignal; pollIntervalMs?: number; source?: SourceSettings },
 ): Promise<Extract<WorkerToManager, { type: "done" }>> {
   const masker = createMasker();
   // Masked before clipped, log lines as one stream (job-output.ts).
@@ -59,6 +63,7 @@ export async function runJob(
       progress,
       log,
       pollIntervalMs: opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      ...(opts.source ? { prepareSource: sourcePreparer(opts.source, { io, masker, log, signal: opts.signal }) } : {}),
     });
   } catch (err) {
     const e = toOperationError(err, "internal");
@@ -81,4 +86,32 @@ export async function runJob(
   });
   masker.clear();
   return done;
+}
+
+/**
+ * How this job fetches and converts its `source`: the repository's token is asked for only now, masked
+ * from then on, and given to git's credential helper alone (runner/source/README.md). The libraries
+ * (source-deploy-retrieve, sfdx-git-delta) load on first use, so jobs without a source never pay for them.
+ */
+function sourcePreparer(
+  settings: SourceSettings,
+  job: { io: JobIo; masker: ReturnType<typeof createMasker>; log: (line: string) => void; signal: AbortSignal },
+) {
+  return async (source: SourcePayload) => {
+    const credential = await job.io.repo(source.repo);
+    if (credential) {
+      job.masker.add(credential.token);
+      job.log(`repository ${source.repo}: using its registered token`);
+    } else job.log(`repository ${source.repo}: no token registered, fetching without one`);
+    const { prepareSourceDeploy } = await import("../source/index.ts");
+    return prepareSourceDeploy({
+      source,
+      ...(credential ? { token: credential.token, ...(credential.username ? { username: credential.username } : {}) } : {}),
+      cacheDir: settings.cacheDir,
+      workDir: tmpdir(),
+      signal: job.signal,
+      onProgress: (p) => job.log(`${p.stage}: ${p.message}`),
+      allowLocalHttp: settings.allowLocalHttp,
+    });
+  };
 }

@@ -55,6 +55,32 @@ const CHILD_TYPES: Record<string, (member: string) => string> = {
   BusinessProcess: (m) => `objects/${m.split(".")[0]}.object`,
   CustomLabel: () => "labels/CustomLabels.labels",
 };
+/** The element a child component is written as inside its parent's file (`<fields><fullName>…`). */
+const CHILD_ELEMENTS: Record<string, string> = {
+  CustomField: "fields",
+  ValidationRule: "validationRules",
+  ListView: "listViews",
+  RecordType: "recordTypes",
+  WebLink: "webLinks",
+  CompactLayout: "compactLayouts",
+  FieldSet: "fieldSets",
+  BusinessProcess: "businessProcesses",
+  CustomLabel: "labels",
+};
+
+/** Whether the parent file in the zip holds the child (Salesforce reads it from there, as it does). */
+function childInParent(files: Map<string, Buffer>, path: string, type: string, member: string): boolean {
+  const bytes = files.get(path);
+  if (!bytes) return false;
+  let root: XmlElement;
+  try {
+    root = parseXml(bytes.toString("utf8"));
+  } catch {
+    return false;
+  }
+  const name = type === "CustomLabel" ? member : member.slice(member.indexOf(".") + 1);
+  return childrenNamed(root, CHILD_ELEMENTS[type] ?? "").some((el) => childText(el, "fullName")?.trim() === name);
+}
 
 const PACKAGE_ELEMENTS = new Set([
   "apiAccessLevel",
@@ -128,8 +154,17 @@ function analyzePackage(files: Map<string, Buffer>, base: string, allowMissingFi
       named.add(`${type}:${member}`);
       const found = inZip.find((c) => c.fullName === member);
       if (found) components.push(found);
-      else if (!folderType) components.push({ componentType: type, fullName: member, fileName: `${base}${CHILD_TYPES[type]?.(member) ?? "package.xml"}` });
-      else if (!allowMissingFiles) {
+      else if (!folderType) {
+        const fileName = `${base}${CHILD_TYPES[type]?.(member) ?? "package.xml"}`;
+        if (allowMissingFiles || childInParent(files, fileName, type, member)) components.push({ componentType: type, fullName: member, fileName });
+        else
+          failures.push({
+            componentType: type,
+            fullName: member,
+            fileName: manifestPath,
+            problem: `An object '${member}' of type ${type} was named in package.xml, but was not found in zipped directory`,
+          });
+      } else if (!allowMissingFiles) {
         failures.push({
           componentType: type,
           fullName: member,
@@ -139,7 +174,12 @@ function analyzePackage(files: Map<string, Buffer>, base: string, allowMissingFi
       }
     }
   }
-  for (const c of present) if (!named.has(`${c.componentType}:${c.fullName}`)) failures.push({ ...c, problem: "Not in package.xml" });
+  // A parent file that only carries named children (an object's file for one of its fields, as a delta
+  // deploy sends it) is their container, not a component of its own: Salesforce takes it as such.
+  const containers = new Set(components.filter((c) => CHILD_TYPES[c.componentType]).map((c) => c.fileName));
+  for (const c of present) {
+    if (!named.has(`${c.componentType}:${c.fullName}`) && !containers.has(c.fileName)) failures.push({ ...c, problem: "Not in package.xml" });
+  }
   for (const name of DESTRUCTIVE) {
     const bytes = files.get(`${base}${name}`);
     if (!bytes) continue;

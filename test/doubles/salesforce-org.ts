@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { close, listen, sendJson, type RecordedRequest } from "./http.ts";
 import { API_VERSIONS, identity, limits, sfId, versions } from "./salesforce-fixtures.ts";
+import type { Component } from "./metadata-package.ts";
 import { createMetadataApi, type ComponentFailure, type MetadataControls, type TestFailure } from "./salesforce-metadata.ts";
 import { Fault, readSoapRequest, sendSoapFault, soapEnvelope, type SoapRequest } from "./soap.ts";
 import { METADATA_NS, qname } from "./xml.ts";
@@ -36,6 +37,8 @@ export interface SalesforceOrgDouble {
   controls: SalesforceControls;
   /** Deploy ids in creation order. */
   deployIds(): string[];
+  /** What a deploy held, as the double read it from its zip (deleted: named in a destructive manifest); [] for an unknown id. */
+  deployComponents(id: string): Component[];
   close(): Promise<void>;
 }
 
@@ -344,6 +347,7 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
     issuedTokens,
     controls,
     deployIds: () => [...metadata.deploys.keys()],
+    deployComponents: (id) => [...(metadata.deploys.get(id)?.components ?? [])],
     close: () => close(server),
   };
 }
