@@ -43,7 +43,7 @@ function task(type: "deploy" | "validate", payload: Record<string, unknown>): Ta
 /** What a deploy held, as type → sorted members (deleted ones apart), like a package.xml. */
 function byType(components: Component[], deleted: boolean): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const c of components.filter((x) => Boolean(x.deleted) === deleted)) (out[c.componentType] ??= []).push(c.fullName);
+  for (const c of components.filter((x) => Boolean(x.deleted) === deleted)) out[c.componentType] = [...(out[c.componentType] ?? []), c.fullName];
   for (const members of Object.values(out)) members.sort();
   return out;
 }
