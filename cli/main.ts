@@ -3,6 +3,7 @@
 import { EXIT, reportError, splitGlobals, UsageError, type Globals, type Io } from "./io.ts";
 import { LOCAL_USAGE, orgRegister, runnerStart } from "./commands/local.ts";
 import { login, orgList, orgPut, PROJECT_USAGE, runnerToken, tokenCreate, tokenList, tokenRevoke, webhookSourcePut } from "./commands/project.ts";
+import { REPO_USAGE, repoRegister } from "./commands/repo.ts";
 import { TASK_USAGE, taskCancel, taskCreate, taskGet, taskList, taskLogs, taskWatch } from "./commands/task.ts";
 
 type Command = (io: Io, globals: Globals, argv: string[]) => Promise<number>;
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   "org put": { run: orgPut, usage: PROJECT_USAGE.orgPut },
   "org list": { run: orgList, usage: PROJECT_USAGE.orgList },
   "org register": { run: orgRegister, usage: LOCAL_USAGE.orgRegister },
+  "repo register": { run: repoRegister, usage: REPO_USAGE.register },
   "webhook-source put": { run: webhookSourcePut, usage: PROJECT_USAGE.webhookSourcePut },
   "runner token": { run: runnerToken, usage: PROJECT_USAGE.runnerToken },
   "runner start": { run: runnerStart, usage: LOCAL_USAGE.runnerStart },

@@ -1,5 +1,6 @@
 // Commands that act on this machine rather than only on the edge: starting a runner manager and
-// writing an org's credentials into the secret store (which the edge never sees).
+// writing an org's credentials into the secret store (which the edge never sees). `repo register`
+// (repo.ts) writes through the same child process.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -101,22 +102,19 @@ export async function runnerStart(io: Io, globals: Globals, argv: string[]): Pro
   return code;
 }
 
-export const REGISTER_ORG_ENTRY = resolve(import.meta.dirname, "..", "..", "runner", "register-org.ts");
+export const REGISTER_CREDENTIAL_ENTRY = resolve(import.meta.dirname, "..", "..", "runner", "register-credential.ts");
 
 /**
- * Stores the org's credentials with the runner's own program (runner/register-org.ts) in a child
+ * Stores a credential with the runner's own program (runner/register-credential.ts) in a child
  * process: the CLI talks to the runner across a process boundary, never by import, and the secret
- * travels on the child's stdin only.
+ * travels on the child's stdin only. Answers what the program printed (never the secret).
  */
-async function storeOrgCredentials(
-  env: NodeJS.ProcessEnv,
-  request: { alias: string; sfdxAuthUrl: string; project?: string },
-): Promise<{ alias: string; project: string; instanceUrl: string }> {
-  if (!existsSync(REGISTER_ORG_ENTRY)) throw new CliError(`the runner is not part of this installation (${REGISTER_ORG_ENTRY} is missing)`);
+export async function storeCredential<T>(env: NodeJS.ProcessEnv, request: Record<string, unknown>): Promise<T> {
+  if (!existsSync(REGISTER_CREDENTIAL_ENTRY)) throw new CliError(`the runner is not part of this installation (${REGISTER_CREDENTIAL_ENTRY} is missing)`);
   // The child needs the credential store's settings, not the person's API token.
   const childEnv = { ...env };
   delete childEnv.SFP_EDGE_TOKEN;
-  const child = spawn(process.execPath, [REGISTER_ORG_ENTRY], { env: childEnv, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [REGISTER_CREDENTIAL_ENTRY], { env: childEnv, stdio: ["pipe", "pipe", "pipe"] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on("data", (d: Buffer) => out.push(d));
@@ -127,7 +125,7 @@ async function storeOrgCredentials(
     child.on("exit", (status) => done(status ?? -1));
   });
   if (code !== 0) throw new CliError(Buffer.concat(err).toString("utf8").trim() || `storing the credentials failed (exit ${code})`);
-  return JSON.parse(Buffer.concat(out).toString("utf8")) as { alias: string; project: string; instanceUrl: string };
+  return JSON.parse(Buffer.concat(out).toString("utf8")) as T;
 }
 
 export async function orgRegister(io: Io, globals: Globals, argv: string[]): Promise<number> {
@@ -151,7 +149,12 @@ export async function orgRegister(io: Io, globals: Globals, argv: string[]): Pro
   const loggedIn = Boolean(stored.url && stored.token && stored.project);
   const project = values.project ?? stored.project;
 
-  const registered = await storeOrgCredentials(io.env, { alias: values.alias, sfdxAuthUrl, project });
+  const registered = await storeCredential<{ alias: string; project: string; instanceUrl: string }>(io.env, {
+    kind: "org",
+    alias: values.alias,
+    sfdxAuthUrl,
+    project,
+  });
 
   let pool: string | undefined;
   if (loggedIn && !values["local-only"]) {

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startInfisical, type InfisicalDouble } from "../../test/doubles/infisical.ts";
 import { parseSfdxAuthUrl } from "./auth-url.ts";
 import type { InfisicalConfig } from "./config.ts";
-import { createCredentialStore, registerOrg } from "./index.ts";
-import { infisicalSecretName } from "./infisical.ts";
+import { createCredentialStore, registerOrg, registerRepo } from "./index.ts";
+import { infisicalRepoSecretName, infisicalSecretName } from "./infisical.ts";
 
 const REFRESH = "5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJrKfPgRSH4dvhLoFTj5n9V8PY.p_V7X6e1c4FlQ.RR2NS2VRkRr";
 const URL_A = `force://3MVG9client:CLIENTSECRET42:${REFRESH}@acme.my.salesforce.com`;
@@ -26,6 +26,24 @@ describe("the infisical credential store (real @infisical/sdk against the double
     expect(await store.list()).toEqual([]);
     expect(await store.delete({ project: "prj_01ABC", alias: "uat.eu-1" })).toBe(true);
     expect(await store.delete({ project: "prj_01ABC", alias: "uat.eu-1" })).toBe(false);
+    await store.close();
+  });
+
+  it("round-trips a repository token under its project, whatever the URL's spelling; the secret's name holds no URL", async () => {
+    const token = "glpat-repoToken0123456789abcdef";
+    const repo = "https://gitlab.example.com/acme/crm.git";
+    await expect(
+      registerRepo({ url: repo, credential: { token, username: "oauth2" }, config: { provider: "infisical", infisical: config }, project: "prj_01ABC" }),
+    ).resolves.toEqual({ url: "https://gitlab.example.com/acme/crm", project: "prj_01ABC", username: "oauth2" });
+    const store = createCredentialStore({ provider: "infisical", infisical: config });
+    expect(await store.getRepo({ project: "prj_01ABC", url: "https://GITLAB.example.com/acme/crm/" })).toEqual({ token, username: "oauth2" });
+    expect(await store.getRepo({ project: "prj_other", url: repo })).toBeNull();
+    expect(await store.listRepos("prj_01ABC")).toEqual(["https://gitlab.example.com/acme/crm"]);
+    const name = infisicalRepoSecretName({ project: "prj_01ABC", url: repo });
+    expect(name).toMatch(/^SFP_REPO__prj_5F01ABC__[0-9a-f]{32}$/);
+    expect(infisical.peek(name)).toContain(token);
+    expect(await store.deleteRepo({ project: "prj_01ABC", url: repo })).toBe(true);
+    expect(await store.getRepo({ project: "prj_01ABC", url: repo })).toBeNull();
     await store.close();
   });
 

@@ -5,7 +5,7 @@ import { startPostgres, type TestPostgres } from "../../test/doubles/postgres.ts
 import { startSupabaseRest, type SupabaseRestDouble } from "../../test/doubles/supabase-rest.ts";
 import { parseSfdxAuthUrl } from "./auth-url.ts";
 import type { CredentialsConfig } from "./config.ts";
-import { createCredentialStore, registerOrg } from "./index.ts";
+import { createCredentialStore, registerOrg, registerRepo } from "./index.ts";
 import { migrate } from "./migrate.ts";
 
 const REFRESH = "5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJrKfPgRSH4dvhLoFTj5n9V8PY.p_V7X6e1c4FlQ.RR2NS2VRkRr";
@@ -37,7 +37,7 @@ describe("the supabase credential store (real PostgreSQL, real supabase-js, Infi
   });
 
   it("applies the SQL migrations once, in order", async () => {
-    expect(await migrate(db)).toEqual(["001_org_auth.sql", "002_org_auth_updated_at.sql"]);
+    expect(await migrate(db)).toEqual(["001_org_auth.sql", "002_org_auth_updated_at.sql", "003_repo_auth.sql"]);
     expect(await migrate(db)).toEqual([]);
     const cols = await db.query<{ column_name: string }>(
       "select column_name from information_schema.columns where table_name = 'sfp_org_auth' order by ordinal_position",
@@ -52,6 +52,23 @@ describe("the supabase credential store (real PostgreSQL, real supabase-js, Infi
     expect(await store.get({ project: "prj_A", alias: "uat" })).toEqual(parseSfdxAuthUrl(URL_A));
     expect(await store.get({ project: "prj_B", alias: "uat" })).toBeNull();
     expect(await store.list("prj_A")).toEqual(["uat"]);
+    await store.close();
+  });
+
+  it("round-trips a repository token, sealed in its own table under the same data key", async () => {
+    const token = "ghp_supabaseRepoToken0123456789abcd";
+    await registerRepo({ url: "https://github.com/acme/crm.git", credential: { token }, config, project: "prj_A" });
+    const store = createCredentialStore(config);
+    expect(await store.getRepo({ project: "prj_A", url: "https://github.com/acme/crm" })).toEqual({ token });
+    expect(await store.getRepo({ project: "prj_B", url: "https://github.com/acme/crm" })).toBeNull();
+    expect(await store.listRepos("prj_A")).toEqual(["https://github.com/acme/crm"]);
+    const rows = await db.query<{ url: string; ciphertext: string }>("select url, ciphertext from sfp_repo_auth");
+    expect(rows.rows.map((r) => r.url)).toEqual(["https://github.com/acme/crm"]);
+    expect(JSON.stringify(rows.rows)).not.toContain(token);
+    // A row moved to another repository does not open there: the ciphertext is bound to its own.
+    await db.query("update sfp_repo_auth set url = 'https://github.com/acme/other'");
+    await expect(store.getRepo({ project: "prj_A", url: "https://github.com/acme/other" })).rejects.toThrow(/cannot decrypt/);
+    await db.query("delete from sfp_repo_auth");
     await store.close();
   });
 
@@ -150,10 +167,13 @@ describe("the supabase credential store (real PostgreSQL, real supabase-js, Infi
       // An upserted row: sealed auth URL, its IV and key version, and nothing in the clear.
       const rows = [JSON.parse(r.body)].flat() as Array<Record<string, unknown>>;
       expect(rows.length).toBeGreaterThan(0);
-      for (const row of rows) expect(Object.keys(row).sort()).toEqual(["alias", "ciphertext", "iv", "key_version", "project", "updated_at"]);
+      // An org row names its alias, a repository row its URL (not a secret); nothing else is in the clear.
+      const orgRow = ["alias", "ciphertext", "iv", "key_version", "project", "updated_at"];
+      const repoRow = ["ciphertext", "iv", "key_version", "project", "updated_at", "url"];
+      for (const row of rows) expect([orgRow, repoRow]).toContainEqual(Object.keys(row).sort());
     }
     for (const r of rest.requests) {
-      for (const secret of [rest.serviceKey, REFRESH, "CLIENTSECRET42", `v2${REFRESH}`]) {
+      for (const secret of [rest.serviceKey, REFRESH, "CLIENTSECRET42", `v2${REFRESH}`, "ghp_supabaseRepoToken0123456789abcd"]) {
         expect(r.url).not.toContain(secret);
         expect(r.body).not.toContain(secret);
       }

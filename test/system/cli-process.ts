@@ -15,11 +15,12 @@ export interface CliRun {
   exit: Promise<number>;
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+/** `stdin`: what the command reads on its standard input (nothing by default). */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, stdin = ""): CliRun {
   const base: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ["SFP_EDGE_URL", "SFP_EDGE_TOKEN", "SFP_EDGE_PROJECT", "XDG_CONFIG_HOME"]) delete base[name];
   const child = spawn(process.execPath, [CLI_BIN, ...args], { env: { ...base, ...env }, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin?.end();
+  child.stdin?.end(stdin);
   const out: string[] = [];
   const err: string[] = [];
   const waiters: (() => void)[] = [];
@@ -60,8 +61,8 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
 }
 
 /** Runs to the end; answers the exit code and output. */
-export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const run = startCli(args, env);
+export async function cli(args: string[], env: NodeJS.ProcessEnv = {}, stdin = ""): Promise<{ code: number; stdout: string; stderr: string }> {
+  const run = startCli(args, env, stdin);
   const code = await run.exit;
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }

@@ -299,6 +299,41 @@ describe("sfp-edge org register and runner start (this machine's side)", () => {
     expect(body.orgs.find((o) => o.alias === "acme-prod")).toMatchObject({ pool: "prod-pool", instanceUrl: "https://acme.my.salesforce.com" });
   });
 
+  it("repo register stores a repository's token in the runners' store, read from a file or stdin, never printed; a bad URL or token is refused", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sfp-cli-repo-"));
+    const tokenFile = join(dir, "token");
+    const secret = "ghp_cliRepoToken0123456789abcdefABCD";
+    await writeFile(tokenFile, `${secret}\n`, { mode: 0o600 });
+    const file = join(dir, "credentials.json");
+    const env = { SFP_LOCAL_CREDENTIALS_FILE: file, SFP_LOCAL_CREDENTIALS_KEY: "local-store-passphrase-for-tests" };
+    const res = await cli(["--config-dir", configDir, "repo", "register", "--url", "https://github.com/acme/crm.git", "--token-file", tokenFile], env);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`stored the token of https://github.com/acme/crm (user x-access-token) for project ${project}`);
+    expect(res.stdout + res.stderr).not.toContain(secret);
+    expect(await readFile(file, "utf8")).not.toContain(secret);
+    const { createCredentialStore } = await import("../../runner/credentials/index.ts");
+    const store = createCredentialStore({ provider: "local", file, key: env.SFP_LOCAL_CREDENTIALS_KEY });
+    expect(await store.getRepo({ project, url: "https://github.com/acme/crm" })).toEqual({ token: secret });
+    await store.close();
+
+    const badUrl = await cli(
+      ["--config-dir", configDir, "repo", "register", "--url", "https://user:pw@github.com/acme/crm.git", "--token-file", tokenFile],
+      env,
+    );
+    expect(badUrl.code).toBe(1);
+    expect(badUrl.stderr).toContain("url: no credentials, query or fragment");
+    const spaced = await cli(
+      ["--config-dir", configDir, "repo", "register", "--url", "https://github.com/acme/crm.git", "--token-file", "-"],
+      env,
+      "two words\n",
+    );
+    expect(spaced.code).toBe(1);
+    expect(spaced.stderr).toContain("token: 1–4096 printable characters");
+    expect(spaced.stderr).not.toContain("two words");
+    const noFile = await cli(["--config-dir", configDir, "repo", "register", "--url", "https://github.com/acme/crm.git"], env);
+    expect(noFile.code).toBe(2);
+  });
+
   it("starts a runner manager that registers with a fresh token and, on SIGTERM, drains: the running job finishes, then it exits 0", async () => {
     const dir = await mkdtemp(join(tmpdir(), "sfp-cli-runner-"));
     // A job for this runner's pool, done by the fake worker: it logs a line, then works for 3 s.
