@@ -214,7 +214,11 @@ export class Job {
       return;
     }
     this.startedWorker = true;
-    this.send({ type: "start", task: this.accepted.task, source: this.deps.config.source });
+    // The checkout settings go only to a job that deploys from a repository.
+    const task = this.accepted.task;
+    const fromRepo =
+      (task.type === "deploy" || task.type === "validate") && typeof task.payload === "object" && task.payload !== null && "source" in task.payload;
+    this.send({ type: "start", task, ...(fromRepo ? { source: this.deps.config.source } : {}) });
     this.log.info("worker started", { pid: this.child?.pid, msSinceAccept: Date.now() - this.acceptedAt });
   }
 
