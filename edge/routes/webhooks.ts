@@ -8,7 +8,8 @@
 // logs, rate-limit keys and tasks carry its reference (common/source-ids.ts), never the id.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { NewTask } from "../../common/messages.ts";
-import { ApiError, fromRpcError, ingestShard, ingestTaskId, type TaskSource } from "../../protocol/index.ts";
+import { ApiError, fromRpcError, ingestShard, type TaskSource } from "../../protocol/index.ts";
+import { mintWebhookTaskId } from "../../common/task-ids.ts";
 import { DeliveryAnswer, PutWebhookSourceBody, WebhookSourceAnswer, WebhookSourceList, WebhookSourceName, type WebhookSource } from "../../protocol/webhook.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
 import { ingestStub, projectStub, type Env } from "../../actors/env.ts";
@@ -224,7 +225,7 @@ async function receive(c: AppContext, source: LiveSource) {
         rule: index,
       };
       tasks.push(
-        ingestTaskId(shard, source.dedupeKey, item.deliveryId, String(index)).then((id) =>
+        mintWebhookTaskId(c.env.TOKEN_SIGNING_KEY, shard, source.dedupeKey, item.deliveryId, index).then((id) =>
           newTask(c.env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource),
         ),
       );

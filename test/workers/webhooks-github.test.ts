@@ -1,7 +1,8 @@
 // GitHub deliveries: X-Hub-Signature-256 over the raw body, event = X-GitHub-Event (+ action),
 // delivery id = X-GitHub-Delivery. Payloads are the fixtures in test/fixtures/webhooks/.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { webhookTaskId } from "../../protocol/ids.ts";
+import { webhookTaskId } from "../../common/task-ids.ts";
 import { newToken, openSocket, setup } from "./helpers.ts";
 import { deliver, getTask, GITHUB_SECRET, githubSignature, listTasks, putSource } from "./webhooks-helpers.ts";
 import ping from "../fixtures/webhooks/github-ping.json?raw";
@@ -54,7 +55,7 @@ describe("GitHub deliveries", () => {
     const res = await deliver(source.id, push, await githubHeaders(push, "push", delivery));
     expect(res.status).toBe(202);
     expect(res.json.deliveryId).toBe(delivery);
-    const expected = [await webhookTaskId(source.id, delivery, 0), await webhookTaskId(source.id, delivery, 1)];
+    const expected = [await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, delivery, 0), await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, delivery, 1)];
     expect(res.json.tasks).toEqual(expected);
     expect(res.json.duplicate).toBeUndefined();
 
