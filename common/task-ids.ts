@@ -21,9 +21,18 @@ export async function mintWebhookTaskId(signingKey: string, shard: number, dedup
   return tagged(signingKey, await ingestTaskId(shard, dedupeKey, deliveryId, String(rule)));
 }
 
-/** The task a webhook delivery's rule makes, from the source's (first) id alone. */
-export async function webhookTaskId(signingKey: string, sourceId: string, deliveryId: string, rule: number): Promise<string> {
-  return mintWebhookTaskId(signingKey, await ingestShard(sourceId, deliveryId), sourceId, deliveryId, rule);
+/**
+ * The ingest shard that records a delivery. A GitHub delivery goes to the shard of its body's digest,
+ * so that a replay of the body under a new delivery id meets the first copy's claim there (in the
+ * same batch and commit as the delivery); other kinds go by their delivery id.
+ */
+export function deliveryShard(dedupeKey: string, deliveryId: string, bodyDigest?: string): Promise<number> {
+  return ingestShard(dedupeKey, bodyDigest ? `body:${bodyDigest}` : deliveryId);
+}
+
+/** The task a webhook delivery's rule makes, from the source's (first) id (and a GitHub body's SHA-256, hex). */
+export async function webhookTaskId(signingKey: string, sourceId: string, deliveryId: string, rule: number, bodyDigest?: string): Promise<string> {
+  return mintWebhookTaskId(signingKey, await deliveryShard(sourceId, deliveryId, bodyDigest), sourceId, deliveryId, rule);
 }
 
 /** True for a task id this deployment minted (constant-time tag check); false for anything else. */
