@@ -24,7 +24,7 @@ const MIGRATIONS = [
     "CREATE INDEX sfp_tasks_unhanded ON sfp_tasks (handed, seq)",
     TIMERS_TABLE,
   ],
-  // issue 11: a GitHub body seen once, by the delivery id it first came with (claimBody).
+  // issue 11: a GitHub body seen once, by the delivery id it first came with (ingest, `bodyDigest`).
   [
     `CREATE TABLE sfp_bodies (source_id TEXT NOT NULL, digest TEXT NOT NULL, delivery_id TEXT NOT NULL, task_ids TEXT NOT NULL,
        received_at INTEGER NOT NULL, PRIMARY KEY (source_id, digest))`,
@@ -36,6 +36,12 @@ export interface IngestItem {
   sourceId: string;
   deliveryId: string;
   tasks: NewTask[];
+  /**
+   * GitHub: the body's SHA-256 (hex). GitHub signs the body but not the delivery id, so the same body
+   * under another delivery id is a replay, answered with the first delivery's tasks. The edge sends
+   * such a delivery to the shard of its body, so every copy of it meets the first here.
+   */
+  bodyDigest?: string;
 }
 
 export interface IngestAnswer {
@@ -66,25 +72,32 @@ export class IngestActor extends DurableObject<Env> {
   /**
    * Records a batch of deliveries and the tasks they made, in one commit (the runtime holds the
    * answer until it is durable). A delivery id seen before — in an earlier batch or earlier in this
-   * one — answers the task ids it made the first time.
+   * one — answers the task ids it made the first time; so does a GitHub body seen before under
+   * another delivery id (a replay). A body is claimed in the same commit as its delivery's record.
    */
   async ingest(items: IngestItem[]): Promise<IngestAnswer[]> {
     const sql = this.ctx.storage.sql;
     const now = Date.now();
     const at = nowIso(now);
     const answers = items.map((item) => {
+      const replayOf = item.bodyDigest === undefined ? null : this.bodyClaim(item.sourceId, item.bodyDigest);
+      if (replayOf && replayOf.delivery_id !== item.deliveryId) return { duplicate: true, taskIds: JSON.parse(replayOf.task_ids) as string[] };
       const seen = sql
         .exec<{ task_ids: string }>("SELECT task_ids FROM sfp_deliveries WHERE source_id = ? AND delivery_id = ?", item.sourceId, item.deliveryId)
         .toArray()[0];
       if (seen) return { duplicate: true, taskIds: JSON.parse(seen.task_ids) as string[] };
       const taskIds = item.tasks.map((t) => t.id);
-      sql.exec(
-        "INSERT INTO sfp_deliveries (source_id, delivery_id, task_ids, received_at) VALUES (?, ?, ?, ?)",
-        item.sourceId,
-        item.deliveryId,
-        JSON.stringify(taskIds),
-        now,
-      );
+      const ids = JSON.stringify(taskIds);
+      sql.exec("INSERT INTO sfp_deliveries (source_id, delivery_id, task_ids, received_at) VALUES (?, ?, ?, ?)", item.sourceId, item.deliveryId, ids, now);
+      if (item.bodyDigest !== undefined && !replayOf)
+        sql.exec(
+          "INSERT INTO sfp_bodies (source_id, digest, delivery_id, task_ids, received_at) VALUES (?, ?, ?, ?, ?)",
+          item.sourceId,
+          item.bodyDigest,
+          item.deliveryId,
+          ids,
+          now,
+        );
       for (const input of item.tasks) sql.exec("INSERT OR IGNORE INTO sfp_tasks (task_id, body) VALUES (?, ?)", input.id, JSON.stringify(bornTask(input, at)));
       return { duplicate: false, taskIds };
     });
@@ -103,35 +116,11 @@ export class IngestActor extends DurableObject<Env> {
     return answers;
   }
 
-  /**
-   * Claims a delivery's body (its SHA-256) for the delivery id it came with, before the delivery is
-   * ingested: GitHub signs the body but not the delivery id, so a captured delivery replayed under a
-   * new id would otherwise make new tasks. Answers the task ids of an earlier delivery with the same
-   * body and another id (a replay), else null (new, or the same delivery again: ingest decides). The
-   * claim comes first, so a shard lost between claim and ingest leaves the re-delivery free to ingest.
-   */
-  async claimBody(sourceId: string, digest: string, deliveryId: string, taskIds: string[]): Promise<string[] | null> {
-    const sql = this.ctx.storage.sql;
-    const now = Date.now();
-    const seen = sql
+  /** The delivery a GitHub body first came with, and its tasks; undefined for a body not seen in 72 h. */
+  private bodyClaim(sourceId: string, digest: string): { delivery_id: string; task_ids: string } | undefined {
+    return this.ctx.storage.sql
       .exec<{ delivery_id: string; task_ids: string }>("SELECT delivery_id, task_ids FROM sfp_bodies WHERE source_id = ? AND digest = ?", sourceId, digest)
       .toArray()[0];
-    if (seen && seen.delivery_id !== deliveryId) return JSON.parse(seen.task_ids) as string[];
-    if (!seen) {
-      sql.exec(
-        "INSERT INTO sfp_bodies (source_id, digest, delivery_id, task_ids, received_at) VALUES (?, ?, ?, ?, ?)",
-        sourceId,
-        digest,
-        deliveryId,
-        JSON.stringify(taskIds),
-        now,
-      );
-      if (this.timers.get("prune") === null) {
-        this.timers.set("prune", now + PRUNE_EVERY_MS);
-        await this.timers.arm();
-      }
-    }
-    return null;
   }
 
   /** A task's record as stored (JSON), for its TaskActor to materialize from; null once it has (or never existed). */

@@ -1,30 +1,14 @@
 // Webhook source ids carry an HMAC tag of their own body under the deployment's signing key, so a
 // forged id is refused by arithmetic alone, before any actor hop. The edge checks tags on every
 // delivery; the ProjectActor mints ids when a source is created.
-import { encodeBytes, isId, randomPart } from "../protocol/ids.ts";
+import { isId, randomPart } from "../protocol/ids.ts";
+import { idTag, tagMatches } from "./id-tags.ts";
 import { SOURCE_ID } from "../protocol/webhook.ts";
-
-const encoder = new TextEncoder();
-const tagKeys = new Map<string, Promise<CryptoKey>>();
-
-function tagKey(signingKey: string): Promise<CryptoKey> {
-  let key = tagKeys.get(signingKey);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", encoder.encode(`webhook-source-id\u0000${signingKey}`), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    tagKeys.set(signingKey, key);
-  }
-  return key;
-}
-
-async function tag(signingKey: string, body: string): Promise<string> {
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await tagKey(signingKey), encoder.encode(body)));
-  return encodeBytes(mac, 13);
-}
 
 export async function mintSourceId(signingKey: string, projectId: string): Promise<string> {
   if (!isId("prj", projectId)) throw new Error(`not a project id: ${projectId}`);
   const body = projectId.slice(4) + randomPart(13);
-  return `whs_${body}${await tag(signingKey, body)}`;
+  return `whs_${body}${await idTag(signingKey, "webhook-source-id", body)}`;
 }
 
 /**
@@ -47,6 +31,5 @@ export function publicSourceId(id: string): string {
 export async function isGenuineSourceId(signingKey: string, id: string): Promise<boolean> {
   const m = SOURCE_ID.exec(id);
   if (!m) return false;
-  const want = encoder.encode(await tag(signingKey, m[1] + m[2]));
-  return crypto.subtle.timingSafeEqual(want, encoder.encode(m[3]));
+  return tagMatches(signingKey, "webhook-source-id", m[1] + m[2], m[3]);
 }

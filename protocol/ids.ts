@@ -46,28 +46,27 @@ async function digestOf(parts: string[]): Promise<Uint8Array> {
 
 /**
  * Tasks made by webhook deliveries are born in an ingest shard, and their id says which: `tsk_Z`, the
- * shard as one base32 character, then 24 characters of a digest of (source, delivery, rule). A
- * time-ordered id never starts with Z (that would be the year 10889), so the two cannot collide, and
- * a task actor that has not yet materialized knows where its record waits.
+ * shard as one base32 character, then 24 characters of a digest of (source, delivery, rule) — then,
+ * like every task id, the edge's 13-character tag (common/task-ids.ts). A time-ordered id never
+ * starts with Z (that would be the year 10889), so the two cannot collide, and a task actor that has
+ * not yet materialized knows where its record waits.
  */
 export const INGEST_SHARDS = 4;
 const INGEST_MARK = "Z";
+/** `tsk_`, a 26-character body, a 13-character tag. */
+export const TASK_ID_LENGTH = 43;
 
 export async function ingestShard(...parts: string[]): Promise<number> {
   return (await digestOf(parts))[0] % INGEST_SHARDS;
 }
 
+/** The untagged body of a webhook task's id: `tsk_Z<shard><digest>`; common/task-ids.ts tags it. */
 export async function ingestTaskId(shard: number, ...parts: string[]): Promise<string> {
   return `tsk_${INGEST_MARK}${CROCKFORD[shard]}${encodeBytes(await digestOf(parts), 24)}`;
 }
 
-/** The task a webhook delivery's rule makes: the same (source, delivery, rule) always names it. */
-export async function webhookTaskId(sourceId: string, deliveryId: string, rule: number): Promise<string> {
-  return ingestTaskId(await ingestShard(sourceId, deliveryId), sourceId, deliveryId, String(rule));
-}
-
 export function ingestShardOf(taskId: string): number | null {
-  if (taskId.length !== 30 || taskId[4] !== INGEST_MARK) return null;
+  if (taskId.length !== TASK_ID_LENGTH || taskId[4] !== INGEST_MARK) return null;
   const shard = CROCKFORD.indexOf(taskId[5]);
   return shard >= 0 && shard < INGEST_SHARDS ? shard : null;
 }

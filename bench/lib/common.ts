@@ -17,7 +17,9 @@ export interface Row {
   note?: string;
 }
 
-export const PEER_DIR = join(REPO, "..", "shared", "peers", "bullmq");
+// Beside the clone (`../shared`), or beside the folder of worktrees a clone's branches are checked out in.
+const PEER_CANDIDATES = [join(REPO, "..", "shared", "peers", "bullmq"), join(REPO, "..", "..", "shared", "peers", "bullmq")];
+export const PEER_DIR = process.env.SFP_PEER_DIR ?? PEER_CANDIDATES.find((dir) => existsSync(dir)) ?? PEER_CANDIDATES[0];
 
 export async function apiCall<T = any>(url: string, method: string, path: string, token: string, body?: unknown): Promise<T> {
   const send = () =>

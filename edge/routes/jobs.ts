@@ -2,9 +2,20 @@
 // token bound to the task and the lease epoch; with it, it renews the lease, posts events and
 // finishes. The task's own actor answers all of them; the edge only checks who may ask.
 import { createRoute, z } from "@hono/zod-openapi";
-import { AcceptBody, Accepted, FinishBody, JobEventsAnswer, JobEventsBody, JobHeartbeatAnswer, JobHeartbeatBody, Task } from "../../protocol/index.ts";
+import {
+  AcceptBody,
+  Accepted,
+  ApiError,
+  FinishBody,
+  JobEventsAnswer,
+  JobEventsBody,
+  JobHeartbeatAnswer,
+  JobHeartbeatBody,
+  Task,
+} from "../../protocol/index.ts";
 import { requireJob, requireRunner } from "../auth/middleware.ts";
-import { dispatcherStub, taskStub } from "../../actors/env.ts";
+import { dispatcherStub } from "../../actors/env.ts";
+import { genuineTaskId, taskActorOf } from "../auth/task-id.ts";
 import { bearerAuth, errors, json, jsonBody, router } from "../openapi.ts";
 
 export const jobs = router();
@@ -25,6 +36,8 @@ jobs.openapi(
     const runner = await requireRunner(c);
     const { taskId } = c.req.valid("param");
     const { assignmentId } = c.req.valid("json");
+    // No assignment can name a task this deployment never minted: the dispatcher's own answer, without asking it.
+    if (!(await genuineTaskId(c, taskId))) throw new ApiError("assignment_expired", "no such assignment for this runner");
     const accepted: Accepted = await dispatcherStub(c.env, runner.project, runner.pool).accept(runner.runnerId, taskId, assignmentId);
     return c.json(accepted, 200);
   },
@@ -44,7 +57,7 @@ jobs.openapi(
     const { taskId } = c.req.valid("param");
     const { leaseEpoch } = c.req.valid("json");
     const job = await requireJob(c, taskId, leaseEpoch);
-    return c.json(await taskStub(c.env, taskId).jobHeartbeat(job.project, leaseEpoch), 200);
+    return c.json(await (await taskActorOf(c, taskId)).jobHeartbeat(job.project, leaseEpoch), 200);
   },
 );
 
@@ -63,7 +76,7 @@ jobs.openapi(
     const { taskId } = c.req.valid("param");
     const { leaseEpoch, events } = c.req.valid("json");
     const job = await requireJob(c, taskId, leaseEpoch);
-    return c.json(await taskStub(c.env, taskId).jobEvents(job.project, leaseEpoch, events), 200);
+    return c.json(await (await taskActorOf(c, taskId)).jobEvents(job.project, leaseEpoch, events), 200);
   },
 );
 
@@ -81,7 +94,7 @@ jobs.openapi(
     const { taskId } = c.req.valid("param");
     const body = c.req.valid("json");
     const job = await requireJob(c, taskId, body.leaseEpoch);
-    const task: Task = await taskStub(c.env, taskId).jobFinish(job.project, body.leaseEpoch, body);
+    const task: Task = await (await taskActorOf(c, taskId)).jobFinish(job.project, body.leaseEpoch, body);
     return c.json({ task }, 200);
   },
 );

@@ -1,10 +1,12 @@
 // The task API that CLIs and CI jobs use: create, read (with long-poll and ETags), events, logs,
 // cancel and list.
 import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, CreateTaskBody, EventsPage, fromRpcError, newId, Task, TaskList, TaskStatus } from "../../protocol/index.ts";
+import { ApiError, CreateTaskBody, EventsPage, fromRpcError, Task, TaskList, TaskStatus } from "../../protocol/index.ts";
 import { requireProjectToken } from "../auth/middleware.ts";
+import { taskActorOf } from "../auth/task-id.ts";
+import { mintTaskId } from "../../common/task-ids.ts";
 import { sha256Hex } from "../../common/tokens.ts";
-import { projectStub, taskStub } from "../../actors/env.ts";
+import { projectStub } from "../../actors/env.ts";
 import { LOG_PAGE_BYTES } from "../../actors/task-events.ts";
 import { errorResponse } from "../http.ts";
 import { bearerAuth, errors, json, jsonBody, router } from "../openapi.ts";
@@ -38,7 +40,7 @@ tasks.openapi(
     const caller = await requireProjectToken(c, "task:create", project);
     const body = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
-    let id = newId("tsk");
+    let id = await mintTaskId(c.env.TOKEN_SIGNING_KEY);
     if (key) id = await projectStub(c.env, project).claimIdempotencyKey(key, await sha256Hex(JSON.stringify(body)), id);
     const input = await newTask(c.env, id, project, body, { kind: "api", tokenId: caller.tokenId });
     const { task, created } = await createTask(c.env, input);
@@ -90,14 +92,14 @@ tasks.openapi(
     const { wait, version } = c.req.valid("query");
     if (wait !== undefined && version === undefined) throw new ApiError("invalid_request", "version: required with wait", { field: "version" });
     const caller = await requireProjectToken(c, "read", undefined);
-    const stub = taskStub(c.env, id);
+    const stub = await taskActorOf(c, id);
     let task: Task;
     try {
       task = await stub.get(caller.project, { afterVersion: version, waitSeconds: wait });
     } catch (err) {
       // An actor evicted or restarted while holding a long-poll drops the call: answer its state now.
       if (wait === undefined || fromRpcError(err)) throw err;
-      task = await taskStub(c.env, id).get(caller.project);
+      task = await stub.get(caller.project);
     }
     const etag = `"v${task.version}"`;
     c.header("etag", etag);
@@ -126,7 +128,7 @@ tasks.openapi(
     const { id } = c.req.valid("param");
     const { after, limit } = c.req.valid("query");
     const caller = await requireProjectToken(c, "read", undefined);
-    return c.json(await taskStub(c.env, id).events(caller.project, after, limit), 200);
+    return c.json(await (await taskActorOf(c, id)).events(caller.project, after, limit), 200);
   },
 );
 
@@ -156,7 +158,7 @@ tasks.get("/v1/tasks/:id/logs", async (c) => {
   const caller = await requireProjectToken(c, "read", undefined);
   const range = /^bytes=(\d+)-$/.exec(c.req.header("range")?.trim() ?? "");
   const from = range ? Number(range[1]) : 0;
-  const { text, end, total } = await taskStub(c.env, id).logs(caller.project, from);
+  const { text, end, total } = await (await taskActorOf(c, id)).logs(caller.project, from);
   const headers = { "content-type": "text/plain; charset=utf-8", "accept-ranges": "bytes" };
   if (!range && end >= total) return c.body(text, 200, headers);
   if (from >= total && !(from === 0 && total === 0)) {
@@ -178,7 +180,7 @@ tasks.openapi(
   async (c) => {
     const { id } = c.req.valid("param");
     const caller = await requireProjectToken(c, "task:cancel", undefined);
-    const task: Task = await taskStub(c.env, id).cancel(caller.project);
+    const task: Task = await (await taskActorOf(c, id)).cancel(caller.project);
     return c.json({ task }, 202);
   },
 );

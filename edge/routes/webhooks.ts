@@ -8,10 +8,11 @@
 // logs, rate-limit keys and tasks carry its reference (common/source-ids.ts), never the id.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { NewTask } from "../../common/messages.ts";
-import { ApiError, fromRpcError, ingestShard, ingestTaskId, type TaskSource } from "../../protocol/index.ts";
+import { ApiError, fromRpcError, type TaskSource } from "../../protocol/index.ts";
+import { deliveryShard, mintWebhookTaskId } from "../../common/task-ids.ts";
 import { DeliveryAnswer, PutWebhookSourceBody, WebhookSourceAnswer, WebhookSourceList, WebhookSourceName, type WebhookSource } from "../../protocol/webhook.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
-import { ingestStub, projectStub, type Env } from "../../actors/env.ts";
+import { projectStub, type Env } from "../../actors/env.ts";
 import { requestIdOf, type AppContext } from "../http.ts";
 import { bearerAuth, errors, ErrorSchema, json, jsonBody, router } from "../openapi.ts";
 import { ingest } from "../ingest.ts";
@@ -182,7 +183,7 @@ const UNPROVEN = new Set(["bad_signature", "stale_timestamp", "unsupported_media
  * the sender's genuine deliveries 429 (GitHub does not retry those). A refusal is charged to the
  * client's address instead (the per-IP failure limit).
  */
-async function verified(c: AppContext, source: LiveSource): Promise<VerifiedDelivery & { bodyDigest: string }> {
+async function verified(c: AppContext, source: LiveSource): Promise<VerifiedDelivery & { bodyDigest?: string }> {
   try {
     const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
     if (!KINDS[source.kind].mediaTypes.includes(mediaType)) {
@@ -191,7 +192,7 @@ async function verified(c: AppContext, source: LiveSource): Promise<VerifiedDeli
     }
     const body = await readLimitedBody(c.req.raw);
     const delivery = await source.verify(c.req.raw.headers, body, Date.now());
-    return { ...delivery, bodyDigest: source.kind === "github" ? await bodyDigest(body) : "" };
+    return source.kind === "github" ? { ...delivery, bodyDigest: await bodyDigest(body) } : delivery;
   } catch (err) {
     if (err instanceof ApiError && UNPROVEN.has(err.code)) await limitFailedAuth(c);
     throw err;
@@ -208,7 +209,7 @@ async function receive(c: AppContext, source: LiveSource) {
   const planned: PlannedDelivery[] = [];
   for (const item of delivery.items) {
     if (planned.some((p) => p.deliveryId === item.deliveryId)) continue;
-    const shard = await ingestShard(source.dedupeKey, item.deliveryId);
+    const shard = await deliveryShard(source.dedupeKey, item.deliveryId, delivery.bodyDigest);
     const tasks: Promise<NewTask>[] = [];
     for (const [index, rule] of source.rules.entries()) {
       if (!ruleMatches(rule, item.event, item.payload)) continue;
@@ -224,17 +225,14 @@ async function receive(c: AppContext, source: LiveSource) {
         rule: index,
       };
       tasks.push(
-        ingestTaskId(shard, source.dedupeKey, item.deliveryId, String(index)).then((id) =>
+        mintWebhookTaskId(c.env.TOKEN_SIGNING_KEY, shard, source.dedupeKey, item.deliveryId, index).then((id) =>
           newTask(c.env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource),
         ),
       );
     }
-    planned.push({ deliveryId: item.deliveryId, shard, tasks: await Promise.all(tasks) });
+    planned.push({ deliveryId: item.deliveryId, shard, tasks: await Promise.all(tasks), bodyDigest: delivery.bodyDigest });
   }
-  const replayOf = source.kind === "github" ? await bodySeen(c.env, source.dedupeKey, delivery.bodyDigest, planned) : null;
-  const outcomes = replayOf
-    ? [{ duplicate: true, taskIds: replayOf }]
-    : await Promise.all(planned.map((p) => persist(c.env, c.executionCtx, source.dedupeKey, p)));
+  const outcomes = await Promise.all(planned.map((p) => persist(c.env, c.executionCtx, source.dedupeKey, p)));
   const tasks = outcomes.flatMap((o) => o.taskIds);
   const duplicate = tasks.length > 0 && outcomes.every((o) => o.duplicate);
   console.log(
@@ -260,28 +258,13 @@ async function bodyDigest(body: Uint8Array): Promise<string> {
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/**
- * The tasks of an earlier GitHub delivery of the same body under another delivery id (a replay: the
- * id is not signed and GitHub sends no timestamp), else null. Remembered as long as delivery ids
- * (72 h); after that a captured delivery can still be replayed once more (docs/API.md says so).
- */
-async function bodySeen(env: Env, dedupeKey: string, digest: string, planned: PlannedDelivery[]): Promise<string[] | null> {
-  const [only] = planned;
-  if (planned.length !== 1 || !only.tasks.length) return null;
-  const shard = await ingestShard(dedupeKey, `body:${digest}`);
-  return ingestStub(env, shard).claimBody(
-    dedupeKey,
-    digest,
-    only.deliveryId,
-    only.tasks.map((t) => t.id),
-  );
-}
-
 interface PlannedDelivery {
   deliveryId: string;
   /** The ingest shard that records this delivery: the same delivery always lands on the same one. */
   shard: number;
   tasks: NewTask[];
+  /** GitHub: the body's SHA-256, claimed with the delivery (a replay under another id is a duplicate). */
+  bodyDigest?: string;
 }
 
 /**
@@ -297,5 +280,6 @@ async function persist(
 ): Promise<{ duplicate: boolean; taskIds: string[] }> {
   if (!delivery.tasks.length) return { duplicate: false, taskIds: [] };
   // The shard's record of a delivery is keyed by the source's dedupe key (its `sourceId` field).
-  return ingest(env, ctx, delivery.shard, { sourceId: dedupeKey, deliveryId: delivery.deliveryId, tasks: delivery.tasks });
+  const { deliveryId, tasks, bodyDigest } = delivery;
+  return ingest(env, ctx, delivery.shard, { sourceId: dedupeKey, deliveryId, tasks, ...(bodyDigest ? { bodyDigest } : {}) });
 }

@@ -5,7 +5,8 @@ import { ApiError } from "../../protocol/index.ts";
 import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_REQUEST_ID_HEADER, FORWARD_TOKEN_HEADER, isUpgrade } from "../../actors/sockets.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
 import { verifyToken } from "../../common/tokens.ts";
-import { projectStub, taskStub } from "../../actors/env.ts";
+import { projectStub } from "../../actors/env.ts";
+import { taskActorOf } from "../auth/task-id.ts";
 import { requestIdOf, type AppContext } from "../http.ts";
 import { router } from "../openapi.ts";
 
@@ -44,7 +45,8 @@ function requireUpgrade(c: AppContext): void {
 
 ws.get("/v1/tasks/:id/ws", async (c) => {
   requireUpgrade(c);
-  return taskStub(c.env, c.req.param("id")).fetch(forward(c, await watcher(c)));
+  const who = await watcher(c);
+  return (await taskActorOf(c, c.req.param("id"))).fetch(forward(c, who));
 });
 
 ws.get("/v1/projects/:project/ws", async (c) => {

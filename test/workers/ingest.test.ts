@@ -3,7 +3,8 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { newTask } from "../../edge/new-task.ts";
-import { ingestShardOf, webhookTaskId } from "../../protocol/ids.ts";
+import { ingestShardOf } from "../../protocol/ids.ts";
+import { webhookTaskId } from "../../common/task-ids.ts";
 import { api, ingestSettled, setup } from "./helpers.ts";
 import { accept, fireTimers, pollOne, register, timerNames } from "./runner-helpers.ts";
 import { deliver, GITHUB_SECRET, githubSignature, putSource } from "./webhooks-helpers.ts";
@@ -41,7 +42,7 @@ describe("ingest shards", () => {
     const { project, owner } = await setup();
     const source = await putSource(project, owner, "gh", { kind: "github", secret: GITHUB_SECRET, rules: RULES });
     const taskId = await push(source.id);
-    expect(taskId).toMatch(/^tsk_Z[0-7][0-9A-HJKMNP-TV-Z]{24}$/);
+    expect(taskId).toMatch(/^tsk_Z[0-3][0-9A-HJKMNP-TV-Z]{37}$/);
     expect(await shardRows(taskId)).toHaveLength(1);
     // The project index learned of it from the shard's hand-off, without the task's own actor.
     await vi.waitFor(async () => {
@@ -97,7 +98,7 @@ describe("ingest shards", () => {
     const source = await putSource(project, owner, "gh", { kind: "github", secret: GITHUB_SECRET, rules: RULES });
     // A delivery recorded by its shard exactly as the webhook route records it…
     const deliveryId = crypto.randomUUID();
-    const taskId = await webhookTaskId(source.id, deliveryId, 0);
+    const taskId = await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, deliveryId, 0);
     const taskSource = { kind: "webhook" as const, sourceId: source.id, deliveryId, event: "push", rule: 0 };
     const task = await newTask(env, taskId, project, { type: "deploy", org: "demo", payload: { sha: "9f86d081" } }, taskSource);
     const shard = env.INGEST.get(env.INGEST.idFromName(`ingest-${ingestShardOf(taskId)}`));
@@ -138,10 +139,11 @@ describe("ingest shards", () => {
     expect(lines.join("\n")).not.toContain(source.id);
   });
 
-  it("answer 404 for an ingest-shaped id no delivery made, without creating anything", async () => {
+  it("answer 404 for a well-tagged ingest id no delivery made, without creating the task", async () => {
     const { owner } = await setup();
-    const res = await api("GET", "/v1/tasks/tsk_Z30000000000000000000000AB", { token: owner });
+    const id = await webhookTaskId(env.TOKEN_SIGNING_KEY, "whs_none", crypto.randomUUID(), 0);
+    const res = await api("GET", `/v1/tasks/${id}`, { token: owner });
     expect(res.status).toBe(404);
-    expect(await taskActorRows("tsk_Z30000000000000000000000AB")).toBe(0);
+    expect(await taskActorRows(id)).toBe(0);
   });
 });

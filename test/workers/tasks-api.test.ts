@@ -11,7 +11,7 @@ describe("creating tasks", () => {
     });
     expect(res.status).toBe(201);
     const t = res.body.task;
-    expect(t.id).toMatch(/^tsk_[0-9A-Z]{26}$/);
+    expect(t.id).toMatch(/^tsk_[0-9A-HJKMNP-TV-Z]{39}$/);
     expect(t).toMatchObject({
       project,
       type: "validate",

@@ -1,8 +1,11 @@
 // GitHub deliveries: X-Hub-Signature-256 over the raw body, event = X-GitHub-Event (+ action),
 // delivery id = X-GitHub-Delivery. Payloads are the fixtures in test/fixtures/webhooks/.
-import { describe, expect, it } from "vitest";
-import { webhookTaskId } from "../../protocol/ids.ts";
-import { newToken, openSocket, setup } from "./helpers.ts";
+import { env } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import { IngestActor } from "../../actors/ingest-actor.ts";
+import { webhookTaskId } from "../../common/task-ids.ts";
+import { sha256Hex } from "../../common/tokens.ts";
+import { ingestSettled, newToken, openSocket, setup } from "./helpers.ts";
 import { deliver, getTask, GITHUB_SECRET, githubSignature, listTasks, putSource } from "./webhooks-helpers.ts";
 import ping from "../fixtures/webhooks/github-ping.json?raw";
 import pullRequest from "../fixtures/webhooks/github-pull_request.opened.json?raw";
@@ -54,7 +57,12 @@ describe("GitHub deliveries", () => {
     const res = await deliver(source.id, push, await githubHeaders(push, "push", delivery));
     expect(res.status).toBe(202);
     expect(res.json.deliveryId).toBe(delivery);
-    const expected = [await webhookTaskId(source.id, delivery, 0), await webhookTaskId(source.id, delivery, 1)];
+    // A GitHub delivery is recorded in the shard of its body (so that replays meet it), named in the id.
+    const digest = await sha256Hex(push);
+    const expected = [
+      await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, delivery, 0, digest),
+      await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, delivery, 1, digest),
+    ];
     expect(res.json.tasks).toEqual(expected);
     expect(res.json.duplicate).toBeUndefined();
 
@@ -200,6 +208,35 @@ describe("GitHub deliveries", () => {
     const again = await deliver(source.id, push, await githubHeaders(push, "push", "one"));
     expect(again.json).toEqual({ deliveryId: "one", duplicate: true, tasks: first.json.tasks });
     expect(await listTasks(project, viewer)).toHaveLength(2);
+  });
+
+  it("make one task set from concurrent copies of one body under different delivery ids (replays racing the first)", async () => {
+    const { project, viewer, source } = await world();
+    const headers = await Promise.all(Array.from({ length: 10 }, (_, i) => githubHeaders(push, "push", `copy-${i}`)));
+    const answers = await Promise.all(headers.map((h) => deliver(source.id, push, h)));
+    expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
+    const ids = answers.find((a) => a.status === 202)?.json.tasks;
+    for (const a of answers) expect(a.json.tasks).toEqual(ids);
+    expect(answers.filter((a) => a.json.duplicate === true)).toHaveLength(9);
+    await ingestSettled();
+    expect(await listTasks(project, viewer)).toHaveLength(2);
+  });
+
+  it("cost one ingest-shard RPC per delivery: the body's claim travels in the delivery's batch", async () => {
+    const { source } = await world();
+    // Every method on the shard's prototype but its own internals: the RPC surface the edge may call.
+    const internal = new Set(["constructor", "alarm", "bodyClaim", "scheduleHandOff", "handBatches", "toDispatchers", "toProjects"]);
+    const methods = Object.getOwnPropertyNames(IngestActor.prototype).filter((m) => !internal.has(m));
+    const spies = methods.map((m) => vi.spyOn(IngestActor.prototype, m as "ingest"));
+    try {
+      expect((await deliver(source.id, push, await githubHeaders(push, "push", "only-one"))).status).toBe(202);
+      const replay = await deliver(source.id, push, await githubHeaders(push, "push", "a-replay"));
+      expect(replay.json.duplicate).toBe(true);
+      expect(spies.reduce((n, spy) => n + spy.mock.calls.length, 0)).toBe(2);
+      expect(spies[methods.indexOf("ingest")].mock.calls).toHaveLength(2);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 
   it("give a different body its own tasks, whatever its delivery id", async () => {

@@ -1,7 +1,8 @@
 // GitLab deliveries: X-Gitlab-Token equals the secret (constant time); event = object_kind (+ action);
 // delivery id = Idempotency-Key (kept across GitLab's retries) or X-Gitlab-Event-UUID.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { webhookTaskId } from "../../protocol/ids.ts";
+import { webhookTaskId } from "../../common/task-ids.ts";
 import { newToken, setup } from "./helpers.ts";
 import { deliver, getTask, GITLAB_SECRET, listTasks, putSource } from "./webhooks-helpers.ts";
 import mergeRequest from "../fixtures/webhooks/gitlab-merge-request-hook.json?raw";
@@ -46,7 +47,7 @@ describe("GitLab deliveries", () => {
     const uuid = "4e7b2a91-3c0d-4f6e-8a1b-9d2c5e7f0a13";
     const res = await deliver(source.id, push, gitlabHeaders("Push Hook", uuid));
     expect(res.status).toBe(202);
-    expect(res.json.tasks).toEqual([await webhookTaskId(source.id, uuid, 0)]);
+    expect(res.json.tasks).toEqual([await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, uuid, 0)]);
     const { task } = await getTask(res.json.tasks![0], viewer);
     expect(task).toMatchObject({
       type: "deploy",

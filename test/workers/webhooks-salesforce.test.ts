@@ -1,7 +1,8 @@
 // Salesforce Outbound Messages: SOAP envelopes authenticated by OrganizationId (= the source's orgId)
 // and the unguessable source id; one delivery per Notification Id; answered with the SOAP Ack.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { webhookTaskId } from "../../protocol/ids.ts";
+import { webhookTaskId } from "../../common/task-ids.ts";
 import { api, newToken, putOrg, setup } from "./helpers.ts";
 import { deliver, getTask, listTasks, ORG_ID, putSource } from "./webhooks-helpers.ts";
 import one from "../fixtures/webhooks/salesforce-one-notification.xml?raw";
@@ -39,7 +40,7 @@ describe("Salesforce outbound messages", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/xml/);
     expect(isAck(res.text)).toBe(true);
-    const id = await webhookTaskId(source.id, "04l5g00000LqT9aAAF", 0);
+    const id = await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, "04l5g00000LqT9aAAF", 0);
     const { status, task } = await getTask(id, viewer);
     expect(status).toBe(200);
     expect(task).toMatchObject({
@@ -56,7 +57,10 @@ describe("Salesforce outbound messages", () => {
     const res = await deliver(source.id, three, SOAP);
     expect(isAck(res.text)).toBe(true);
     const tasks = await listTasks(project, viewer);
-    const expected = [await webhookTaskId(source.id, "04l5g00000LqTA1AAN", 1), await webhookTaskId(source.id, "04l5g00000LqTA3AAN", 1)];
+    const expected = [
+      await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, "04l5g00000LqTA1AAN", 1),
+      await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, "04l5g00000LqTA3AAN", 1),
+    ];
     expect(tasks.map((t) => t.id).sort()).toEqual(expected.sort());
     // List items are summaries: the payload is read from each whole task.
     const whole = await Promise.all(tasks.map(async (t) => (await getTask(t.id, viewer)).task!));
@@ -80,7 +84,7 @@ describe("Salesforce outbound messages", () => {
     const message = one.replaceAll(`<OrganizationId>${ORG_ID}</OrganizationId>`, `<OrganizationId>${ORG_ID.slice(0, 15)}</OrganizationId>`);
     expect(message).toContain(`<OrganizationId>${ORG_ID.slice(0, 15)}</OrganizationId>`);
     expect(isAck((await deliver(source.id, message, SOAP)).text)).toBe(true);
-    expect((await listTasks(project, owner)).map((t) => t.id)).toEqual([await webhookTaskId(source.id, "04l5g00000LqT9aAAF", 0)]);
+    expect((await listTasks(project, owner)).map((t) => t.id)).toEqual([await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, "04l5g00000LqT9aAAF", 0)]);
   });
 
   it("match the org by its 18-character id when the source was given the 15-character form", async () => {
@@ -88,7 +92,7 @@ describe("Salesforce outbound messages", () => {
     const source = await putSource(project, owner, "sf15", { kind: "salesforce", orgId: ORG_ID.slice(0, 15), rules: RULES.slice(0, 1) });
     expect(one).toContain(`<OrganizationId>${ORG_ID}</OrganizationId>`);
     expect(isAck((await deliver(source.id, one, SOAP)).text)).toBe(true);
-    expect((await listTasks(project, owner)).map((t) => t.id)).toEqual([await webhookTaskId(source.id, "04l5g00000LqT9aAAF", 0)]);
+    expect((await listTasks(project, owner)).map((t) => t.id)).toEqual([await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, "04l5g00000LqT9aAAF", 0)]);
   });
 
   it("answer a SOAP fault with 401 and make no task when OrganizationId is another org's", async () => {

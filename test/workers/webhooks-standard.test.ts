@@ -1,7 +1,8 @@
 // Standard Webhooks deliveries (CI systems, Svix): webhook-id, webhook-timestamp (±5 min) and
 // webhook-signature `v1,<base64 HMAC(key, id.timestamp.body)>`, one or more entries.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { webhookTaskId } from "../../protocol/ids.ts";
+import { webhookTaskId } from "../../common/task-ids.ts";
 import { newToken, setup } from "./helpers.ts";
 import { deliver, getTask, listTasks, nowSeconds, putSource, STANDARD_SECRET, standardSignature } from "./webhooks-helpers.ts";
 import pipeline from "../fixtures/webhooks/standard-pipeline-succeeded.json?raw";
@@ -38,7 +39,7 @@ describe("Standard Webhooks deliveries", () => {
     const { viewer, source } = await world();
     const res = await deliver(source.id, pipeline, await standardHeaders("msg_2mVtZ4Bp9d0Qe7"));
     expect(res.status).toBe(202);
-    expect(res.json).toEqual({ deliveryId: "msg_2mVtZ4Bp9d0Qe7", tasks: [await webhookTaskId(source.id, "msg_2mVtZ4Bp9d0Qe7", 0)] });
+    expect(res.json).toEqual({ deliveryId: "msg_2mVtZ4Bp9d0Qe7", tasks: [await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, "msg_2mVtZ4Bp9d0Qe7", 0)] });
     const { task } = await getTask(res.json.tasks![0], viewer);
     expect(task).toMatchObject({
       type: "deploy",
