@@ -1,5 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./json-depth.ts";
+import {
+  MAX_ATTEMPTS_LIMIT,
+  MAX_ERROR_CODE_CHARS,
+  MAX_ERROR_MESSAGE_CHARS,
+  MAX_PROGRESS_MESSAGE_CHARS,
+  MAX_PROGRESS_STEP_CHARS,
+  MAX_TIMEOUT_SECONDS,
+} from "./limits.ts";
+
+export { MAX_PAYLOAD_BYTES } from "./limits.ts";
 
 export const TASK_TYPES = ["deploy", "validate", "quick-deploy", "retrieve", "run-tests", "query", "org-check"] as const;
 export const PRIORITIES = ["critical", "normal", "batch"] as const;
@@ -36,13 +46,15 @@ export const JsonObject = z
 export const Progress = z
   .object({
     percent: z.number().min(0).max(100).optional(),
-    step: z.string().max(200).optional(),
-    message: z.string().max(2000).optional(),
+    step: z.string().max(MAX_PROGRESS_STEP_CHARS).optional(),
+    message: z.string().max(MAX_PROGRESS_MESSAGE_CHARS).optional(),
   })
   .openapi("Progress");
 export type Progress = z.infer<typeof Progress>;
 
-export const TaskErrorInfo = z.object({ code: z.string().min(1).max(100), message: z.string().max(10_000) }).openapi("TaskError");
+export const TaskErrorInfo = z
+  .object({ code: z.string().min(1).max(MAX_ERROR_CODE_CHARS), message: z.string().max(MAX_ERROR_MESSAGE_CHARS) })
+  .openapi("TaskError");
 export type TaskErrorInfo = z.infer<typeof TaskErrorInfo>;
 
 export const TaskSource = z
@@ -93,7 +105,6 @@ export type Task = z.infer<typeof Task>;
 export const DEFAULT_POOL = "default";
 export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_TIMEOUT_SECONDS = 3600;
-export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
 export const CreateTaskBody = z
   .object({
@@ -103,13 +114,8 @@ export const CreateTaskBody = z
     priority: Priority.optional(),
     pool: PoolName.optional(),
     labels: z.array(Label).max(20).optional(),
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 3600)
-      .optional(),
-    maxAttempts: z.number().int().min(1).max(10).optional(),
+    timeoutSeconds: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).optional(),
+    maxAttempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
   })
   .strict()
   .openapi("CreateTaskBody");

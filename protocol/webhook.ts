@@ -7,8 +7,7 @@ export const WEBHOOK_KINDS = ["github", "gitlab", "standard", "salesforce"] as c
 export const WebhookKind = z.enum(WEBHOOK_KINDS).openapi("WebhookKind");
 export type WebhookKind = z.infer<typeof WebhookKind>;
 
-/** Deliveries larger than this are refused with 413 before they are read in full. */
-export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
+export { MAX_WEBHOOK_BODY_BYTES } from "./limits.ts";
 /** Standard Webhooks: a timestamp further than this from the edge's clock is refused (replay guard). */
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
 

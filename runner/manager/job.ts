@@ -3,13 +3,16 @@
 import type { ChildProcess } from "node:child_process";
 import { z } from "@hono/zod-openapi";
 import { EdgeError } from "../../protocol/client.ts";
+import type { ErrorCode } from "../../protocol/errors.ts";
 import { OUTCOMES, RunnerEvent, type Accepted, type FinishBody } from "../../protocol/runner.ts";
 import { TaskErrorInfo } from "../../protocol/task.ts";
 import type { CredentialBroker } from "../credentials/broker.ts";
 import type { ManagerToWorker } from "../ipc.ts";
+import { LEASE_RENEWALS_PER_LEASE, MAX_EVENT_BATCH } from "../../protocol/limits.ts";
+import { isRetryable, retryDelayMs, sleep } from "../../protocol/retry.ts";
 import { RETRY, TIMING, type ManagerConfig } from "./config.ts";
 import { JobCredentials } from "./job-credentials.ts";
-import { backoffMs, sleep, type RunnerApi } from "./edge-api.ts";
+import type { RunnerApi } from "./edge-api.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SpareWorker } from "./spares.ts";
@@ -17,6 +20,20 @@ import { exited, relayOutput, spawnWorker, workerEnv } from "./worker-process.ts
 
 /** Why the manager stops a job before its worker is done. The first reason given wins. */
 export type StopReason = "canceled" | "lease_lost" | "gone" | "timeout" | "shutdown" | "start_failed";
+
+/**
+ * The contract's codes that end this lease's writes (protocol/runner.ts): the epoch is stale or the
+ * token refused (stop, send no finish: the edge requeues), or the task is finished (`gone`).
+ */
+const LEASE_ENDING_CODES: Partial<Record<ErrorCode | "network", "lease_lost" | "gone">> = {
+  stale_lease: "lease_lost",
+  conflict: "lease_lost",
+  already_finished: "lease_lost",
+  gone: "gone",
+  unauthenticated: "lease_lost",
+  forbidden: "lease_lost",
+  not_found: "lease_lost",
+};
 
 /** How a job ended here: a finish outcome, or `lost` when the edge took the lease back (no finish sent). */
 export type JobOutcome = (typeof OUTCOMES)[number] | "lost";
@@ -237,7 +254,7 @@ export class Job {
   // ── lease ──────────────────────────────────────────────────────────────────────────────────────
 
   private async renewLease(): Promise<void> {
-    const every = this.leaseMs / TIMING.leaseRenewalsPerLease;
+    const every = this.leaseMs / LEASE_RENEWALS_PER_LEASE;
     while (!this.ended.signal.aborted && !this.leaseGone.signal.aborted) {
       await sleep(every, AbortSignal.any([this.ended.signal, this.leaseGone.signal]));
       if (this.ended.signal.aborted || this.leaseGone.signal.aborted) return;
@@ -261,19 +278,16 @@ export class Job {
   /** Handles the answers that end this epoch's writes; true when the error was one of them. */
   private onWriteRefused(err: unknown, what: string): boolean {
     if (!(err instanceof EdgeError)) return false;
-    if (err.status === 409) {
-      this.loseLease("lease_lost", `the edge refused the ${what}: the lease is no longer ours (${err.code})`);
-      return true;
-    }
-    if (err.status === 410) {
-      this.loseLease("gone", `the edge refused the ${what}: the task is already finished`);
-      return true;
-    }
-    if (err.status === 401 || err.status === 403 || err.status === 404) {
-      this.loseLease("lease_lost", `the edge refused the job token for the ${what} (${err.code})`);
-      return true;
-    }
-    return false;
+    const ending = LEASE_ENDING_CODES[err.code];
+    if (!ending) return false;
+    const why =
+      ending === "gone"
+        ? "the task is already finished"
+        : err.code === "stale_lease" || err.code === "conflict" || err.code === "already_finished"
+          ? `the lease is no longer ours (${err.code})`
+          : `the job token was refused (${err.code})`;
+    this.loseLease(ending, `the edge refused the ${what}: ${why}`);
+    return true;
   }
 
   private loseLease(reason: "lease_lost" | "gone", message: string): void {
@@ -293,7 +307,7 @@ export class Job {
     }
     this.nextSeq++;
     this.pending.push(parsed.data);
-    if (this.pending.length >= TIMING.eventBatchMax) void this.flushEvents(false);
+    if (this.pending.length >= MAX_EVENT_BATCH) void this.flushEvents(false);
     else this.flushTimer ??= setTimeout(() => void this.flushEvents(false), TIMING.eventFlushMs);
   }
 
@@ -310,21 +324,21 @@ export class Job {
   private async sendPending(): Promise<void> {
     let failures = 0;
     while (this.pending.length > 0 && !this.eventsBroken && !this.leaseGone.signal.aborted) {
-      const batch = this.pending.slice(0, TIMING.eventBatchMax);
+      const batch = this.pending.slice(0, MAX_EVENT_BATCH);
       try {
         const acked = await this.deps.api.postEvents(this.taskId, this.accepted.jobToken, this.accepted.leaseEpoch, batch);
         this.pending = this.pending.filter((e) => e.seq > acked);
         failures = 0;
       } catch (err) {
         if (this.onWriteRefused(err, "events")) return;
-        if (err instanceof EdgeError && err.status >= 400 && err.status < 500 && err.status !== 429) {
+        if (err instanceof EdgeError && !isRetryable(err)) {
           // The edge will not take these events; sending them again would only repeat the refusal.
           this.eventsBroken = true;
           this.log.error("the edge refused the job's events", { status: err.status, code: err.code, error: err.message });
           return;
         }
         failures++;
-        const wait = backoffMs(RETRY.events, failures);
+        const wait = retryDelayMs(RETRY.events, failures, err);
         this.log.warn("sending events failed; will resend", { error: err, pending: this.pending.length, retryInMs: wait });
         await sleep(wait, this.leaseGone.signal);
       }
@@ -359,7 +373,7 @@ export class Job {
       await this.deps.api.finish(this.taskId, this.accepted.jobToken, body, () => this.leaseValidUntil);
       return true;
     } catch (err) {
-      if (err instanceof EdgeError && err.status === 410) return true;
+      if (err instanceof EdgeError && err.code === "gone") return true;
       if (this.onWriteRefused(err, "finish")) return false;
       this.log.error("could not finish the job; the edge will requeue it when the lease lapses", { error: err });
       return false;
