@@ -19,8 +19,12 @@ import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
 // - Tasks fail with `error.code` LEASE_LOST after the last attempt's lease lapsed, and NO_RUNNER when
 //   they waited QUEUE_TTL_SECONDS while no registered runner of the pool had all their labels, or at
 //   once when 64 distinct label sets already wait in the pool and no runner of it has or had theirs.
+// - A finish body over MAX_API_BODY_BYTES is 413 `too_large`. Runners keep results within it (a cut
+//   result carries `truncated: true` and `truncation`); when the edge refuses a finish anyway, the
+//   runner finishes `failed` with `error.code` RESULT_TOO_LARGE rather than losing the lease.
 export const LEASE_LOST = "lost";
 export const NO_RUNNER = "no_runner";
+export const RESULT_TOO_LARGE = "result_too_large";
 
 export const RUNNER_STATES = ["idle", "busy", "draining", "offline"] as const;
 export const RunnerState = z.enum(RUNNER_STATES).openapi("RunnerState");

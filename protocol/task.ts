@@ -53,7 +53,19 @@ export const Progress = z
 export type Progress = z.infer<typeof Progress>;
 
 export const TaskErrorInfo = z
-  .object({ code: z.string().min(1).max(MAX_ERROR_CODE_CHARS), message: z.string().max(MAX_ERROR_MESSAGE_CHARS) })
+  .object({
+    code: z
+      .string()
+      .min(1)
+      .max(MAX_ERROR_CODE_CHARS)
+      .openapi({
+        description:
+          "why the task failed: `lost` or `no_runner` (the edge); `timeout`, `worker_crashed`, `worker_start_failed`, `credentials_not_found`, " +
+          "`credentials_unavailable`, `runner_shutdown` or `result_too_large` (the runner: its finish was over the API body limit); or the operation's own code " +
+          "(`deploy_failed`, `tests_failed`, `zip_unavailable`, …)",
+      }),
+    message: z.string().max(MAX_ERROR_MESSAGE_CHARS),
+  })
   .openapi("TaskError");
 export type TaskErrorInfo = z.infer<typeof TaskErrorInfo>;
 
@@ -95,7 +107,14 @@ export const Task = z
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
     progress: Progress.optional(),
-    result: z.unknown().optional(),
+    result: z
+      .unknown()
+      .optional()
+      .openapi({
+        description:
+          "the operation's result. One that would take the runner's finish over the 1 MiB body limit is cut to fit and carries " +
+          '`truncated: true` and `truncation: {reason: "result_too_large", originalBytes, limitBytes, cut, note}` (a non-object is wrapped as `{truncated, truncation, value}`)',
+      }),
     error: TaskErrorInfo.optional(),
     source: TaskSource,
   })

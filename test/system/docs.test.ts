@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ERROR_STATUS, type ErrorCode } from "../../protocol/errors.ts";
+import { LEASE_LOST, NO_RUNNER, RESULT_TOO_LARGE } from "../../protocol/runner.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const apiDoc = readFileSync(`${root}docs/API.md`, "utf8");
@@ -16,6 +17,11 @@ function documentedErrors(markdown: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const m of markdown.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*(\d{3})\s*\|/gm)) out.set(m[1], Number(m[2]));
   return out;
+}
+
+/** The task error codes table's rows: `` | `code` | edge or runner | when | ``. */
+function documentedTaskErrors(markdown: string): Set<string> {
+  return new Set([...markdown.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*(?:edge|runner)\s*\|/gm)].map((m) => m[1]));
 }
 
 // Spelled in two parts so that this file does not name it itself.
@@ -38,6 +44,13 @@ describe("docs/API.md", () => {
     const codes = Object.keys(ERROR_STATUS) as ErrorCode[];
     expect(codes.filter((code) => documented.get(code) !== ERROR_STATUS[code])).toEqual([]);
     expect([...documented.keys()].filter((code) => !(code in ERROR_STATUS))).toEqual([]);
+  });
+});
+
+describe("docs/API.md task errors", () => {
+  it("lists the task error codes the edge and the runner manager set", () => {
+    const documented = documentedTaskErrors(apiDoc);
+    expect([LEASE_LOST, NO_RUNNER, RESULT_TOO_LARGE].filter((code) => !documented.has(code))).toEqual([]);
   });
 });
 
