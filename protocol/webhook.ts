@@ -37,7 +37,10 @@ export const WebhookRule = z
         priority: Priority.optional(),
         pool: PoolName.optional(),
         labels: z.array(Label).max(20).optional(),
-        payload: JsonObject.optional().openapi({ description: "strings may hold {{dot.path}} taken from the delivery" }),
+        payload: JsonObject.optional().openapi({
+          description:
+            "strings may hold {{dot.path}} taken from the delivery; in a string that starts with scheme:// (a URL) each value is URL-encoded, so it cannot change the host, path or query",
+        }),
       })
       .strict(),
   })

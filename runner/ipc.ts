@@ -5,6 +5,7 @@
 import type { Task, TaskErrorInfo } from "../protocol/index.ts";
 import type { RunnerEvent } from "../protocol/runner.ts";
 import type { OrgAuth } from "./credentials/auth-url.ts";
+import type { ZipFetchPolicy } from "./salesforce/zip-fetch.ts";
 
 /** A runner event before the manager numbers it for the edge (the manager owns seq and batching). */
 export type WorkerEvent = WithoutSeq<RunnerEvent>;
@@ -20,6 +21,8 @@ export type ManagerToWorker =
       task: Task;
       /** Between two status checks of a Salesforce async job (default 2000 ms); tests make it short. */
       pollIntervalMs?: number;
+      /** Where a deploy's zipUrl may be downloaded from (the manager's settings; strict when absent). */
+      zipPolicy?: ZipFetchPolicy;
     }
   | AuthAnswer
   | { type: "cancel"; reason: string };

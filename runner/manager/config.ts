@@ -3,6 +3,7 @@
 import { homedir, hostname } from "node:os";
 import { resolve } from "node:path";
 import { exponential, ONCE, type RetryPolicy } from "../../protocol/retry.ts";
+import type { ZipFetchPolicy } from "../salesforce/zip-fetch.ts";
 import type { LogLevel } from "./log.ts";
 
 export interface ManagerConfig {
@@ -30,6 +31,8 @@ export interface ManagerConfig {
   workerEnvPassthrough: string[];
   logLevel: LogLevel;
   version: string;
+  /** Where workers may download a deploy's `zipUrl` from (strict when absent). */
+  zipPolicy?: ZipFetchPolicy;
 }
 
 export const MANAGER_VERSION = "0.1.0";
@@ -138,6 +141,7 @@ export function configFromEnv(env: Env): ManagerConfig {
     workerEnvPassthrough: passthrough,
     logLevel: logLevel as LogLevel,
     version: MANAGER_VERSION,
+    zipPolicy: { allowLoopbackHttp: bool(env, "SFP_ALLOW_LOOPBACK_HTTP", false), allowedHosts: hostList(env, "SFP_ZIP_ALLOWED_HOSTS") },
   };
 }
 
@@ -152,6 +156,17 @@ function list(value: string | undefined): string[] {
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** Host names, or `*.suffix` wildcards, comma-separated. */
+function hostList(env: Env, name: string): string[] {
+  const hosts = list(env[name]).map((h) => h.toLowerCase());
+  for (const host of hosts) {
+    if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host)) {
+      throw new ConfigError(name, `${host} is not a host name or *.domain`);
+    }
+  }
+  return hosts;
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {

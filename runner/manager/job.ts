@@ -42,7 +42,7 @@ export type JobOutcome = (typeof OUTCOMES)[number] | "lost";
 
 export interface JobDeps {
   api: RunnerApi;
-  config: Pick<ManagerConfig, "workerEntry" | "cancelGraceMs" | "killGraceMs" | "workerEnvPassthrough">;
+  config: Pick<ManagerConfig, "workerEntry" | "cancelGraceMs" | "killGraceMs" | "workerEnvPassthrough" | "zipPolicy">;
   leaseSeconds: number;
   log: Logger;
   metrics: Metrics;
@@ -232,7 +232,7 @@ export class Job {
       return;
     }
     this.startedWorker = true;
-    this.send({ type: "start", task: this.accepted.task });
+    this.send({ type: "start", task: this.accepted.task, zipPolicy: this.deps.config.zipPolicy });
     this.log.info("worker started", { pid: this.child?.pid, msSinceAccept: Date.now() - this.acceptedAt });
   }
 

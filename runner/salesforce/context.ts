@@ -3,6 +3,7 @@
 import { setTimeout as sleepFor } from "node:timers/promises";
 import type { Connection } from "jsforce";
 import type { Progress } from "../../protocol/task.ts";
+import type { ZipFetchPolicy } from "./zip-fetch.ts";
 
 export type Outcome = "succeeded" | "failed" | "canceled";
 
@@ -20,6 +21,8 @@ export interface OperationContext {
   log(...lines: string[]): void;
   /** Between two status checks of an async Salesforce job. */
   pollIntervalMs: number;
+  /** Where a deploy's `zipUrl` may be downloaded from; strict (https, public hosts) when absent. */
+  zipPolicy?: ZipFetchPolicy;
 }
 
 /** Error codes a job can fail with (task.error.code). */

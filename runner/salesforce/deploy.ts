@@ -117,7 +117,7 @@ export async function followDeploy(ctx: OperationContext, id: string): Promise<O
 }
 
 export async function runDeploy(ctx: OperationContext, payload: DeployPayload, mode: "deploy" | "validate"): Promise<OperationResult> {
-  const zip = await loadZip(payload, ctx.signal);
+  const zip = await loadZip(payload, ctx.signal, ctx.zipPolicy);
   if (ctx.signal.aborted) throw new CanceledError();
   const checkOnly = mode === "validate";
   const testLevel = payload.testLevel ?? (checkOnly ? "RunLocalTests" : undefined);

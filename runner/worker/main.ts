@@ -83,7 +83,7 @@ process.on("message", (raw: unknown) => {
   void runJob(
     msg.task,
     { send: (m) => void send(m), diag, auth: askAuth, secret: (value) => void send({ type: "secrets", values: [value] }) },
-    { signal: cancel.signal, pollIntervalMs },
+    { signal: cancel.signal, pollIntervalMs, zipPolicy: msg.zipPolicy },
   )
     .catch((err: unknown): WorkerToManager => {
       // runJob reports every failure itself; this is a bug in the worker, told without details.

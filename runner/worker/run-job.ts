@@ -10,6 +10,7 @@ import { connectOrg, type OrgSession } from "../salesforce/connect.ts";
 import type { OperationResult } from "../salesforce/context.ts";
 import { toOperationError } from "../salesforce/errors.ts";
 import { runOperation, validatePayload } from "../salesforce/index.ts";
+import type { ZipFetchPolicy } from "../salesforce/zip-fetch.ts";
 
 import { createJobOutput } from "./job-output.ts";
 
@@ -28,7 +29,7 @@ export interface JobIo {
 export async function runJob(
   task: Task,
   io: JobIo,
-  opts: { signal: AbortSignal; pollIntervalMs?: number },
+  opts: { signal: AbortSignal; pollIntervalMs?: number; zipPolicy?: ZipFetchPolicy },
 ): Promise<Extract<WorkerToManager, { type: "done" }>> {
   const masker = createMasker();
   // Masked before clipped, log lines as one stream (job-output.ts).
@@ -59,6 +60,7 @@ export async function runJob(
       progress,
       log,
       pollIntervalMs: opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      zipPolicy: opts.zipPolicy,
     });
   } catch (err) {
     const e = toOperationError(err, "internal");
