@@ -39,7 +39,7 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["runner/**/*.test.ts", "cli/**/*.test.ts", "test/system/**/*.test.ts"],
+          include: ["protocol/**/*.test.ts", "runner/**/*.test.ts", "cli/**/*.test.ts", "test/system/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

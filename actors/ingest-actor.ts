@@ -5,7 +5,7 @@
 // task-actor commit until somebody reads or runs the task.
 import { DurableObject } from "cloudflare:workers";
 import { dispatcherStub, projectStub, type Env } from "./env.ts";
-import { taskSummary, type Task } from "../protocol/index.ts";
+import { taskSummary, WEBHOOK_DELIVERY_MEMORY_SECONDS, type Task } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
 import { queueEntry, type NewTask } from "../common/messages.ts";
 import { SingleFlight } from "./single-flight.ts";
@@ -50,7 +50,7 @@ export interface IngestAnswer {
 }
 
 /** How long a delivery id is remembered: GitHub and Salesforce re-send for up to a day. */
-const DELIVERY_MEMORY_MS = 72 * 3600 * 1000;
+const DELIVERY_MEMORY_MS = WEBHOOK_DELIVERY_MEMORY_SECONDS * 1000;
 const HANDOFF_BATCH = 500;
 /** How long a shard gathers deliveries before handing them off: the latency it adds to dispatch. */
 const HANDOFF_DELAY_MS = 50;

@@ -1,7 +1,7 @@
 // Idempotency-Keys of task creation: a key names one task id for 24 h.
-import { rpcError } from "../protocol/index.ts";
+import { IDEMPOTENCY_KEY_SECONDS, rpcError } from "../protocol/index.ts";
 
-const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+const IDEMPOTENCY_TTL_MS = IDEMPOTENCY_KEY_SECONDS * 1000;
 
 export class IdempotencyKeys {
   private readonly sql: SqlStorage;

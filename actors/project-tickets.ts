@@ -1,10 +1,10 @@
 // WebSocket tickets for browsers: signed, single use, 60 s, and good only while the token that asked
 // for one lives. The row is what makes a ticket single use and ties it to its token.
 import { signToken } from "../common/tokens.ts";
-import { newId, rpcError, type Role } from "../protocol/index.ts";
+import { newId, rpcError, WS_TICKET_SECONDS, type Role } from "../protocol/index.ts";
 import { nowIso } from "./sql.ts";
 
-const TICKET_TTL_MS = 60 * 1000;
+const TICKET_TTL_MS = WS_TICKET_SECONDS * 1000;
 
 /** Whether a token is neither revoked nor expired (ProjectTokens.isLive). */
 export type TokenLive = (tokenId: string, now: number) => boolean;

@@ -1,6 +1,5 @@
 // Turns the stored login (and its environment overrides) into a client for the edge.
-import { EdgeClient, EdgeError } from "../protocol/client.ts";
-import type { ErrorCode } from "../protocol/errors.ts";
+import { EdgeClient, EdgeError, errorFromAnswer } from "../protocol/client.ts";
 import { configDir, readConfig, withEnv } from "./config.ts";
 import { CliError, type Globals, type Io } from "./io.ts";
 
@@ -46,17 +45,11 @@ export async function getText(
   }
   const text = await res.text();
   if (res.ok) return { status: res.status, text, headers: res.headers };
-  let error: { code?: ErrorCode; message?: string; requestId?: string } | undefined;
+  let parsed: unknown;
   try {
-    error = (JSON.parse(text) as { error?: typeof error }).error;
+    parsed = JSON.parse(text);
   } catch {
-    error = undefined;
+    parsed = undefined;
   }
-  throw new EdgeError(
-    res.status,
-    error?.code ?? "internal",
-    error?.message ?? `HTTP ${res.status} from GET ${path}`,
-    error?.requestId,
-    Number(res.headers.get("retry-after")) || undefined,
-  );
+  throw errorFromAnswer(res.status, res.headers, parsed, `HTTP ${res.status} from GET ${path}`);
 }

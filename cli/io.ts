@@ -88,16 +88,16 @@ export function line(io: Io, text = ""): void {
 export function describeError(err: unknown): { message: string; code: string; status?: number; requestId?: string; hint?: string } {
   if (err instanceof EdgeError) {
     const base = { message: err.message, code: err.code, status: err.status, requestId: err.requestId };
-    switch (err.status) {
-      case 0:
+    switch (err.code) {
+      case "network":
         return { ...base, hint: "check the URL (sfp-edge login --url …) and your network" };
-      case 401:
+      case "unauthenticated":
         return { ...base, hint: "run sfp-edge login with a valid token" };
-      case 403:
+      case "forbidden":
         return { ...base, hint: "your token's role may not do this; ask a project owner" };
-      case 404:
+      case "not_found":
         return { ...base, hint: "check the id, and that your login is for the right project" };
-      case 429:
+      case "rate_limited":
         return { ...base, hint: `rate limited; retry${err.retryAfter ? ` after ${err.retryAfter} s` : " later"}` };
       default:
         return base;

@@ -2,9 +2,10 @@
 // takes headers), resuming with `?after=<last seq>` after every drop so nothing is missed or seen
 // twice, and falling back to long-polling when WebSockets keep failing (proxies that strip upgrades).
 import { type EdgeClient, EdgeError } from "../protocol/client.ts";
-import { isTerminal, type EventsPage, type ServerMessage, type Task, type TaskEvent } from "../protocol/index.ts";
+import { isTerminal, MAX_EVENTS_PAGE, MAX_LONG_POLL_SECONDS, type EventsPage, type ServerMessage, type Task, type TaskEvent } from "../protocol/index.ts";
+import { backoffMs, exponential, isRetryable, retryDelayMs, sleep, type RetryPolicy } from "../protocol/retry.ts";
 
-/** Node 22's WebSocket (undici) as we use it; the project's global types are the Workers runtime's. */
+/** The part of Node 22's WebSocket (undici) a watch uses: tests hand in their own. */
 interface NodeWebSocket {
   readonly readyState: number;
   send(data: string): void;
@@ -16,28 +17,24 @@ interface NodeWebSocket {
 }
 export type WebSocketFactory = (url: string, headers: Record<string, string>) => NodeWebSocket;
 
-const nodeWebSocket: WebSocketFactory = (url, headers) => {
-  // undici's WebSocket accepts `{headers}` (not part of the browser API, hence the local type).
-  const Ctor = (globalThis as unknown as { WebSocket: new (url: string, init: { headers: Record<string, string> }) => NodeWebSocket }).WebSocket;
-  return new Ctor(url, { headers });
-};
+// undici's WebSocket takes `{headers}` (beyond the browser API), so the token travels in a header.
+const nodeWebSocket: WebSocketFactory = (url, headers) => new WebSocket(url, { headers });
 
-/** Retry policy of the socket: reconnect with backoff; after this many attempts in a row that never opened, long-poll. */
+/** How a watch keeps going: its retry policies, keep-alive and long-poll settings. */
 export const WATCH_POLICY = {
-  wsFailuresBeforePoll: 3,
-  reconnectInitialMs: 250,
-  reconnectMaxMs: 5_000,
+  /** The socket reconnects with this backoff; after `attempts` in a row that never opened, it long-polls. */
+  reconnect: { attempts: 3, backoff: exponential(250, 5_000) } satisfies RetryPolicy,
+  /** A failed long-poll (network, 429, 5xx) is retried until the task ends. */
+  poll: { attempts: Infinity, backoff: exponential(500, 10_000) } satisfies RetryPolicy,
   /** A keep-alive `ping` this often; no `pong` (or anything) within `silenceMs` means a dead path. */
   pingEveryMs: 20_000,
   silenceMs: 45_000,
   /** An upgrade not answered within this is abandoned (and retried). */
   openTimeoutMs: 15_000,
   closeAfterErrorMs: 2_000,
-  /** Long-poll hold (the contract allows ≤ 30 s). */
-  pollWaitSeconds: 25,
-  pollRetryInitialMs: 500,
-  pollRetryMaxMs: 10_000,
-  eventsPage: 1000,
+  /** Long-poll hold: within the contract's MAX_LONG_POLL_SECONDS, short of a proxy's 30 s idle timeout. */
+  pollWaitSeconds: Math.min(25, MAX_LONG_POLL_SECONDS),
+  eventsPage: MAX_EVENTS_PAGE,
 } as const;
 
 export interface WatchOptions {
@@ -74,24 +71,21 @@ export async function watchTask(opts: WatchOptions): Promise<Task> {
 
   if (opts.transport !== "poll") {
     const make = opts.webSocket ?? nodeWebSocket;
+    const { attempts } = WATCH_POLICY.reconnect;
+    // Sockets in a row that never opened; a socket that opened and dropped starts the count again.
     let failures = 0;
-    let delay: number = WATCH_POLICY.reconnectInitialMs;
-    while (!terminalSeen && failures < WATCH_POLICY.wsFailuresBeforePoll) {
+    while (!terminalSeen && failures < attempts) {
       if (opts.signal?.aborted) throw opts.signal.reason;
       const end = await socketSession(client, taskId, lastSeq, make, deliver, () => terminalSeen, opts.signal);
       if (end.terminal || terminalSeen) break;
       if (end.opened) {
         failures = 0;
-        delay = WATCH_POLICY.reconnectInitialMs;
         opts.onNotice(`connection lost (${end.code}); resuming after event ${lastSeq}`);
       } else {
         failures++;
-        opts.onNotice(`WebSocket failed (${end.code})${failures < WATCH_POLICY.wsFailuresBeforePoll ? "; retrying" : ""}`);
+        opts.onNotice(`WebSocket failed (${end.code})${failures < attempts ? "; retrying" : ""}`);
       }
-      if (failures < WATCH_POLICY.wsFailuresBeforePoll) {
-        await sleep(delay, opts.signal);
-        delay = Math.min(delay * 2, WATCH_POLICY.reconnectMaxMs);
-      }
+      if (failures < attempts) await sleep(backoffMs(WATCH_POLICY.reconnect.backoff, Math.max(1, failures)), opts.signal);
     }
     if (!terminalSeen) opts.onNotice("WebSockets are not getting through; following the task by long-polling");
   }
@@ -189,7 +183,7 @@ async function pollUntilDone(
   opts: WatchOptions,
 ): Promise<void> {
   const id = encodeURIComponent(taskId);
-  let delay: number = WATCH_POLICY.pollRetryInitialMs;
+  let failures = 0;
   for (;;) {
     try {
       const page = await client.request<EventsPage>("GET", `/v1/tasks/${id}/events?after=${lastSeq()}&limit=${WATCH_POLICY.eventsPage}`, {
@@ -201,31 +195,13 @@ async function pollUntilDone(
         // Every change appends one event, so the version to wait past is the last seq we hold.
         await client.request("GET", `/v1/tasks/${id}?wait=${WATCH_POLICY.pollWaitSeconds}&version=${lastSeq()}`, { signal: opts.signal });
       }
-      delay = WATCH_POLICY.pollRetryInitialMs;
+      failures = 0;
     } catch (err) {
-      if (!(err instanceof EdgeError) || !retryable(err)) throw err;
-      opts.onNotice(`${err.message}; retrying in ${Math.round(delay / 1000) || 1} s`);
-      await sleep(err.retryAfter ? err.retryAfter * 1000 : delay, opts.signal);
-      delay = Math.min(delay * 2, WATCH_POLICY.pollRetryMaxMs);
+      if (!(err instanceof EdgeError) || !isRetryable(err) || opts.signal?.aborted) throw err;
+      failures++;
+      const wait = retryDelayMs(WATCH_POLICY.poll, failures, err);
+      opts.onNotice(`${err.message}; retrying in ${Math.round(wait / 1000) || 1} s`);
+      await sleep(wait, opts.signal);
     }
   }
-}
-
-function retryable(err: EdgeError): boolean {
-  return err.status === 0 || err.status === 429 || err.status >= 500;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

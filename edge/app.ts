@@ -1,6 +1,6 @@
 // The edge Worker's app: middleware, then the route groups, then the contract document.
 import { bodyLimit } from "hono/body-limit";
-import { ApiError, newId } from "../protocol/index.ts";
+import { ApiError, MAX_API_BODY_BYTES, newId } from "../protocol/index.ts";
 import { authenticate } from "./auth/middleware.ts";
 import { configProblems } from "./config.ts";
 import { VERSION } from "./version.ts";
@@ -13,9 +13,6 @@ import { system } from "./routes/system.ts";
 import { tasks } from "./routes/tasks.ts";
 import { webhooks } from "./routes/webhooks.ts";
 import { ws } from "./routes/ws.ts";
-
-/** JSON bodies on the API are small; webhook deliveries have their own 1 MiB limit in their route. */
-const API_BODY_LIMIT = 1024 * 1024;
 
 export const app = router();
 
@@ -39,8 +36,8 @@ app.use("/v1/*", async (c, next) => {
 });
 
 const apiBodyLimit = bodyLimit({
-  maxSize: API_BODY_LIMIT,
-  onError: (c) => errorResponse(c, new ApiError("too_large", `request bodies are limited to ${API_BODY_LIMIT} bytes`)),
+  maxSize: MAX_API_BODY_BYTES,
+  onError: (c) => errorResponse(c, new ApiError("too_large", `request bodies are limited to ${MAX_API_BODY_BYTES} bytes`)),
 });
 app.use("/v1/*", async (c, next) => {
   if (c.req.path.startsWith("/v1/hooks/")) return next();

@@ -72,6 +72,6 @@ async function awaitBatch(batch: Batch, index: number): Promise<IngestAnswer | n
     timer = setTimeout(resolve, JOIN_TIMEOUT_MS);
   });
   await Promise.race([batch.done, gaveUp]);
-  clearTimeout(timer);
+  if (timer !== undefined) clearTimeout(timer);
   return batch.answers ? batch.answers[index] : null;
 }

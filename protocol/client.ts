@@ -1,4 +1,5 @@
-import type { ErrorCode } from "./errors.ts";
+import { z } from "@hono/zod-openapi";
+import { codeForStatus, isErrorCode, type ErrorCode } from "./errors.ts";
 
 /** An error answer from the edge, as the contract shapes it. */
 export class EdgeError extends Error {
@@ -69,8 +70,21 @@ export class EdgeClient {
       }
     }
     if (res.status >= 200 && res.status < 300) return { status: res.status, body: parsed as T, headers: res.headers };
-    const err = (parsed as { error?: { code?: ErrorCode; message?: string; requestId?: string } } | undefined)?.error;
-    const retryAfter = Number(res.headers.get("retry-after")) || undefined;
-    throw new EdgeError(res.status, err?.code ?? "internal", err?.message ?? `HTTP ${res.status} from ${method} ${path}`, err?.requestId, retryAfter);
+    throw errorFromAnswer(res.status, res.headers, parsed, `HTTP ${res.status} from ${method} ${path}`);
   }
+}
+
+// Loose on purpose: an answer from a proxy or an older edge still yields what it carries.
+const ErrorAnswer = z.object({
+  error: z.object({ code: z.string().optional(), message: z.string().optional(), requestId: z.string().optional() }),
+});
+
+/**
+ * The EdgeError of a non-2xx answer: the contract's code when the body carries one, else the code its
+ * status stands for (an answer from a proxy in front of the edge), so callers always decide on `code`.
+ */
+export function errorFromAnswer(status: number, headers: Headers, parsed: unknown, fallbackMessage: string): EdgeError {
+  const err = ErrorAnswer.safeParse(parsed).data?.error;
+  const code = isErrorCode(err?.code) ? err.code : codeForStatus(status);
+  return new EdgeError(status, code, err?.message ?? fallbackMessage, err?.requestId, Number(headers.get("retry-after")) || undefined);
 }

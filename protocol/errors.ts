@@ -26,6 +26,35 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
 
+// The code each status stands for when an answer lacks the contract's error body.
+const STATUS_CODE: Readonly<Record<number, ErrorCode>> = {
+  400: "invalid_request",
+  401: "unauthenticated",
+  403: "forbidden",
+  404: "not_found",
+  409: "conflict",
+  410: "gone",
+  413: "too_large",
+  415: "unsupported_media_type",
+  416: "range_not_satisfiable",
+  429: "rate_limited",
+  502: "unavailable",
+  503: "unavailable",
+  504: "unavailable",
+};
+
+/**
+ * The code an answer without the contract's error body stands for (a proxy's 502 page, a 413 from a
+ * body limit in front of the edge), so that clients can always decide on the code.
+ */
+export function codeForStatus(status: number): ErrorCode {
+  return STATUS_CODE[status] ?? (status >= 400 && status < 500 ? "invalid_request" : "internal");
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(ERROR_STATUS, code);
+}
+
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; requestId: string; field?: string };
 }

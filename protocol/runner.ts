@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { MAX_EVENT_BATCH, MAX_LOG_LINE_CHARS, MAX_LOG_LINES_PER_EVENT, MAX_RUNNER_POLL_SECONDS } from "./limits.ts";
 import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
 
 // How the edge answers the runner protocol, in brief (docs/API.md "Runner protocol" has each route):
@@ -18,8 +19,12 @@ import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
 // - Tasks fail with `error.code` LEASE_LOST after the last attempt's lease lapsed, and NO_RUNNER when
 //   they waited QUEUE_TTL_SECONDS while no registered runner of the pool had all their labels, or at
 //   once when 64 distinct label sets already wait in the pool and no runner of it has or had theirs.
+// - A finish body over MAX_API_BODY_BYTES is 413 `too_large`. Runners keep results within it (a cut
+//   result carries `truncated: true` and `truncation`); when the edge refuses a finish anyway, the
+//   runner finishes `failed` with `error.code` RESULT_TOO_LARGE rather than losing the lease.
 export const LEASE_LOST = "lost";
 export const NO_RUNNER = "no_runner";
+export const RESULT_TOO_LARGE = "result_too_large";
 
 export const RUNNER_STATES = ["idle", "busy", "draining", "offline"] as const;
 export const RunnerState = z.enum(RUNNER_STATES).openapi("RunnerState");
@@ -67,7 +72,7 @@ export const Registered = z
 export type Registered = z.infer<typeof Registered>;
 
 export const PollBody = z
-  .object({ freeSlots: z.number().int().min(0).max(64), waitSeconds: z.number().int().min(0).max(25).default(25) })
+  .object({ freeSlots: z.number().int().min(0).max(64), waitSeconds: z.number().int().min(0).max(MAX_RUNNER_POLL_SECONDS).default(MAX_RUNNER_POLL_SECONDS) })
   .strict()
   .openapi("PollBody");
 export type PollBody = z.infer<typeof PollBody>;
@@ -95,11 +100,11 @@ export type JobHeartbeatAnswer = z.infer<typeof JobHeartbeatAnswer>;
 const RunnerEventBase = { seq: z.number().int().min(1) };
 export const RunnerEvent = z.discriminatedUnion("type", [
   z.object({ ...RunnerEventBase, type: z.literal("progress"), ...Progress.shape }),
-  z.object({ ...RunnerEventBase, type: z.literal("log"), lines: z.array(z.string().max(16_384)).min(1).max(1000) }),
+  z.object({ ...RunnerEventBase, type: z.literal("log"), lines: z.array(z.string().max(MAX_LOG_LINE_CHARS)).min(1).max(MAX_LOG_LINES_PER_EVENT) }),
 ]);
 export type RunnerEvent = z.infer<typeof RunnerEvent>;
 export const JobEventsBody = z
-  .object({ leaseEpoch: z.number().int().min(1), events: z.array(RunnerEvent).min(1).max(500) })
+  .object({ leaseEpoch: z.number().int().min(1), events: z.array(RunnerEvent).min(1).max(MAX_EVENT_BATCH) })
   .strict()
   .openapi("JobEventsBody");
 export type JobEventsBody = z.infer<typeof JobEventsBody>;

@@ -1,5 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./json-depth.ts";
+import {
+  MAX_ATTEMPTS_LIMIT,
+  MAX_ERROR_CODE_CHARS,
+  MAX_ERROR_MESSAGE_CHARS,
+  MAX_PROGRESS_MESSAGE_CHARS,
+  MAX_PROGRESS_STEP_CHARS,
+  MAX_TIMEOUT_SECONDS,
+} from "./limits.ts";
+
+export { MAX_PAYLOAD_BYTES } from "./limits.ts";
 
 export const TASK_TYPES = ["deploy", "validate", "quick-deploy", "retrieve", "run-tests", "query", "org-check"] as const;
 export const PRIORITIES = ["critical", "normal", "batch"] as const;
@@ -36,13 +46,27 @@ export const JsonObject = z
 export const Progress = z
   .object({
     percent: z.number().min(0).max(100).optional(),
-    step: z.string().max(200).optional(),
-    message: z.string().max(2000).optional(),
+    step: z.string().max(MAX_PROGRESS_STEP_CHARS).optional(),
+    message: z.string().max(MAX_PROGRESS_MESSAGE_CHARS).optional(),
   })
   .openapi("Progress");
 export type Progress = z.infer<typeof Progress>;
 
-export const TaskErrorInfo = z.object({ code: z.string().min(1).max(100), message: z.string().max(10_000) }).openapi("TaskError");
+export const TaskErrorInfo = z
+  .object({
+    code: z
+      .string()
+      .min(1)
+      .max(MAX_ERROR_CODE_CHARS)
+      .openapi({
+        description:
+          "why the task failed: `lost` or `no_runner` (the edge); `timeout`, `worker_crashed`, `worker_start_failed`, `credentials_not_found`, " +
+          "`credentials_unavailable`, `runner_shutdown` or `result_too_large` (the runner: its finish was over the API body limit); or the operation's own code " +
+          "(`deploy_failed`, `tests_failed`, `zip_unavailable`, …)",
+      }),
+    message: z.string().max(MAX_ERROR_MESSAGE_CHARS),
+  })
+  .openapi("TaskError");
 export type TaskErrorInfo = z.infer<typeof TaskErrorInfo>;
 
 export const TaskSource = z
@@ -83,7 +107,14 @@ export const Task = z
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
     progress: Progress.optional(),
-    result: z.unknown().optional(),
+    result: z
+      .unknown()
+      .optional()
+      .openapi({
+        description:
+          "the operation's result. One that would take the runner's finish over the 1 MiB body limit is cut to fit and carries " +
+          '`truncated: true` and `truncation: {reason: "result_too_large", originalBytes, limitBytes, cut, note}` (a non-object is wrapped as `{truncated, truncation, value}`)',
+      }),
     error: TaskErrorInfo.optional(),
     source: TaskSource,
   })
@@ -93,7 +124,6 @@ export type Task = z.infer<typeof Task>;
 export const DEFAULT_POOL = "default";
 export const DEFAULT_MAX_ATTEMPTS = 3;
 export const DEFAULT_TIMEOUT_SECONDS = 3600;
-export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
 export const CreateTaskBody = z
   .object({
@@ -103,13 +133,8 @@ export const CreateTaskBody = z
     priority: Priority.optional(),
     pool: PoolName.optional(),
     labels: z.array(Label).max(20).optional(),
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 3600)
-      .optional(),
-    maxAttempts: z.number().int().min(1).max(10).optional(),
+    timeoutSeconds: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).optional(),
+    maxAttempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
   })
   .strict()
   .openapi("CreateTaskBody");

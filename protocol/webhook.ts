@@ -7,8 +7,7 @@ export const WEBHOOK_KINDS = ["github", "gitlab", "standard", "salesforce"] as c
 export const WebhookKind = z.enum(WEBHOOK_KINDS).openapi("WebhookKind");
 export type WebhookKind = z.infer<typeof WebhookKind>;
 
-/** Deliveries larger than this are refused with 413 before they are read in full. */
-export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
+export { MAX_WEBHOOK_BODY_BYTES } from "./limits.ts";
 /** Standard Webhooks: a timestamp further than this from the edge's clock is refused (replay guard). */
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
 
@@ -38,7 +37,10 @@ export const WebhookRule = z
         priority: Priority.optional(),
         pool: PoolName.optional(),
         labels: z.array(Label).max(20).optional(),
-        payload: JsonObject.optional().openapi({ description: "strings may hold {{dot.path}} taken from the delivery" }),
+        payload: JsonObject.optional().openapi({
+          description:
+            "strings may hold {{dot.path}} taken from the delivery; in a string that starts with scheme:// (a URL) each value is URL-encoded, so it cannot change the host, path or query",
+        }),
       })
       .strict(),
   })

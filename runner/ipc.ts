@@ -6,6 +6,7 @@
 import type { Task, TaskErrorInfo } from "../protocol/index.ts";
 import type { RunnerEvent } from "../protocol/runner.ts";
 import type { OrgAuth } from "./credentials/auth-url.ts";
+import type { ZipFetchPolicy } from "./salesforce/zip-fetch.ts";
 
 /** A runner event before the manager numbers it for the edge (the manager owns seq and batching). */
 export type WorkerEvent = WithoutSeq<RunnerEvent>;
@@ -34,6 +35,8 @@ export type ManagerToWorker =
       pollIntervalMs?: number;
       /** For a deploy or validate from a repository. */
       source?: SourceSettings;
+      /** Where a deploy's zipUrl may be downloaded from (the manager's settings; strict when absent). */
+      zipPolicy?: ZipFetchPolicy;
     }
   | AuthAnswer
   | RepoAnswer

@@ -179,6 +179,8 @@ export async function startRunner(opts: {
     SFP_CREDENTIALS: "local",
     SFP_LOCAL_CREDENTIALS_FILE: opts.layout.credentialsFile,
     SFP_LOCAL_CREDENTIALS_KEY: opts.credentialsKey,
+    // Local development: deploy zips may come from a server on this machine (zip-fetch.ts).
+    SFP_ALLOW_LOOPBACK_HTTP: "true",
   };
   const child = startChild("runner", process.execPath, [join(opts.repoRoot, "runner", "main.ts")], {
     cwd: opts.repoRoot,

@@ -20,7 +20,7 @@ let received = 0;
 async function connect(m: Connect): Promise<void> {
   const opened: Promise<void>[] = [];
   for (let i = 0; i < m.count; i++) {
-    const ws = new WebSocket(m.url, { headers: { authorization: `Bearer ${m.token}` } } as unknown as string[]);
+    const ws = new WebSocket(m.url, { headers: { authorization: `Bearer ${m.token}` } });
     sockets.push(ws);
     opened.push(
       new Promise<void>((resolve, reject) => {

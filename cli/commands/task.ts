@@ -5,7 +5,7 @@ import { CreateTaskBody, isTerminal, TASK_STATUSES, type Task, type TaskList } f
 import { connect, getText, projectPath, type Session } from "../connect.ts";
 import { CliError, EXIT, line, parse, printJson, UsageError, type Globals, type Io } from "../io.ts";
 import { EventPrinter, taskSummary } from "../render.ts";
-import { watchTask } from "../watch.ts";
+import { WATCH_POLICY, watchTask } from "../watch.ts";
 
 export const TASK_USAGE = {
   create:
@@ -171,7 +171,7 @@ export async function taskLogs(io: Io, globals: Globals, argv: string[]): Promis
         res = await getText(s.client, `/v1/tasks/${id}/logs`, { range: `bytes=${offset}-` });
       } catch (err) {
         // 416: nothing past `offset` yet.
-        if (err instanceof EdgeError && err.status === 416) return;
+        if (err instanceof EdgeError && err.code === "range_not_satisfiable") return;
         throw err;
       }
       if (res.text) {
@@ -198,7 +198,7 @@ export async function taskLogs(io: Io, globals: Globals, argv: string[]): Promis
   let { body } = await s.client.request<{ task: Task }>("GET", `/v1/tasks/${id}`);
   await readMore();
   while (!isTerminal(body.task.status)) {
-    ({ body } = await s.client.request<{ task: Task }>("GET", `/v1/tasks/${id}?wait=25&version=${body.task.version}`));
+    ({ body } = await s.client.request<{ task: Task }>("GET", `/v1/tasks/${id}?wait=${WATCH_POLICY.pollWaitSeconds}&version=${body.task.version}`));
     await readMore();
   }
   await readMore();

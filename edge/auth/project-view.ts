@@ -2,10 +2,10 @@
 // which orgs exist (with their pools). Revocations reach every edge within VIEW_TTL_MS; the edge that
 // revokes forgets its copy at once.
 import type { ProjectView } from "../../actors/project-actor.ts";
-import { fromRpcError } from "../../protocol/index.ts";
+import { fromRpcError, REVOCATION_SECONDS } from "../../protocol/index.ts";
 import { projectStub, type Env } from "../../actors/env.ts";
 
-export const VIEW_TTL_MS = 30_000;
+export const VIEW_TTL_MS = REVOCATION_SECONDS * 1000;
 
 const views = new Map<string, { view: ProjectView; revoked: Set<string>; at: number }>();
 

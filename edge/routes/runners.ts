@@ -5,6 +5,8 @@ import {
   ApiError,
   CreateRegistrationTokenBody,
   fromRpcError,
+  LEASE_RENEWALS_PER_LEASE,
+  MAX_RUNNER_POLL_SECONDS,
   newId,
   PollAnswer,
   PollBody,
@@ -87,9 +89,9 @@ runners.openapi(
     const runnerToken = await signToken(c.env.TOKEN_SIGNING_KEY, { k: "rnr", id: runnerId, p: claims.p, pool });
     const t = timings(c.env);
     const settings = {
-      pollWaitSeconds: Math.min(25, t.pollWaitSeconds),
+      pollWaitSeconds: Math.min(MAX_RUNNER_POLL_SECONDS, t.pollWaitSeconds),
       // A third of the lease, so that two missed heartbeats still leave the lease alive.
-      heartbeatSeconds: Math.max(1, Math.floor(t.leaseSeconds / 3)),
+      heartbeatSeconds: Math.max(1, Math.floor(t.leaseSeconds / LEASE_RENEWALS_PER_LEASE)),
       leaseSeconds: t.leaseSeconds,
     };
     return c.json({ runnerId, runnerToken, project: claims.p, pool, settings }, 201);

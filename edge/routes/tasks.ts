@@ -1,7 +1,20 @@
 // The task API that CLIs and CI jobs use: create, read (with long-poll and ETags), events, logs,
 // cancel and list.
 import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, CreateTaskBody, EventsPage, fromRpcError, Task, TaskList, TaskStatus } from "../../protocol/index.ts";
+import {
+  ApiError,
+  CreateTaskBody,
+  DEFAULT_EVENTS_PAGE,
+  DEFAULT_TASK_LIST,
+  EventsPage,
+  fromRpcError,
+  MAX_EVENTS_PAGE,
+  MAX_LONG_POLL_SECONDS,
+  MAX_TASK_LIST,
+  Task,
+  TaskList,
+  TaskStatus,
+} from "../../protocol/index.ts";
 import { requireProjectToken } from "../auth/middleware.ts";
 import { taskActorOf } from "../auth/task-id.ts";
 import { mintTaskId } from "../../common/task-ids.ts";
@@ -16,7 +29,6 @@ export const tasks = router();
 
 const ProjectParam = z.object({ project: z.string().min(1).max(64) });
 const TaskParam = z.object({ id: z.string().min(1).max(64) });
-const MAX_WAIT_SECONDS = 30;
 
 tasks.openapi(
   createRoute({
@@ -59,7 +71,7 @@ tasks.openapi(
       params: ProjectParam,
       query: z.object({
         status: TaskStatus.optional(),
-        limit: z.coerce.number().int().min(1).max(200).default(50),
+        limit: z.coerce.number().int().min(1).max(MAX_TASK_LIST).default(DEFAULT_TASK_LIST),
         cursor: z.string().max(200).optional(),
       }),
     },
@@ -81,7 +93,7 @@ tasks.openapi(
     request: {
       params: TaskParam,
       query: z.object({
-        wait: z.coerce.number().int().min(0).max(MAX_WAIT_SECONDS).optional(),
+        wait: z.coerce.number().int().min(0).max(MAX_LONG_POLL_SECONDS).optional(),
         version: z.coerce.number().int().min(0).optional(),
       }),
     },
@@ -119,7 +131,7 @@ tasks.openapi(
       params: TaskParam,
       query: z.object({
         after: z.coerce.number().int().min(0).default(0),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        limit: z.coerce.number().int().min(1).max(MAX_EVENTS_PAGE).default(DEFAULT_EVENTS_PAGE),
       }),
     },
     responses: { 200: json(EventsPage, "events"), ...errors(400, 401, 403, 404, 429) },

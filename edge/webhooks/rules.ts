@@ -89,19 +89,27 @@ function tooDeep(): ApiError {
   return new ApiError("invalid_request", `a rule's payload took a value from the delivery nested deeper than ${MAX_PAYLOAD_DEPTH} levels`);
 }
 
+/** A template that starts with a scheme (`https://…`) is a URL: the values put into it are encoded. */
+const URL_TEMPLATE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+
 /**
  * Renders a rule's payload template. A string that is exactly `{{path}}` becomes the value there
- * (any JSON type; null when absent); `{{path}}` inside a longer string becomes its text ("" when absent).
+ * (any JSON type; null when absent); `{{path}}` inside a longer string becomes its text ("" when absent),
+ * URL-encoded (encodeURIComponent) when the string is a URL, so that a delivery's value stays within
+ * its place: a `/`, `?`, `#`, `&` or `@` from a branch name cannot change the host, add path segments
+ * or query parameters, or cut the rest of the URL off.
  */
 export function renderPayload(template: Record<string, unknown>, delivery: unknown): Record<string, unknown> {
   const render = (node: unknown): unknown => {
     if (typeof node === "string") {
       const whole = WHOLE.exec(node);
       if (whole) return getPath(delivery, whole[1]) ?? null;
+      // toWellFormed: a lone surrogate from a hostile delivery would make encodeURIComponent throw.
+      const encode = URL_TEMPLATE.test(node) ? (text: string) => encodeURIComponent(text.toWellFormed()) : (text: string) => text;
       return node.replace(EMBEDDED, (_m, path: string) => {
         const value = getPath(delivery, path);
         if (value === undefined || value === null) return "";
-        return typeof value === "object" ? jsonText(value) : String(value);
+        return encode(typeof value === "object" ? jsonText(value) : String(value));
       });
     }
     if (Array.isArray(node)) return node.map(render);

@@ -2,6 +2,7 @@
 // real ones are cached in isolate memory for SOURCE_TTL_MS with their keys already imported, so a
 // warm edge verifies a delivery with no Durable Object round trip at all. Only the verifier closure
 // (imported key or digest) is kept: the secret string itself is not held in the cache.
+import { REVOCATION_SECONDS } from "../../protocol/limits.ts";
 import { projectOfSource } from "../../protocol/webhook.ts";
 import { isGenuineSourceId } from "../../common/source-ids.ts";
 import type { WebhookKind, WebhookRule, WebhookSourceRecord } from "../../protocol/webhook.ts";
@@ -10,7 +11,7 @@ import { KINDS } from "./kinds.ts";
 import type { Verifier } from "./verify.ts";
 
 /** A PUT or DELETE elsewhere reaches this isolate within this long; here it takes effect at once. */
-export const SOURCE_TTL_MS = 30_000;
+export const SOURCE_TTL_MS = REVOCATION_SECONDS * 1000;
 const MAX_CACHED = 10_000;
 
 export interface LiveSource {

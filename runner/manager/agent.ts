@@ -3,10 +3,13 @@
 // edge calls and their retry policies in edge-api.ts; every timing in config.ts.
 import { EventEmitter, once } from "node:events";
 import { EdgeError } from "../../protocol/client.ts";
+import type { ErrorCode } from "../../protocol/errors.ts";
+import { MAX_RUNNER_POLL_SECONDS } from "../../protocol/limits.ts";
+import { retryDelayMs, sleep } from "../../protocol/retry.ts";
 import type { Assignment, RunnerAction, RunnerHeartbeatBody, RunnerSettings } from "../../protocol/runner.ts";
 import type { CredentialBroker } from "../credentials/broker.ts";
 import { ConfigError, RETRY, TIMING, type ManagerConfig } from "./config.ts";
-import { RunnerApi, backoffMs, sleep } from "./edge-api.ts";
+import { RunnerApi } from "./edge-api.ts";
 import { Job } from "./job.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -226,7 +229,7 @@ export class Agent {
   }
 
   private async pollLoop(): Promise<void> {
-    const waitSeconds = Math.min(25, this.settings?.pollWaitSeconds ?? 25);
+    const waitSeconds = Math.min(MAX_RUNNER_POLL_SECONDS, this.settings?.pollWaitSeconds ?? MAX_RUNNER_POLL_SECONDS);
     let failures = 0;
     while (!this.draining && !this.hasItsJob) {
       const free = this.freeSlots();
@@ -252,7 +255,7 @@ export class Agent {
           return;
         }
         failures++;
-        const wait = backoffMs(RETRY.poll, failures);
+        const wait = retryDelayMs(RETRY.poll, failures, err);
         this.log.warn("poll failed", { error: err, retryInMs: wait });
         await sleep(wait, this.wakeUp.signal);
       }
@@ -279,7 +282,8 @@ export class Agent {
       this.jobs.set(taskId, job);
       if (this.config.ephemeral) this.hasItsJob = true;
     } catch (err) {
-      const level = err instanceof EdgeError && (err.status === 409 || err.status === 410) ? "info" : "warn";
+      // Expired, taken or canceled meanwhile: the ordinary end of an offer, not a fault.
+      const level = err instanceof EdgeError && ASSIGNMENT_ENDED_CODES.has(err.code) ? "info" : "warn";
       this.log[level]("assignment not accepted", { taskId, error: err });
       if (this.config.ephemeral) this.tookOne = false;
     } finally {
@@ -308,7 +312,9 @@ export class Agent {
   }
 }
 
+const ASSIGNMENT_ENDED_CODES: ReadonlySet<ErrorCode | "network"> = new Set(["assignment_expired", "conflict", "already_finished", "gone"]);
+
 /** The edge no longer takes this runner token (revoked, deleted, or of no use here). */
 function tokenRefused(err: unknown): boolean {
-  return err instanceof EdgeError && (err.status === 401 || err.status === 403);
+  return err instanceof EdgeError && (err.code === "unauthenticated" || err.code === "forbidden");
 }

@@ -2,6 +2,8 @@
 // policy it uses, named here so that an operator (and a reviewer) finds them in one place.
 import { homedir, hostname } from "node:os";
 import { resolve } from "node:path";
+import { exponential, ONCE, type RetryPolicy } from "../../protocol/retry.ts";
+import type { ZipFetchPolicy } from "../salesforce/zip-fetch.ts";
 import type { LogLevel } from "./log.ts";
 
 export interface ManagerConfig {
@@ -31,6 +33,8 @@ export interface ManagerConfig {
   version: string;
   /** Deploys from a repository: the host's checkout cache, and whether a loopback repository may be plain http. */
   source: { cacheDir: string; allowLocalHttp: boolean };
+  /** Where workers may download a deploy's `zipUrl` from (strict when absent). */
+  zipPolicy?: ZipFetchPolicy;
 }
 
 export const MANAGER_VERSION = "0.1.0";
@@ -46,8 +50,6 @@ export const MAX_SLOTS = 64;
 export const TIMING = {
   /** A worker's burst of events is collected this long into one POST. */
   eventFlushMs: 200,
-  /** The contract's limit of events in one POST. */
-  eventBatchMax: 500,
   /** A forked worker must say `ready` within this, or it is killed and the job fails (a spare: replaced). */
   workerReadyTimeoutMs: 30_000,
   /**
@@ -68,43 +70,36 @@ export const TIMING = {
   emptyPollMinMs: 1_000,
   /** A long poll is abandoned this long after the wait it asked for. */
   pollSlackMs: 10_000,
-  /** Lease renewals run this many times per lease (the contract renews every third of it: docs/API.md). */
-  leaseRenewalsPerLease: 3,
   /** A wake is refused when its timestamp is further than this from our clock. */
   wakeMaxSkewSeconds: 300,
   wakeMaxBodyBytes: 64 * 1024,
 } as const;
 
-export interface RetryPolicy {
-  /** Attempts in all, the first included; Infinity for loops that retry until told to stop. */
-  attempts: number;
-  initialMs: number;
-  maxMs: number;
-  multiplier: number;
-}
-
-/** Named retry policies, one per edge call; only network errors, 429 and 5xx are retried. */
+/**
+ * Named retry policies, one per edge call (protocol/retry.ts: only the codes worth another try are
+ * retried, and a Retry-After is honoured).
+ */
 export const RETRY = {
   /** At start-up the edge may still be coming up: keep trying for a few minutes. */
-  register: { attempts: 12, initialMs: 1_000, maxMs: 30_000, multiplier: 2 },
+  register: { attempts: 12, backoff: exponential(1_000, 30_000) },
   /** Backoff of the poll loop after consecutive failures; it never gives up. */
-  poll: { attempts: Infinity, initialMs: 1_000, maxMs: 30_000, multiplier: 2 },
+  poll: { attempts: Infinity, backoff: exponential(1_000, 30_000) },
   /** The next beat is the retry. */
-  runnerHeartbeat: { attempts: 1, initialMs: 0, maxMs: 0, multiplier: 1 },
+  runnerHeartbeat: ONCE,
   /** Must land before the assignment's acceptBy (≈15 s); the same assignmentId gets the same answer. */
-  accept: { attempts: 6, initialMs: 250, maxMs: 2_000, multiplier: 2 },
+  accept: { attempts: 6, backoff: exponential(250, 2_000) },
   /** A few quick tries per renewal tick; the local lease expiry is the real limit. */
-  jobHeartbeat: { attempts: 3, initialMs: 250, maxMs: 1_000, multiplier: 2 },
+  jobHeartbeat: { attempts: 3, backoff: exponential(250, 1_000) },
   /** Events are resent until acknowledged (idempotent by seq) or the lease is gone. */
-  events: { attempts: Infinity, initialMs: 250, maxMs: 5_000, multiplier: 2 },
+  events: { attempts: Infinity, backoff: exponential(250, 5_000) },
   /** The same finish again gets the same answer; bounded by the lease as well. */
-  finish: { attempts: 10, initialMs: 500, maxMs: 10_000, multiplier: 2 },
+  finish: { attempts: 10, backoff: exponential(500, 10_000) },
   /** Best effort on the way out. */
-  deregister: { attempts: 3, initialMs: 500, maxMs: 2_000, multiplier: 2 },
+  deregister: { attempts: 3, backoff: exponential(500, 2_000) },
   /** Re-forking spares that keep dying (or never say `ready`): a broken worker must not become a fork loop. */
-  spare: { attempts: Infinity, initialMs: 1_000, maxMs: 60_000, multiplier: 2 },
+  spare: { attempts: Infinity, backoff: exponential(1_000, 60_000) },
   /** Checking a stored runner token at start-up. */
-  verifyToken: { attempts: 3, initialMs: 500, maxMs: 2_000, multiplier: 2 },
+  verifyToken: { attempts: 3, backoff: exponential(500, 2_000) },
 } as const satisfies Record<string, RetryPolicy>;
 
 export class ConfigError extends Error {
@@ -153,6 +148,7 @@ export function configFromEnv(env: Env): ManagerConfig {
       cacheDir: resolve(env.SFP_SOURCE_CACHE_DIR || DEFAULT_SOURCE_CACHE_DIR),
       allowLocalHttp: bool(env, "SFP_SOURCE_ALLOW_LOCAL_HTTP", false),
     },
+    zipPolicy: { allowLoopbackHttp: bool(env, "SFP_ALLOW_LOOPBACK_HTTP", false), allowedHosts: hostList(env, "SFP_ZIP_ALLOWED_HOSTS") },
   };
 }
 
@@ -167,6 +163,17 @@ function list(value: string | undefined): string[] {
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** Host names, or `*.suffix` wildcards, comma-separated. */
+function hostList(env: Env, name: string): string[] {
+  const hosts = list(env[name]).map((h) => h.toLowerCase());
+  for (const host of hosts) {
+    if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host)) {
+      throw new ConfigError(name, `${host} is not a host name or *.domain`);
+    }
+  }
+  return hosts;
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {

@@ -16,53 +16,10 @@ import {
   type RunnerEvent,
   type RunnerHeartbeatBody,
 } from "../../protocol/runner.ts";
-import { RETRY, TIMING, type RetryPolicy } from "./config.ts";
+import { withRetry } from "../../protocol/retry.ts";
+import { RETRY, TIMING } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-
-/** Network failures, rate limits and the edge's own faults are worth another try; 4xx answers are not. */
-export function isRetryable(err: unknown): boolean {
-  return err instanceof EdgeError && (err.code === "network" || err.status === 429 || err.status >= 500);
-}
-
-export function backoffMs(policy: RetryPolicy, failures: number): number {
-  const base = Math.min(policy.maxMs, policy.initialMs * policy.multiplier ** Math.max(0, failures - 1));
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
-
-/** Resolves after `ms`, or early (without throwing) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
-
-export interface RetryOptions {
-  signal?: AbortSignal;
-  /** Epoch ms after which no new attempt starts (a lease's end), read before each wait. */
-  deadline?: () => number;
-}
-
-export async function withRetry<T>(policy: RetryPolicy, attempt: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
-  for (let failures = 1; ; failures++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (!isRetryable(err) || failures >= policy.attempts || opts.signal?.aborted) throw err;
-      const wait = Math.max(backoffMs(policy, failures), ((err as EdgeError).retryAfter ?? 0) * 1000);
-      if (opts.deadline && Date.now() + wait >= opts.deadline()) throw err;
-      await sleep(wait, opts.signal);
-      if (opts.signal?.aborted) throw err;
-    }
-  }
-}
 
 export class RunnerApi {
   readonly client: EdgeClient;

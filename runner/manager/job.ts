@@ -3,27 +3,46 @@
 import type { ChildProcess } from "node:child_process";
 import { z } from "@hono/zod-openapi";
 import { EdgeError } from "../../protocol/client.ts";
-import { OUTCOMES, RunnerEvent, type Accepted, type FinishBody } from "../../protocol/runner.ts";
+import type { ErrorCode } from "../../protocol/errors.ts";
+import { OUTCOMES, type Accepted, type FinishBody } from "../../protocol/runner.ts";
 import { TaskErrorInfo } from "../../protocol/task.ts";
 import type { CredentialBroker } from "../credentials/broker.ts";
 import type { ManagerToWorker } from "../ipc.ts";
-import { RETRY, TIMING, type ManagerConfig } from "./config.ts";
+import { LEASE_RENEWALS_PER_LEASE } from "../../protocol/limits.ts";
+import { sleep } from "../../protocol/retry.ts";
+import { TIMING, type ManagerConfig } from "./config.ts";
 import { JobCredentials } from "./job-credentials.ts";
-import { backoffMs, sleep, type RunnerApi } from "./edge-api.ts";
+import type { RunnerApi } from "./edge-api.ts";
+import { JobEvents } from "./job-events.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import { fitFinish, tooLargeFinish } from "./result-budget.ts";
 import type { SpareWorker } from "./spares.ts";
 import { exited, relayOutput, spawnWorker, workerEnv } from "./worker-process.ts";
 
 /** Why the manager stops a job before its worker is done. The first reason given wins. */
 export type StopReason = "canceled" | "lease_lost" | "gone" | "timeout" | "shutdown" | "start_failed";
 
+/**
+ * The contract's codes that end this lease's writes (protocol/runner.ts): the epoch is stale or the
+ * token refused (stop, send no finish: the edge requeues), or the task is finished (`gone`).
+ */
+const LEASE_ENDING_CODES: Partial<Record<ErrorCode | "network", "lease_lost" | "gone">> = {
+  stale_lease: "lease_lost",
+  conflict: "lease_lost",
+  already_finished: "lease_lost",
+  gone: "gone",
+  unauthenticated: "lease_lost",
+  forbidden: "lease_lost",
+  not_found: "lease_lost",
+};
+
 /** How a job ended here: a finish outcome, or `lost` when the edge took the lease back (no finish sent). */
 export type JobOutcome = (typeof OUTCOMES)[number] | "lost";
 
 export interface JobDeps {
   api: RunnerApi;
-  config: Pick<ManagerConfig, "workerEntry" | "cancelGraceMs" | "killGraceMs" | "workerEnvPassthrough" | "source">;
+  config: Pick<ManagerConfig, "workerEntry" | "cancelGraceMs" | "killGraceMs" | "workerEnvPassthrough" | "source" | "zipPolicy">;
   leaseSeconds: number;
   log: Logger;
   metrics: Metrics;
@@ -70,12 +89,8 @@ export class Job {
   private readonly credentials: JobCredentials;
   private readonly killTimers: NodeJS.Timeout[] = [];
 
-  // Events: numbered here with a gapless per-lease seq, sent in batches, resent until acknowledged.
-  private pending: RunnerEvent[] = [];
-  private nextSeq = 1;
-  private flushTimer?: NodeJS.Timeout;
-  private sending?: Promise<void>;
-  private eventsBroken = false;
+  /** The worker's events, numbered, batched within the body limit and resent until acknowledged. */
+  private readonly events: JobEvents;
 
   constructor(accepted: Accepted, deps: JobDeps) {
     this.accepted = accepted;
@@ -86,6 +101,12 @@ export class Job {
     this.leaseMs = deps.leaseSeconds * 1000;
     this.leaseValidUntil = Date.now() + this.leaseMs;
     this.acceptedAt = Date.now();
+    this.events = new JobEvents({
+      post: (events) => deps.api.postEvents(this.taskId, accepted.jobToken, accepted.leaseEpoch, events),
+      refused: (err) => this.onWriteRefused(err, "events"),
+      leaseGone: this.leaseGone.signal,
+      log: this.log,
+    });
   }
 
   get stopping(): boolean {
@@ -108,10 +129,10 @@ export class Job {
       for (const t of this.killTimers) clearTimeout(t);
     }
 
-    const finish = this.finishBody(exit);
+    const finish = this.fitted(this.finishBody(exit));
     let outcome: JobOutcome = "lost";
     if (finish) {
-      await this.flushEvents(true);
+      await this.events.flush(true);
       outcome = (await this.sendFinish(finish)) ? finish.outcome : "lost";
     }
     this.ended.abort();
@@ -198,7 +219,7 @@ export class Job {
     } else if (msg.type === "secrets") {
       this.credentials.reportedSecrets(msg.values);
     } else if (msg.type === "event") {
-      this.enqueueEvent(msg.event);
+      this.events.enqueue(msg.event);
     } else {
       this.done = msg;
       // A worker that said done but lingers is not left holding a slot.
@@ -218,7 +239,7 @@ export class Job {
     const task = this.accepted.task;
     const fromRepo =
       (task.type === "deploy" || task.type === "validate") && typeof task.payload === "object" && task.payload !== null && "source" in task.payload;
-    this.send({ type: "start", task, ...(fromRepo ? { source: this.deps.config.source } : {}) });
+    this.send({ type: "start", task, zipPolicy: this.deps.config.zipPolicy, ...(fromRepo ? { source: this.deps.config.source } : {}) });
     this.log.info("worker started", { pid: this.child?.pid, msSinceAccept: Date.now() - this.acceptedAt });
   }
 
@@ -244,7 +265,7 @@ export class Job {
   // ── lease ──────────────────────────────────────────────────────────────────────────────────────
 
   private async renewLease(): Promise<void> {
-    const every = this.leaseMs / TIMING.leaseRenewalsPerLease;
+    const every = this.leaseMs / LEASE_RENEWALS_PER_LEASE;
     while (!this.ended.signal.aborted && !this.leaseGone.signal.aborted) {
       await sleep(every, AbortSignal.any([this.ended.signal, this.leaseGone.signal]));
       if (this.ended.signal.aborted || this.leaseGone.signal.aborted) return;
@@ -268,19 +289,16 @@ export class Job {
   /** Handles the answers that end this epoch's writes; true when the error was one of them. */
   private onWriteRefused(err: unknown, what: string): boolean {
     if (!(err instanceof EdgeError)) return false;
-    if (err.status === 409) {
-      this.loseLease("lease_lost", `the edge refused the ${what}: the lease is no longer ours (${err.code})`);
-      return true;
-    }
-    if (err.status === 410) {
-      this.loseLease("gone", `the edge refused the ${what}: the task is already finished`);
-      return true;
-    }
-    if (err.status === 401 || err.status === 403 || err.status === 404) {
-      this.loseLease("lease_lost", `the edge refused the job token for the ${what} (${err.code})`);
-      return true;
-    }
-    return false;
+    const ending = LEASE_ENDING_CODES[err.code];
+    if (!ending) return false;
+    const why =
+      ending === "gone"
+        ? "the task is already finished"
+        : err.code === "stale_lease" || err.code === "conflict" || err.code === "already_finished"
+          ? `the lease is no longer ours (${err.code})`
+          : `the job token was refused (${err.code})`;
+    this.loseLease(ending, `the edge refused the ${what}: ${why}`);
+    return true;
   }
 
   private loseLease(reason: "lease_lost" | "gone", message: string): void {
@@ -288,54 +306,6 @@ export class Job {
     this.log.warn("lease lost", { reason, message });
     this.leaseGone.abort();
     this.stop(reason, message);
-  }
-
-  // ── events ─────────────────────────────────────────────────────────────────────────────────────
-
-  private enqueueEvent(event: Record<string, unknown>): void {
-    const parsed = RunnerEvent.safeParse({ ...event, seq: this.nextSeq });
-    if (!parsed.success) {
-      this.log.warn("ignored a malformed worker event", { issues: parsed.error.issues.map((i) => i.path.join(".")) });
-      return;
-    }
-    this.nextSeq++;
-    this.pending.push(parsed.data);
-    if (this.pending.length >= TIMING.eventBatchMax) void this.flushEvents(false);
-    else this.flushTimer ??= setTimeout(() => void this.flushEvents(false), TIMING.eventFlushMs);
-  }
-
-  /** Sends pending events (one sender at a time); with `all`, until every event is acknowledged. */
-  private async flushEvents(all: boolean): Promise<void> {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    do {
-      this.sending ??= this.sendPending().finally(() => (this.sending = undefined));
-      await this.sending;
-    } while (all && this.pending.length > 0 && !this.eventsBroken && !this.leaseGone.signal.aborted);
-  }
-
-  private async sendPending(): Promise<void> {
-    let failures = 0;
-    while (this.pending.length > 0 && !this.eventsBroken && !this.leaseGone.signal.aborted) {
-      const batch = this.pending.slice(0, TIMING.eventBatchMax);
-      try {
-        const acked = await this.deps.api.postEvents(this.taskId, this.accepted.jobToken, this.accepted.leaseEpoch, batch);
-        this.pending = this.pending.filter((e) => e.seq > acked);
-        failures = 0;
-      } catch (err) {
-        if (this.onWriteRefused(err, "events")) return;
-        if (err instanceof EdgeError && err.status >= 400 && err.status < 500 && err.status !== 429) {
-          // The edge will not take these events; sending them again would only repeat the refusal.
-          this.eventsBroken = true;
-          this.log.error("the edge refused the job's events", { status: err.status, code: err.code, error: err.message });
-          return;
-        }
-        failures++;
-        const wait = backoffMs(RETRY.events, failures);
-        this.log.warn("sending events failed; will resend", { error: err, pending: this.pending.length, retryInMs: wait });
-        await sleep(wait, this.leaseGone.signal);
-      }
-    }
   }
 
   // ── finish ─────────────────────────────────────────────────────────────────────────────────────
@@ -360,13 +330,30 @@ export class Job {
     return { leaseEpoch, outcome: "failed", error: { code: "worker_crashed", message: `the worker ${how} before reporting an outcome` } };
   }
 
+  /** The finish with its result cut to the API body limit (result-budget.ts). */
+  private fitted(body: FinishBody | undefined): FinishBody | undefined {
+    if (!body) return undefined;
+    const fit = fitFinish(body);
+    if (fit.truncation) {
+      const { originalBytes, limitBytes, cut } = fit.truncation;
+      this.log.warn("the job's result is over the finish budget; sending it truncated", { originalBytes, limitBytes, cut: cut.map((c) => c.path) });
+    }
+    return fit.body;
+  }
+
   /** True when the edge took the finish (or already had it). */
-  private async sendFinish(body: FinishBody): Promise<boolean> {
+  private async sendFinish(body: FinishBody, refusedOnce = false): Promise<boolean> {
     try {
       await this.deps.api.finish(this.taskId, this.accepted.jobToken, body, () => this.leaseValidUntil);
       return true;
     } catch (err) {
-      if (err instanceof EdgeError && err.status === 410) return true;
+      if (err instanceof EdgeError && err.code === "gone") return true;
+      if (err instanceof EdgeError && err.code === "too_large" && !refusedOnce) {
+        // Retrying the same body would meet the same 413 until the lease lapsed and the task ran again.
+        const bytes = Buffer.byteLength(JSON.stringify(body));
+        this.log.error("the edge refused the finish as too large; finishing with result_too_large", { bytes, outcome: body.outcome });
+        return this.sendFinish(tooLargeFinish(body, bytes), true);
+      }
       if (this.onWriteRefused(err, "finish")) return false;
       this.log.error("could not finish the job; the edge will requeue it when the lease lapses", { error: err });
       return false;

@@ -7,7 +7,7 @@
 import type { ChildProcess } from "node:child_process";
 import { RETRY, TIMING, type ManagerConfig } from "./config.ts";
 import { createMasker } from "../mask.ts";
-import { backoffMs } from "./edge-api.ts";
+import { backoffMs } from "../../protocol/retry.ts";
 import type { Logger } from "./log.ts";
 import { exited, relayOutput, spawnWorker, workerEnv, type OutputTarget } from "./worker-process.ts";
 
@@ -166,7 +166,7 @@ export class SparePool {
     this.remove(spare);
     this.failures++;
     // The first death is replaced at once; spares that keep dying are re-forked ever more slowly.
-    const retryInMs = this.failures === 1 ? 0 : backoffMs(RETRY.spare, this.failures - 1);
+    const retryInMs = this.failures === 1 ? 0 : backoffMs(RETRY.spare.backoff, this.failures - 1);
     this.log.warn("spare died; replacing it", { pid: spare.child.pid, how, ready: spare.ready, failures: this.failures, retryInMs });
     if (this.closing || this.refillTimer) return;
     this.refillTimer = setTimeout(() => {

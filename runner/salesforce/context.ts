@@ -5,6 +5,7 @@ import type { Connection } from "jsforce";
 import type { SourcePayload } from "../../protocol/payloads.ts";
 import type { Progress } from "../../protocol/task.ts";
 import type { PreparedSourceDeploy, SourceErrorCode } from "../source/index.ts";
+import type { ZipFetchPolicy } from "./zip-fetch.ts";
 
 export type Outcome = "succeeded" | "failed" | "canceled";
 
@@ -24,6 +25,8 @@ export interface OperationContext {
   pollIntervalMs: number;
   /** Fetches and converts a deploy's `source` (runner/source); absent where the worker has no source settings. */
   prepareSource?: (source: SourcePayload) => Promise<PreparedSourceDeploy>;
+  /** Where a deploy's `zipUrl` may be downloaded from; strict (https, public hosts) when absent. */
+  zipPolicy?: ZipFetchPolicy;
 }
 
 /** Error codes a job can fail with (task.error.code). */

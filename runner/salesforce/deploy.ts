@@ -118,7 +118,7 @@ export async function followDeploy(ctx: OperationContext, id: string): Promise<O
 
 export async function runDeploy(ctx: OperationContext, payload: DeployPayload, mode: "deploy" | "validate"): Promise<OperationResult> {
   if (payload.source) return deployFromSource(ctx, payload, payload.source, mode);
-  const zip = await loadZip(payload, ctx.signal);
+  const zip = await loadZip(payload, ctx.signal, ctx.zipPolicy);
   return deployZip(ctx, zip, payload, mode);
 }
 

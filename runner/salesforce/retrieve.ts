@@ -1,10 +1,14 @@
 // retrieve through the Metadata API: start it, then checkRetrieveStatus until done. The zip comes
 // back inline (base64) when small enough for a task result, otherwise only its size and file list.
+import { MAX_API_BODY_BYTES } from "../../protocol/limits.ts";
 import type { RetrievePayload } from "../../protocol/payloads.ts";
 import { OperationError, pause, type OperationContext, type OperationResult } from "./context.ts";
 
-/** Bigger zips are not put in the task result (the edge keeps results small). */
-export const MAX_INLINE_ZIP_BYTES = 1024 * 1024;
+/**
+ * Bigger zips are not put in the task result: as base64 (4/3 of its size) a zip this big takes two
+ * thirds of the finish body the API allows, leaving room for the file list.
+ */
+export const MAX_INLINE_ZIP_BYTES = MAX_API_BODY_BYTES / 2;
 
 export async function runRetrieve(ctx: OperationContext, payload: RetrievePayload): Promise<OperationResult> {
   // Element order follows the WSDL's RetrieveRequest sequence.

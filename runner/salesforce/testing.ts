@@ -27,6 +27,8 @@ export async function operationHarness(org: SalesforceOrgDouble, onRefresh?: () 
     signal: cancel.signal,
     // The double answers at once: poll it often so the tests stay short.
     pollIntervalMs: 5,
+    // The tests serve zips from loopback, as local development does.
+    zipPolicy: { allowLoopbackHttp: true, allowedHosts: [] },
     progress: (p) => progress.push(p),
     log: (...l) => logs.push(...l),
   };

@@ -2,17 +2,24 @@
 // cut to the contract's bounds, so that a clip never leaves a secret's first characters behind. Log
 // lines are one stream: a line is held back until no secret can still straddle it and the next one
 // (mask-lines.ts), and the held lines go out after a short idle, before any progress, and at the end.
+import {
+  MAX_ERROR_MESSAGE_CHARS,
+  MAX_LOG_LINE_CHARS,
+  MAX_LOG_LINES_PER_EVENT,
+  MAX_PROGRESS_MESSAGE_CHARS,
+  MAX_PROGRESS_STEP_CHARS,
+} from "../../protocol/limits.ts";
 import type { Progress } from "../../protocol/task.ts";
 import type { WorkerEvent } from "../ipc.ts";
 import { createLineMasker } from "../mask-lines.ts";
 import type { Masker } from "../mask.ts";
 
-/** The contract's bounds on a runner event (protocol/runner.ts RunnerEvent) and a task error. */
-export const MAX_LINE = 16_384;
-const MAX_LINES_PER_EVENT = 1000;
-const MAX_STEP = 200;
-const MAX_MESSAGE = 2000;
-export const MAX_ERROR_MESSAGE = 10_000;
+/** The contract's bounds on a runner event and a task error (protocol/limits.ts). */
+export const MAX_LINE = MAX_LOG_LINE_CHARS;
+const MAX_LINES_PER_EVENT = MAX_LOG_LINES_PER_EVENT;
+const MAX_STEP = MAX_PROGRESS_STEP_CHARS;
+const MAX_MESSAGE = MAX_PROGRESS_MESSAGE_CHARS;
+export const MAX_ERROR_MESSAGE = MAX_ERROR_MESSAGE_CHARS;
 /** Held log lines go out after this long without a new one. */
 export const LOG_HOLD_MS = 100;
 

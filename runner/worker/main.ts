@@ -103,7 +103,7 @@ process.on("message", (raw: unknown) => {
   void runJob(
     msg.task,
     { send: (m) => void send(m), diag, auth: askAuth, repo: askRepo, secret: (value) => void send({ type: "secrets", values: [value] }) },
-    { signal: cancel.signal, pollIntervalMs, ...(msg.source ? { source: msg.source } : {}) },
+    { signal: cancel.signal, pollIntervalMs, zipPolicy: msg.zipPolicy, ...(msg.source ? { source: msg.source } : {}) },
   )
     .catch((err: unknown): WorkerToManager => {
       // runJob reports every failure itself; this is a bug in the worker, told without details.

@@ -12,6 +12,7 @@ import { connectOrg, type OrgSession } from "../salesforce/connect.ts";
 import type { OperationResult } from "../salesforce/context.ts";
 import { toOperationError } from "../salesforce/errors.ts";
 import { runOperation, validatePayload } from "../salesforce/index.ts";
+import type { ZipFetchPolicy } from "../salesforce/zip-fetch.ts";
 
 import { createJobOutput } from "./job-output.ts";
 
@@ -32,7 +33,7 @@ export interface JobIo {
 export async function runJob(
   task: Task,
   io: JobIo,
-  opts: { signal: AbortSignal; pollIntervalMs?: number; source?: SourceSettings },
+  opts: { signal: AbortSignal; pollIntervalMs?: number; source?: SourceSettings; zipPolicy?: ZipFetchPolicy },
 ): Promise<Extract<WorkerToManager, { type: "done" }>> {
   const masker = createMasker();
   // Masked before clipped, log lines as one stream (job-output.ts).
@@ -64,6 +65,7 @@ export async function runJob(
       log,
       pollIntervalMs: opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
       ...(opts.source ? { prepareSource: sourcePreparer(opts.source, { io, masker, log, signal: opts.signal }) } : {}),
+      zipPolicy: opts.zipPolicy,
     });
   } catch (err) {
     const e = toOperationError(err, "internal");

@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import type { z } from "@hono/zod-openapi";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import { newId } from "../../protocol/ids.ts";
+import { MAX_API_BODY_BYTES } from "../../protocol/limits.ts";
 import {
   AcceptBody,
   FinishBody,
@@ -37,8 +38,11 @@ export interface Fault {
   path: RegExp;
   /** How many matching calls it affects (default 1). */
   times?: number;
-  /** "drop": handle the call, then close the connection without an answer (the answer is lost). */
-  action: "drop" | { status: number; code: ErrorCode; message?: string };
+  /**
+   * "drop": handle the call, then close the connection without an answer (the answer is lost);
+   * `code`: answer the contract's error body; `raw`: answer this text instead (a proxy's page).
+   */
+  action: "drop" | { status: number; code: ErrorCode; message?: string; retryAfter?: number } | { status: number; raw: string; contentType?: string };
 }
 
 export interface RunnerRecord {
@@ -80,6 +84,8 @@ export class EdgeRunnerApiDouble {
   readonly runners = new Map<string, RunnerRecord>();
   readonly tasks = new Map<string, TaskRecord>();
   readonly settings: RunnerSettings & { acceptSeconds: number };
+  /** The edge's API body limit: a larger request is answered 413 `too_large` before it is parsed. */
+  maxBodyBytes = MAX_API_BODY_BYTES;
   private readonly registrationTokens = new Map<string, { uses: number }>();
   private readonly jobTokens = new Map<string, { taskId: string; epoch: number }>();
   private readonly actions = new Map<string, RunnerAction[]>();
@@ -194,6 +200,9 @@ export class EdgeRunnerApiDouble {
     const method = req.method ?? "GET";
     const path = (req.url ?? "/").split("?")[0];
     const text = await readText(req);
+    if (Buffer.byteLength(text) > this.maxBodyBytes) {
+      return this.reply(req, res, method, path, undefined, 413, errorBody("too_large", `request bodies are limited to ${this.maxBodyBytes} bytes`));
+    }
     let body: unknown;
     try {
       body = text ? JSON.parse(text) : undefined;
@@ -203,8 +212,16 @@ export class EdgeRunnerApiDouble {
     const fault = this.faults.find((f) => (f.method ?? method) === method && f.path.test(path) && (f.times ?? 1) > 0);
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
-      if (fault.action !== "drop") {
-        return this.reply(req, res, method, path, body, fault.action.status, errorBody(fault.action.code, fault.action.message ?? "injected fault"));
+      const action = fault.action;
+      if (action !== "drop" && "raw" in action) {
+        this.calls.push({ method, path, body, status: action.status, auth: bearer(req), at: Date.now() });
+        res.writeHead(action.status, { "content-type": action.contentType ?? "text/html" });
+        res.end(action.raw);
+        return;
+      }
+      if (action !== "drop") {
+        const headers: Record<string, string> = action.retryAfter === undefined ? {} : { "retry-after": String(action.retryAfter) };
+        return this.reply(req, res, method, path, body, action.status, errorBody(action.code, action.message ?? "injected fault"), headers);
       }
     }
     const respond = (status: number, answer?: unknown) => {
@@ -432,7 +449,16 @@ export class EdgeRunnerApiDouble {
     return rec;
   }
 
-  private reply(req: IncomingMessage, res: ServerResponse, method: string, path: string, body: unknown, status: number, answer?: unknown): void {
+  private reply(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    body: unknown,
+    status: number,
+    answer?: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     this.calls.push({ method, path, body, status, auth: bearer(req), at: Date.now() });
     if (res.destroyed) return;
     if (answer === undefined) {
@@ -440,7 +466,7 @@ export class EdgeRunnerApiDouble {
       res.end();
       return;
     }
-    res.writeHead(status, { "content-type": "application/json" });
+    res.writeHead(status, { "content-type": "application/json", ...headers });
     res.end(JSON.stringify(answer));
   }
 }

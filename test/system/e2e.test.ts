@@ -210,14 +210,13 @@ describe("a desktop client on the task WebSocket", { timeout: 9 * STEP_MS }, () 
   ): {
     ws: WebSocket;
     messages: ServerMessage[];
-    closed: Promise<CloseEvent>;
+    closed: Promise<{ code: number; reason: string }>;
     next(match: (m: ServerMessage) => boolean, what: string): Promise<ServerMessage>;
   } {
-    const Ctor = (globalThis as unknown as { WebSocket: new (url: string, init: { headers: Record<string, string> }) => WebSocket }).WebSocket;
-    const ws = new Ctor(`${proxy.url.replace(/^http/, "ws")}/v1/tasks/${id}/ws${query}`, { headers: { authorization: `Bearer ${owner}` } });
+    const ws = new WebSocket(`${proxy.url.replace(/^http/, "ws")}/v1/tasks/${id}/ws${query}`, { headers: { authorization: `Bearer ${owner}` } });
     const messages: ServerMessage[] = [];
     ws.addEventListener("message", (e) => messages.push(JSON.parse(String(e.data)) as ServerMessage));
-    const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener("close", resolve));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.addEventListener("close", resolve));
     return {
       ws,
       messages,

@@ -75,7 +75,7 @@ describe("GitHub deliveries", () => {
       status: "queued",
       priority: "critical",
       pool: "default",
-      payload: { zipUrl: "https://ci.example/acme-dx/salesforce-app/9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c.zip", testLevel: "RunLocalTests" },
+      payload: { zipUrl: "https://ci.example/acme-dx%2Fsalesforce-app/9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c.zip", testLevel: "RunLocalTests" },
       // Tasks show the source's name and its reference (the id less its tag), never the id (issue 11).
       source: { kind: "webhook", sourceId: `${source.id.slice(0, -13)}…`, sourceName: source.name, deliveryId: delivery, event: "push", rule: 0 },
     });

@@ -52,7 +52,7 @@ describe("GitLab deliveries", () => {
     expect(task).toMatchObject({
       type: "deploy",
       status: "queued",
-      payload: { zipUrl: "https://ci.example/acme-dx/salesforce-app/b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327.zip" },
+      payload: { zipUrl: "https://ci.example/acme-dx%2Fsalesforce-app/b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327.zip" },
       source: { kind: "webhook", event: "push", deliveryId: uuid, rule: 0 },
     });
   });

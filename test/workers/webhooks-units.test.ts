@@ -125,7 +125,7 @@ describe("rules", () => {
       },
       payload,
     );
-    expect(out).toEqual({ zipUrl: "https://ci.example/acme-dx/salesforce-app/42.zip", pr: 42, base: { ref: "main" }, nested: [null, "xy"] });
+    expect(out).toEqual({ zipUrl: "https://ci.example/acme-dx%2Fsalesforce-app/42.zip", pr: 42, base: { ref: "main" }, nested: [null, "xy"] });
   });
 
   it("refuses a rendered payload nested deeper than 64 levels, however deep the delivery", () => {
