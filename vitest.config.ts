@@ -17,6 +17,9 @@ export default defineConfig({
                 ORIGIN_TOKEN: "test-origin-token",
                 LEASE_SECONDS: "60",
                 ACCEPT_SECONDS: "15",
+                // Artifact limits small enough to pass in a test (3 MiB each, 4 MiB a task), still over the API's 1 MiB.
+                ARTIFACT_MAX_BYTES: String(3 * 1024 * 1024),
+                ARTIFACT_TASK_MAX_BYTES: String(4 * 1024 * 1024),
               },
               // The local limiter answers about 100 calls a second on a busy 2-core machine, so the
               // production 1,000 per 10 s window cannot be filled reliably there; the tests check the

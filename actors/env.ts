@@ -23,6 +23,10 @@ export interface Env {
   QUEUE_TTL_SECONDS?: string;
   POOL_ORIGINS?: string;
   ASSETS?: Fetcher;
+  /** Artifacts' bytes (actors/task-artifacts.ts), with their limits over the defaults of protocol/artifacts.ts. */
+  ARTIFACTS: R2Bucket;
+  ARTIFACT_MAX_BYTES?: string;
+  ARTIFACT_TASK_MAX_BYTES?: string;
 }
 
 export function taskStub(env: Env, taskId: string) {

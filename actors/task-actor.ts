@@ -5,6 +5,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { queueEntry, type AcceptAnswer, type NewTask } from "../common/messages.ts";
 import {
+  type Artifact,
   ingestShardOf,
   isTerminal,
   rpcError,
@@ -22,6 +23,7 @@ import { Outbox } from "./outbox.ts";
 import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER } from "./sockets.ts";
 import { refuseUpgrade, requireUpgrade } from "./socket-manager.ts";
 import { migrate, nowIso } from "./sql.ts";
+import { ARTIFACTS_TABLE, artifactLimits, TaskArtifacts, type ArtifactRecorded, type ArtifactUpload, type StoredArtifact } from "./task-artifacts.ts";
 import { LOG_PAGE_BYTES, progressOf, TaskEventStore, type EventDraft, type LogPage } from "./task-events.ts";
 import { LEASE_TIMER, LEASES_TABLE, TaskLease, type TaskChange } from "./task-lease.ts";
 import { taskSenders, type TaskMessage, type TaskMessageBodies } from "./task-outbox.ts";
@@ -42,6 +44,8 @@ const MIGRATIONS = [
   [LEASES_TABLE],
   // The outbox backs off per failed send; a log read finds its first line through an index.
   ["ALTER TABLE sfp_outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0", "CREATE INDEX sfp_log_end ON sfp_log (end_byte)"],
+  // Artifacts: what the job stored in R2 (task-artifacts.ts).
+  [ARTIFACTS_TABLE],
 ] as const;
 
 export class TaskActor extends DurableObject<Env> {
@@ -51,6 +55,7 @@ export class TaskActor extends DurableObject<Env> {
   private readonly outbox: Outbox<TaskMessageBodies>;
   private readonly lease: TaskLease;
   private readonly watchers: TaskWatchers;
+  private readonly artifactStore: TaskArtifacts;
   private readonly waiters = new Set<() => void>();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -63,6 +68,7 @@ export class TaskActor extends DurableObject<Env> {
       record: (task, drafts) => this.commit({ ...task }, drafts),
     });
     this.watchers = new TaskWatchers(ctx, this.store, this.timers, () => this.task);
+    this.artifactStore = new TaskArtifacts(ctx.storage.sql, () => artifactLimits(env));
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql, MIGRATIONS);
       const row = ctx.storage.sql.exec<{ body: string }>("SELECT body FROM sfp_task LIMIT 1").toArray()[0];
@@ -195,6 +201,42 @@ export class TaskActor extends DurableObject<Env> {
   /** Ends the lease of `epoch` now, as if it lapsed (its runner was revoked or deregistered). */
   async endLease(project: string, epoch: number, reason: string): Promise<Task> {
     return this.lease.end(this.visible(project), epoch, reason);
+  }
+
+  // ---- artifacts (task-artifacts.ts): only the live lease stores them; the task's readers read them --
+
+  /** Reserves room for an upload of the live lease `epoch` (409/410 otherwise, 413 past a limit). */
+  async beginArtifact(project: string, epoch: number, name: string, size: number, contentType: string): Promise<ArtifactUpload> {
+    const task = this.visible(project);
+    this.lease.writable(task, epoch);
+    return this.artifactStore.begin(task, name, size, contentType);
+  }
+
+  /** The upload's object is complete: recorded with its `artifact` event if the lease still holds. */
+  async recordArtifact(project: string, epoch: number, upload: ArtifactUpload, sha256: string): Promise<ArtifactRecorded> {
+    this.artifactStore.settle(upload.uploadId);
+    const task = this.visible(project);
+    this.lease.writable(task, epoch);
+    const recorded = this.artifactStore.record(task, upload, sha256);
+    this.commit({ ...task, artifacts: this.artifactStore.list() }, [{ type: "artifact", artifact: recorded.artifact }]);
+    return recorded;
+  }
+
+  /** The upload failed before it was recorded: its reservation is released. */
+  async abortArtifact(uploadId: string): Promise<void> {
+    this.artifactStore.settle(uploadId);
+  }
+
+  async listArtifacts(project: string): Promise<Artifact[]> {
+    this.visible(project);
+    return this.artifactStore.list();
+  }
+
+  async readArtifact(project: string, name: string): Promise<StoredArtifact> {
+    this.visible(project);
+    const stored = this.artifactStore.find(name);
+    if (!stored) throw rpcError("not_found", `the task has no artifact ${name}`);
+    return stored;
   }
 
   // ---- the one place a task changes -----------------------------------------------------------

@@ -199,7 +199,7 @@ export class TaskLease {
    * The live lease of `epoch`, or the contract's refusal: 410 to the lease that finished the task,
    * 409 to every other epoch (a lapsed or revoked lease stays stale even once the task is over).
    */
-  private writable(task: Task, epoch: number): LeaseRow {
+  writable(task: Task, epoch: number): LeaseRow {
     const lease = this.row("live");
     if (lease && lease.epoch === epoch) return lease;
     if (this.row("epoch", epoch)?.finish) throw rpcError("gone", `the task is already ${task.status}`);

@@ -24,6 +24,8 @@ export function describeEvent(e: TaskEvent): string[] {
       return e.lines;
     case "result":
       return [`[result] ${JSON.stringify(e.result)}`];
+    case "artifact":
+      return [`[artifact] ${e.artifact.name} (${e.artifact.size} bytes, ${e.artifact.contentType})`];
   }
 }
 

@@ -6,6 +6,7 @@ import { configProblems } from "./config.ts";
 import { VERSION } from "./version.ts";
 import { errorResponse, onError } from "./http.ts";
 import { router } from "./openapi.ts";
+import { artifacts, isArtifactUpload } from "./routes/artifacts.ts";
 import { jobs } from "./routes/jobs.ts";
 import { projects } from "./routes/projects.ts";
 import { runners } from "./routes/runners.ts";
@@ -41,6 +42,8 @@ const apiBodyLimit = bodyLimit({
 });
 app.use("/v1/*", async (c, next) => {
   if (c.req.path.startsWith("/v1/hooks/")) return next();
+  // An artifact upload streams up to its own limits (edge/routes/artifacts.ts).
+  if (isArtifactUpload(c.req.method, c.req.path)) return next();
   return apiBodyLimit(c, next);
 });
 
@@ -51,6 +54,7 @@ app.route("/", runners);
 app.route("/", jobs);
 app.route("/", ws);
 app.route("/", webhooks);
+app.route("/", artifacts);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/v1/openapi.json", {

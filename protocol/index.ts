@@ -5,3 +5,4 @@ export * from "./task.ts";
 export * from "./project.ts";
 export * from "./runner.ts";
 export * from "./client.ts";
+export * from "./artifacts.ts";

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { Artifact } from "./artifacts.ts";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./json-depth.ts";
 import {
   MAX_ATTEMPTS_LIMIT,
@@ -117,6 +118,8 @@ export const Task = z
       }),
     error: TaskErrorInfo.optional(),
     source: TaskSource,
+    // Artifacts (protocol/artifacts.ts): absent until the task's job stores its first.
+    artifacts: z.array(Artifact).optional(),
   })
   .openapi("Task");
 export type Task = z.infer<typeof Task>;
@@ -152,7 +155,8 @@ export const StatusEvent = z.object({
 export const ProgressEvent = z.object({ ...EventBase, type: z.literal("progress"), ...Progress.shape });
 export const LogEvent = z.object({ ...EventBase, type: z.literal("log"), lines: z.array(z.string()) });
 export const ResultEvent = z.object({ ...EventBase, type: z.literal("result"), result: z.unknown() });
-export const TaskEvent = z.discriminatedUnion("type", [StatusEvent, ProgressEvent, LogEvent, ResultEvent]).openapi("TaskEvent");
+export const ArtifactEvent = z.object({ ...EventBase, type: z.literal("artifact"), artifact: Artifact });
+export const TaskEvent = z.discriminatedUnion("type", [StatusEvent, ProgressEvent, LogEvent, ResultEvent, ArtifactEvent]).openapi("TaskEvent");
 export type TaskEvent = z.infer<typeof TaskEvent>;
 
 export const EventsPage = z.object({ events: z.array(TaskEvent), lastSeq: z.number().int(), done: z.boolean() }).openapi("EventsPage");
@@ -162,7 +166,7 @@ export type EventsPage = z.infer<typeof EventsPage>;
  * A task without its `payload` and `result` (up to 256 KiB and 1 MiB): what the project list and the
  * project feed carry, as of the task's last status change. `GET /v1/tasks/:id` has the whole task.
  */
-export const TaskSummary = Task.omit({ payload: true, result: true }).openapi("TaskSummary");
+export const TaskSummary = Task.omit({ payload: true, result: true, artifacts: true }).openapi("TaskSummary");
 export type TaskSummary = z.infer<typeof TaskSummary>;
 
 /** The summary of a task (or of a summary), field by field, so nothing large can ride along. */

@@ -314,6 +314,9 @@ function renderEvent(e) {
     case "result":
       li.textContent = `${time} result ${JSON.stringify(e.result)}`;
       break;
+    case "artifact":
+      li.textContent = `${time} artifact ${e.artifact.name} (${e.artifact.size} bytes)`;
+      break;
     default:
       li.textContent = `${time} ${e.type}`;
   }
