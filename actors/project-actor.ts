@@ -17,7 +17,7 @@ import type {
   TokenInfo,
 } from "../protocol/index.ts";
 import type { PutWebhookSourceBody, WebhookSource, WebhookSourceRecord } from "../protocol/webhook.ts";
-import { isTerminal } from "../protocol/index.ts";
+import { isTerminal, rpcError } from "../protocol/index.ts";
 import { TOKEN_REVOKED_CLOSE } from "./sockets.ts";
 import { migrate } from "./sql.ts";
 import { ProjectFeed } from "./project-feed.ts";
@@ -30,6 +30,9 @@ import { WebhookSources } from "./project-sources.ts";
 import { WsTickets } from "./project-tickets.ts";
 import { type CreatedToken, ProjectTokens } from "./project-tokens.ts";
 import { TokenWatches } from "./project-watchers.ts";
+import { Notifier, NOTIFY_TIMER } from "./notifier.ts";
+import type { NotificationDelivery, NotificationEndpoint, NotificationEndpointAnswer, PutNotificationEndpointBody } from "../protocol/notify.ts";
+import { Timers } from "./timers.ts";
 
 export interface ProjectView {
   revoked: string[];
@@ -46,6 +49,8 @@ export class ProjectActor extends DurableObject<Env> {
   private readonly runners: RunnerRegistry;
   private readonly feed: ProjectFeed;
   private readonly watches: TokenWatches;
+  private readonly timers: Timers;
+  private readonly notifier: Notifier;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -59,6 +64,8 @@ export class ProjectActor extends DurableObject<Env> {
     this.runners = new RunnerRegistry(sql, env.TOKEN_SIGNING_KEY);
     this.feed = new ProjectFeed(ctx);
     this.watches = new TokenWatches(sql);
+    this.timers = new Timers(ctx.storage);
+    this.notifier = new Notifier(sql, env, this.timers, () => this.tokens.project().id);
     ctx.blockConcurrencyWhile(async () => migrate(sql, PROJECT_MIGRATIONS));
   }
 
@@ -135,12 +142,15 @@ export class ProjectActor extends DurableObject<Env> {
   async taskChanged(task: TaskSummary): Promise<void> {
     const summary = this.index.put(task);
     if (summary) this.feed.broadcast([summary]);
+    if (summary) this.notifier.taskChanged(summary);
     if (isTerminal(task.status)) this.watches.taskFinished(task.id);
   }
 
   /** The same for a batch (from an ingest shard's hand-off): one commit for all of them. */
   async tasksChanged(tasks: TaskSummary[]): Promise<void> {
-    this.feed.broadcast(tasks.flatMap((t) => this.index.put(t) ?? []));
+    const changed = tasks.flatMap((t) => this.index.put(t) ?? []);
+    this.feed.broadcast(changed);
+    for (const summary of changed) this.notifier.taskChanged(summary);
   }
 
   async listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskList> {
@@ -220,6 +230,54 @@ export class ProjectActor extends DurableObject<Env> {
 
   async runnerRevoked(runnerId: string): Promise<void> {
     this.runners.revoked(runnerId);
+  }
+
+  // ---- notification endpoints (notifier.ts)
+
+  async putNotificationEndpoint(name: string, body: PutNotificationEndpointBody, origin: string): Promise<NotificationEndpointAnswer> {
+    this.tokens.project();
+    return this.notifier.endpoints.put(name, body, origin);
+  }
+
+  async getNotificationEndpoint(name: string): Promise<NotificationEndpoint> {
+    this.tokens.project();
+    return this.notifier.endpoints.get(name);
+  }
+
+  async listNotificationEndpoints(): Promise<NotificationEndpoint[]> {
+    this.tokens.project();
+    return this.notifier.endpoints.list();
+  }
+
+  async deleteNotificationEndpoint(name: string): Promise<void> {
+    this.tokens.project();
+    this.notifier.endpoints.delete(name);
+    this.notifier.schedule();
+  }
+
+  async rotateNotificationSecret(name: string): Promise<NotificationEndpointAnswer> {
+    this.tokens.project();
+    return this.notifier.endpoints.rotate(name);
+  }
+
+  async listNotificationDeliveries(name: string, limit: number): Promise<NotificationDelivery[]> {
+    this.tokens.project();
+    this.notifier.endpoints.mustRow(name);
+    return this.notifier.deliveries.list(name, limit);
+  }
+
+  /** Sends the delivery again (same webhook-id), from the start of the schedule; 409 while the endpoint is disabled. */
+  async redeliverNotification(name: string, id: string): Promise<NotificationDelivery> {
+    this.tokens.project();
+    if (!this.notifier.endpoints.mustRow(name).enabled) throw rpcError("conflict", "the endpoint is disabled; PUT it with enabled: true first");
+    const delivery = this.notifier.deliveries.redeliver(name, id, Date.now());
+    this.notifier.kick();
+    return delivery;
+  }
+
+  override async alarm(): Promise<void> {
+    for (const name of this.timers.takeDue(Date.now())) if (name === NOTIFY_TIMER) await this.notifier.run();
+    this.notifier.schedule();
   }
 
   // ---- the project feed (hibernating WebSockets)

@@ -7,6 +7,7 @@ import { VERSION } from "./version.ts";
 import { errorResponse, onError } from "./http.ts";
 import { router } from "./openapi.ts";
 import { jobs } from "./routes/jobs.ts";
+import { notifications } from "./routes/notifications.ts";
 import { projects } from "./routes/projects.ts";
 import { runners } from "./routes/runners.ts";
 import { system } from "./routes/system.ts";
@@ -54,6 +55,7 @@ app.route("/", runners);
 app.route("/", jobs);
 app.route("/", ws);
 app.route("/", webhooks);
+app.route("/", notifications);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/v1/openapi.json", {

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./json-depth.ts";
+import { CommitRef } from "./notify.ts";
 
 export const TASK_TYPES = ["deploy", "validate", "quick-deploy", "retrieve", "run-tests", "query", "org-check"] as const;
 export const PRIORITIES = ["critical", "normal", "batch"] as const;
@@ -86,6 +87,7 @@ export const Task = z
     result: z.unknown().optional(),
     error: TaskErrorInfo.optional(),
     source: TaskSource,
+    commit: CommitRef.optional().openapi({ description: "the commit the task reports its status to (issue 14)" }),
   })
   .openapi("Task");
 export type Task = z.infer<typeof Task>;
@@ -110,6 +112,7 @@ export const CreateTaskBody = z
       .max(24 * 3600)
       .optional(),
     maxAttempts: z.number().int().min(1).max(10).optional(),
+    commit: CommitRef.optional(),
   })
   .strict()
   .openapi("CreateTaskBody");
@@ -165,6 +168,7 @@ export function taskSummary(task: TaskSummary): TaskSummary {
   if (finishedAt !== undefined) summary.finishedAt = finishedAt;
   if (progress !== undefined) summary.progress = progress;
   if (error !== undefined) summary.error = error;
+  if (task.commit !== undefined) summary.commit = task.commit;
   return summary;
 }
 
