@@ -33,6 +33,9 @@ import { TokenWatches } from "./project-watchers.ts";
 import { Notifier, NOTIFY_TIMER } from "./notifier.ts";
 import type { NotificationDelivery, NotificationEndpoint, NotificationEndpointAnswer, PutNotificationEndpointBody } from "../protocol/notify.ts";
 import { Timers } from "./timers.ts";
+import { SourceStatusTokens } from "./notify-status-tokens.ts";
+import { CommitStatuses } from "./notify-statuses.ts";
+import { boxSecret } from "../common/secret-box.ts";
 
 export interface ProjectView {
   revoked: string[];
@@ -51,6 +54,7 @@ export class ProjectActor extends DurableObject<Env> {
   private readonly watches: TokenWatches;
   private readonly timers: Timers;
   private readonly notifier: Notifier;
+  private readonly statusTokens: SourceStatusTokens;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -66,6 +70,12 @@ export class ProjectActor extends DurableObject<Env> {
     this.watches = new TokenWatches(sql);
     this.timers = new Timers(ctx.storage);
     this.notifier = new Notifier(sql, env, this.timers, () => this.tokens.project().id);
+    this.statusTokens = new SourceStatusTokens(sql, {
+      project: () => this.tokens.project().id,
+      boxSecret: boxSecret(env),
+      checkUrl: (url, field) => this.notifier.endpoints.checkUrl(url, field),
+    });
+    this.notifier.addChannel(new CommitStatuses(sql, this.statusTokens, () => this.notifier.kick()));
     ctx.blockConcurrencyWhile(async () => migrate(sql, PROJECT_MIGRATIONS));
   }
 
@@ -177,18 +187,28 @@ export class ProjectActor extends DurableObject<Env> {
 
   // ---- webhook sources
 
-  async putWebhookSource(name: string, body: PutWebhookSourceBody): Promise<WebhookSource> {
-    return this.sources.put(this.tokens.project().id, name, body);
+  /** `origin`: how the owner reached the edge, for the dashboard links of commit statuses. */
+  async putWebhookSource(name: string, body: PutWebhookSourceBody, origin = ""): Promise<WebhookSource> {
+    const project = this.tokens.project().id;
+    this.statusTokens.check(body.kind, body);
+    await this.sources.put(project, name, body);
+    await this.statusTokens.put(name, body, origin);
+    return this.withStatus(this.sources.get(name));
   }
 
   async getWebhookSource(name: string): Promise<WebhookSource> {
     this.tokens.project();
-    return this.sources.get(name);
+    return this.withStatus(this.sources.get(name));
   }
 
   async listWebhookSources(): Promise<WebhookSource[]> {
     this.tokens.project();
-    return this.sources.list();
+    return this.sources.list().map((s) => this.withStatus(s));
+  }
+
+  /** A github/gitlab source as owners see it: whether a status token is set, and its last refusal. */
+  private withStatus(source: WebhookSource): WebhookSource {
+    return source.kind === "github" || source.kind === "gitlab" ? { ...source, commitStatus: this.statusTokens.report(source.name) } : source;
   }
 
   /** A new id (and URL) for the source; the old id is answered so the edge can forget it. */
@@ -199,7 +219,9 @@ export class ProjectActor extends DurableObject<Env> {
   /** Deletes the source and answers its id, so the edge can forget its cached copy. */
   async deleteWebhookSource(name: string): Promise<string> {
     this.tokens.project();
-    return this.sources.delete(name);
+    const id = this.sources.delete(name);
+    this.statusTokens.delete(name);
+    return id;
   }
 
   /** The delivery path's lookup, secret included (edge only); null for an unknown id or project. */

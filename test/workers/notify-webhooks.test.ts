@@ -34,7 +34,10 @@ async function cancelNewTask(project: string, owner: string) {
 
 describe("notification endpoints", () => {
   it("answers the secret once, never again; PUT again keeps it; only owners", async () => {
-    const { project, owner, rx } = await endpointOn(["task.failed"]);
+    const { project, owner, rx, secret } = await endpointOn(["task.failed"]);
+    // Sealed at rest: the stored row holds no trace of the secret.
+    const rows = await runInDurableObject(projectActor(project), (_i, state) => state.storage.sql.exec("SELECT * FROM sfp_notify_endpoints").toArray());
+    expect(JSON.stringify(rows)).not.toContain(secret.slice(6, 30));
     const again = await putEndpoint(project, owner, "ci", { url: rx.url, events: ["task.succeeded", "task.failed"] });
     expect(again.status).toBe(200);
     expect(again.body.secret).toBeUndefined();
