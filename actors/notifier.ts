@@ -19,7 +19,8 @@ const BATCH = 20;
 
 /** A later part that owes its own sends (commit statuses): queued from the same changes, sent on the same timer. */
 export interface NotifyChannel {
-  taskChanged(task: TaskSummary, now: number): void;
+  /** Queues what the change owes; true when it queued anything. */
+  taskChanged(task: TaskSummary, now: number): boolean;
   nextDue(): number | null;
   /** Starts the sends due at `now`; resolves when they are answered. */
   sendDue(now: number): Promise<void>;
@@ -49,18 +50,26 @@ export class Notifier {
     this.channels.push(channel);
   }
 
-  /** A task's status changed (called in the commit that indexes it): queue what it owes, then send. */
-  taskChanged(task: TaskSummary): void {
+  /** Task status changes (called in the commit that indexes them): queue what they owe, then send it. */
+  tasksChanged(tasks: readonly TaskSummary[]): void {
     const now = Date.now();
+    let queued = false;
+    for (const task of tasks) queued = this.record(task, now) || queued;
+    if (queued) this.kick();
+  }
+
+  private record(task: TaskSummary, now: number): boolean {
+    let queued = false;
     if (isTerminal(task.status)) {
       const event = `task.${task.status}`;
       for (const endpoint of this.endpoints.subscribers(event)) {
         const body = JSON.stringify({ type: event, timestamp: new Date(now).toISOString(), data: { task: taskBrief(task, endpoint.origin) } });
-        this.deliveries.add(newDeliveryId(), endpoint.name, event, task.id, body, `${endpoint.name}/${task.id}/${event}/${task.attempt}`, now);
+        queued =
+          this.deliveries.add(newDeliveryId(), endpoint.name, event, task.id, body, `${endpoint.name}/${task.id}/${event}/${task.attempt}`, now) || queued;
       }
     }
-    for (const channel of this.channels) channel.taskChanged(task, now);
-    this.kick();
+    for (const channel of this.channels) queued = channel.taskChanged(task, now) || queued;
+    return queued;
   }
 
   /** Sends what is due now without making the caller wait; the timer covers a reset before it does. */

@@ -55,13 +55,13 @@ export class CommitStatuses implements NotifyChannel {
     this.kick = kick;
   }
 
-  taskChanged(task: TaskSummary, now: number): void {
+  taskChanged(task: TaskSummary, now: number): boolean {
     const commit: CommitRef | undefined = task.commit;
-    if (!commit || !GITHUB_STATES[task.status]) return;
+    if (!commit || !GITHUB_STATES[task.status]) return false;
     const source = this.tokens.sourceFor(commit.provider, commit.source);
     if (!source) {
       log("warn", "commit status skipped: no source with a status token", { taskId: task.id, provider: commit.provider });
-      return;
+      return false;
     }
     const body: StatusBody = { status: task.status, type: task.type, errorCode: task.error?.code ?? null };
     const written = this.sql.exec(
@@ -77,13 +77,14 @@ export class CommitStatuses implements NotifyChannel {
       now,
       `${task.id}/${task.status}/${task.attempt}`,
     ).rowsWritten;
-    if (!written) return;
+    if (!written) return false;
     // An older state still waiting (not on its way) is moot now.
     if (!this.inFlight.has(task.id))
       this.sql.exec(
         "UPDATE sfp_commit_statuses SET status = 'superseded', next_at = NULL WHERE task_id = ? AND status = 'pending' AND id < last_insert_rowid()",
         task.id,
       );
+    return true;
   }
 
   nextDue(): number | null {

@@ -152,7 +152,7 @@ export class ProjectActor extends DurableObject<Env> {
   async taskChanged(task: TaskSummary): Promise<void> {
     const summary = this.index.put(task);
     if (summary) this.feed.broadcast([summary]);
-    if (summary) this.notifier.taskChanged(summary);
+    if (summary) this.notifier.tasksChanged([summary]);
     if (isTerminal(task.status)) this.watches.taskFinished(task.id);
   }
 
@@ -160,7 +160,7 @@ export class ProjectActor extends DurableObject<Env> {
   async tasksChanged(tasks: TaskSummary[]): Promise<void> {
     const changed = tasks.flatMap((t) => this.index.put(t) ?? []);
     this.feed.broadcast(changed);
-    for (const summary of changed) this.notifier.taskChanged(summary);
+    this.notifier.tasksChanged(changed);
   }
 
   async listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskList> {
