@@ -35,6 +35,8 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
+          // Loopback doubles the Worker sends to (outbound webhooks, commit status APIs).
+          globalSetup: ["test/workers/loopback-doubles.ts"],
           testTimeout: 20_000,
         },
       },

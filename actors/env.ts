@@ -22,6 +22,10 @@ export interface Env {
   POLL_WAIT_SECONDS?: string;
   QUEUE_TTL_SECONDS?: string;
   POOL_ORIGINS?: string;
+  /** Local development only: notification endpoints and status API URLs on loopback (protocol/notify.ts). */
+  SFP_ALLOW_LOOPBACK_ENDPOINTS?: string;
+  /** Seals secrets the actors keep (common/secret-box.ts); TOKEN_SIGNING_KEY when unset. */
+  SECRETS_KEY?: string;
   ASSETS?: Fetcher;
   /** Artifacts' bytes (actors/task-artifacts.ts), with their limits over the defaults of protocol/artifacts.ts. */
   ARTIFACTS: R2Bucket;

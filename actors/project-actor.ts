@@ -17,7 +17,7 @@ import type {
   TokenInfo,
 } from "../protocol/index.ts";
 import type { PutWebhookSourceBody, WebhookSource, WebhookSourceRecord } from "../protocol/webhook.ts";
-import { isTerminal } from "../protocol/index.ts";
+import { isTerminal, rpcError } from "../protocol/index.ts";
 import { TOKEN_REVOKED_CLOSE } from "./sockets.ts";
 import { migrate } from "./sql.ts";
 import { ProjectFeed } from "./project-feed.ts";
@@ -30,6 +30,12 @@ import { WebhookSources } from "./project-sources.ts";
 import { WsTickets } from "./project-tickets.ts";
 import { type CreatedToken, ProjectTokens } from "./project-tokens.ts";
 import { TokenWatches } from "./project-watchers.ts";
+import { Notifier, NOTIFY_TIMER } from "./notifier.ts";
+import type { NotificationDelivery, NotificationEndpoint, NotificationEndpointAnswer, PutNotificationEndpointBody } from "../protocol/notify.ts";
+import { Timers } from "./timers.ts";
+import { SourceStatusTokens } from "./notify-status-tokens.ts";
+import { CommitStatuses } from "./notify-statuses.ts";
+import { boxSecret } from "../common/secret-box.ts";
 
 export interface ProjectView {
   revoked: string[];
@@ -46,6 +52,9 @@ export class ProjectActor extends DurableObject<Env> {
   private readonly runners: RunnerRegistry;
   private readonly feed: ProjectFeed;
   private readonly watches: TokenWatches;
+  private readonly timers: Timers;
+  private readonly notifier: Notifier;
+  private readonly statusTokens: SourceStatusTokens;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -59,6 +68,14 @@ export class ProjectActor extends DurableObject<Env> {
     this.runners = new RunnerRegistry(sql, env.TOKEN_SIGNING_KEY);
     this.feed = new ProjectFeed(ctx);
     this.watches = new TokenWatches(sql);
+    this.timers = new Timers(ctx.storage);
+    this.notifier = new Notifier(sql, env, this.timers, () => this.tokens.project().id);
+    this.statusTokens = new SourceStatusTokens(sql, {
+      project: () => this.tokens.project().id,
+      boxSecret: boxSecret(env),
+      checkUrl: (url, field) => this.notifier.endpoints.checkUrl(url, field),
+    });
+    this.notifier.addChannel(new CommitStatuses(sql, this.statusTokens, () => this.notifier.kick()));
     ctx.blockConcurrencyWhile(async () => migrate(sql, PROJECT_MIGRATIONS));
   }
 
@@ -135,12 +152,15 @@ export class ProjectActor extends DurableObject<Env> {
   async taskChanged(task: TaskSummary): Promise<void> {
     const summary = this.index.put(task);
     if (summary) this.feed.broadcast([summary]);
+    if (summary) this.notifier.tasksChanged([summary]);
     if (isTerminal(task.status)) this.watches.taskFinished(task.id);
   }
 
   /** The same for a batch (from an ingest shard's hand-off): one commit for all of them. */
   async tasksChanged(tasks: TaskSummary[]): Promise<void> {
-    this.feed.broadcast(tasks.flatMap((t) => this.index.put(t) ?? []));
+    const changed = tasks.flatMap((t) => this.index.put(t) ?? []);
+    this.feed.broadcast(changed);
+    this.notifier.tasksChanged(changed);
   }
 
   async listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskList> {
@@ -167,18 +187,28 @@ export class ProjectActor extends DurableObject<Env> {
 
   // ---- webhook sources
 
-  async putWebhookSource(name: string, body: PutWebhookSourceBody): Promise<WebhookSource> {
-    return this.sources.put(this.tokens.project().id, name, body);
+  /** `origin`: how the owner reached the edge, for the dashboard links of commit statuses. */
+  async putWebhookSource(name: string, body: PutWebhookSourceBody, origin = ""): Promise<WebhookSource> {
+    const project = this.tokens.project().id;
+    this.statusTokens.check(body.kind, body);
+    await this.sources.put(project, name, body);
+    await this.statusTokens.put(name, body, origin);
+    return this.withStatus(this.sources.get(name));
   }
 
   async getWebhookSource(name: string): Promise<WebhookSource> {
     this.tokens.project();
-    return this.sources.get(name);
+    return this.withStatus(this.sources.get(name));
   }
 
   async listWebhookSources(): Promise<WebhookSource[]> {
     this.tokens.project();
-    return this.sources.list();
+    return this.sources.list().map((s) => this.withStatus(s));
+  }
+
+  /** A github/gitlab source as owners see it: whether a status token is set, and its last refusal. */
+  private withStatus(source: WebhookSource): WebhookSource {
+    return source.kind === "github" || source.kind === "gitlab" ? { ...source, commitStatus: this.statusTokens.report(source.name) } : source;
   }
 
   /** A new id (and URL) for the source; the old id is answered so the edge can forget it. */
@@ -189,7 +219,9 @@ export class ProjectActor extends DurableObject<Env> {
   /** Deletes the source and answers its id, so the edge can forget its cached copy. */
   async deleteWebhookSource(name: string): Promise<string> {
     this.tokens.project();
-    return this.sources.delete(name);
+    const id = this.sources.delete(name);
+    this.statusTokens.delete(name);
+    return id;
   }
 
   /** The delivery path's lookup, secret included (edge only); null for an unknown id or project. */
@@ -220,6 +252,54 @@ export class ProjectActor extends DurableObject<Env> {
 
   async runnerRevoked(runnerId: string): Promise<void> {
     this.runners.revoked(runnerId);
+  }
+
+  // ---- notification endpoints (notifier.ts)
+
+  async putNotificationEndpoint(name: string, body: PutNotificationEndpointBody, origin: string): Promise<NotificationEndpointAnswer> {
+    this.tokens.project();
+    return this.notifier.endpoints.put(name, body, origin);
+  }
+
+  async getNotificationEndpoint(name: string): Promise<NotificationEndpoint> {
+    this.tokens.project();
+    return this.notifier.endpoints.get(name);
+  }
+
+  async listNotificationEndpoints(): Promise<NotificationEndpoint[]> {
+    this.tokens.project();
+    return this.notifier.endpoints.list();
+  }
+
+  async deleteNotificationEndpoint(name: string): Promise<void> {
+    this.tokens.project();
+    this.notifier.endpoints.delete(name);
+    this.notifier.schedule();
+  }
+
+  async rotateNotificationSecret(name: string): Promise<NotificationEndpointAnswer> {
+    this.tokens.project();
+    return this.notifier.endpoints.rotate(name);
+  }
+
+  async listNotificationDeliveries(name: string, limit: number): Promise<NotificationDelivery[]> {
+    this.tokens.project();
+    this.notifier.endpoints.mustRow(name);
+    return this.notifier.deliveries.list(name, limit);
+  }
+
+  /** Sends the delivery again (same webhook-id), from the start of the schedule; 409 while the endpoint is disabled. */
+  async redeliverNotification(name: string, id: string): Promise<NotificationDelivery> {
+    this.tokens.project();
+    if (!this.notifier.endpoints.mustRow(name).enabled) throw rpcError("conflict", "the endpoint is disabled; PUT it with enabled: true first");
+    const delivery = this.notifier.deliveries.redeliver(name, id, Date.now());
+    this.notifier.kick();
+    return delivery;
+  }
+
+  override async alarm(): Promise<void> {
+    for (const name of this.timers.takeDue(Date.now())) if (name === NOTIFY_TIMER) await this.notifier.run();
+    this.notifier.schedule();
   }
 
   // ---- the project feed (hibernating WebSockets)

@@ -1,6 +1,7 @@
 // Every table of the ProjectActor, in one ordered list: a migration's position is its version, so
 // applied ones are never reordered or edited; new ones go at the end.
 import type { Migration } from "./sql.ts";
+import { TIMERS_TABLE } from "./timers.ts";
 
 export const PROJECT_MIGRATIONS: readonly Migration[] = [
   [
@@ -37,4 +38,24 @@ export const PROJECT_MIGRATIONS: readonly Migration[] = [
   // issue 11: the TaskActors each token watches through a socket, so revocation can close them
   // (project-watchers.ts).
   ["CREATE TABLE sfp_token_watches (token_id TEXT NOT NULL, task_id TEXT NOT NULL, PRIMARY KEY (token_id, task_id))"],
+  // issue 14: outbound notifications (notify-*.ts) — endpoints with sealed signing secrets, their
+  // deliveries, commit statuses owed to GitHub/GitLab, the sealed status token of each source — and
+  // the timers that retry them.
+  [
+    `CREATE TABLE sfp_notify_endpoints (name TEXT PRIMARY KEY, url TEXT NOT NULL, events TEXT NOT NULL, enabled INTEGER NOT NULL,
+       disabled_reason TEXT, secret TEXT NOT NULL, previous_secret TEXT, previous_until INTEGER, secret_rotated_at TEXT,
+       last_success_at INTEGER, origin TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`,
+    `CREATE TABLE sfp_notify_deliveries (id TEXT PRIMARY KEY, endpoint TEXT NOT NULL, event TEXT NOT NULL, task_id TEXT, body TEXT NOT NULL,
+       status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, tries INTEGER NOT NULL DEFAULT 0, last_code INTEGER, last_at INTEGER,
+       next_at INTEGER, created_at INTEGER NOT NULL, dedupe TEXT NOT NULL UNIQUE)`,
+    "CREATE INDEX sfp_notify_deliveries_due ON sfp_notify_deliveries (status, next_at)",
+    "CREATE INDEX sfp_notify_deliveries_by_endpoint ON sfp_notify_deliveries (endpoint, created_at DESC)",
+    `CREATE TABLE sfp_commit_statuses (id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, source TEXT NOT NULL, provider TEXT NOT NULL,
+       repo TEXT NOT NULL, sha TEXT NOT NULL, body TEXT NOT NULL, status TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0, last_code INTEGER,
+       next_at INTEGER, created_at INTEGER NOT NULL, dedupe TEXT NOT NULL UNIQUE)`,
+    "CREATE INDEX sfp_commit_statuses_due ON sfp_commit_statuses (status, next_at)",
+    `CREATE TABLE sfp_source_status (source TEXT PRIMARY KEY, token TEXT NOT NULL, api_url TEXT, origin TEXT,
+       error_code TEXT, error_message TEXT, error_at TEXT)`,
+    TIMERS_TABLE,
+  ],
 ];

@@ -5,6 +5,7 @@ import { LOCAL_USAGE, orgRegister, runnerStart } from "./commands/local.ts";
 import { login, orgList, orgPut, PROJECT_USAGE, runnerToken, tokenCreate, tokenList, tokenRevoke, webhookSourcePut } from "./commands/project.ts";
 import { ARTIFACT_USAGE, taskArtifacts, taskDownload } from "./commands/artifacts.ts";
 import { REPO_USAGE, repoRegister } from "./commands/repo.ts";
+import { NOTIFY_USAGE, notifyDeliveries, notifyList, notifyPut, notifyRedeliver } from "./commands/notify.ts";
 import { TASK_USAGE, taskCancel, taskCreate, taskGet, taskList, taskLogs, taskWatch } from "./commands/task.ts";
 
 type Command = (io: Io, globals: Globals, argv: string[]) => Promise<number>;
@@ -28,6 +29,10 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   "repo register": { run: repoRegister, usage: REPO_USAGE.register },
   "webhook-source put": { run: webhookSourcePut, usage: PROJECT_USAGE.webhookSourcePut },
   "runner token": { run: runnerToken, usage: PROJECT_USAGE.runnerToken },
+  "notify put": { run: notifyPut, usage: NOTIFY_USAGE.put },
+  "notify list": { run: notifyList, usage: NOTIFY_USAGE.list },
+  "notify deliveries": { run: notifyDeliveries, usage: NOTIFY_USAGE.deliveries },
+  "notify redeliver": { run: notifyRedeliver, usage: NOTIFY_USAGE.redeliver },
   "runner start": { run: runnerStart, usage: LOCAL_USAGE.runnerStart },
 };
 

@@ -8,6 +8,7 @@ import { errorResponse, onError } from "./http.ts";
 import { router } from "./openapi.ts";
 import { artifacts, isArtifactUpload } from "./routes/artifacts.ts";
 import { jobs } from "./routes/jobs.ts";
+import { notifications } from "./routes/notifications.ts";
 import { projects } from "./routes/projects.ts";
 import { runners } from "./routes/runners.ts";
 import { system } from "./routes/system.ts";
@@ -55,6 +56,7 @@ app.route("/", jobs);
 app.route("/", ws);
 app.route("/", webhooks);
 app.route("/", artifacts);
+app.route("/", notifications);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/v1/openapi.json", {

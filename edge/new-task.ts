@@ -44,6 +44,7 @@ export async function newTask(env: Env, id: string, project: string, body: Creat
     timeoutSeconds: body.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     maxAttempts: body.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     source,
+    ...(body.commit ? { commit: body.commit } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import {
 } from "./limits.ts";
 
 export { MAX_PAYLOAD_BYTES } from "./limits.ts";
+import { CommitRef } from "./notify.ts";
 
 export const TASK_TYPES = ["deploy", "validate", "quick-deploy", "retrieve", "run-tests", "query", "org-check"] as const;
 export const PRIORITIES = ["critical", "normal", "batch"] as const;
@@ -120,6 +121,7 @@ export const Task = z
     source: TaskSource,
     // Artifacts (protocol/artifacts.ts): absent until the task's job stores its first.
     artifacts: z.array(Artifact).optional(),
+    commit: CommitRef.optional().openapi({ description: "the commit the task reports its status to (issue 14)" }),
   })
   .openapi("Task");
 export type Task = z.infer<typeof Task>;
@@ -138,6 +140,7 @@ export const CreateTaskBody = z
     labels: z.array(Label).max(20).optional(),
     timeoutSeconds: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).optional(),
     maxAttempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
+    commit: CommitRef.optional(),
   })
   .strict()
   .openapi("CreateTaskBody");
@@ -194,6 +197,7 @@ export function taskSummary(task: TaskSummary): TaskSummary {
   if (finishedAt !== undefined) summary.finishedAt = finishedAt;
   if (progress !== undefined) summary.progress = progress;
   if (error !== undefined) summary.error = error;
+  if (task.commit !== undefined) summary.commit = task.commit;
   return summary;
 }
 

@@ -1,6 +1,7 @@
 // Webhook sources and deliveries (docs/API.md "Webhooks"): what an owner PUTs, what the edge
 // answers, and the source-id format that lets the edge find a source's project without a lookup.
 import { z } from "@hono/zod-openapi";
+import { SourceStatusReport } from "./notify.ts";
 import { JsonObject, Label, OrgAlias, PoolName, Priority, TaskType } from "./task.ts";
 
 export const WEBHOOK_KINDS = ["github", "gitlab", "standard", "salesforce"] as const;
@@ -60,6 +61,12 @@ export const PutWebhookSourceBody = z
     }),
     orgId: z.string().regex(SALESFORCE_ORG_ID, "a Salesforce org id (00D…)").optional(),
     rules: z.array(WebhookRule).max(50),
+    statusToken: z.string().min(1).max(1000).nullable().optional().openapi({
+      description: "github/gitlab: a token that may post commit statuses; write-only, stored encrypted; left out keeps the stored one, null removes it",
+    }),
+    statusApiUrl: z.string().min(1).max(500).optional().openapi({
+      description: "the API base for statuses: default https://api.github.com or https://gitlab.com/api/v4 (GitHub Enterprise: https://<host>/api/v3)",
+    }),
   })
   .strict()
   .superRefine((body, ctx) => {
@@ -97,6 +104,9 @@ export const WebhookSource = z
     rules: z.array(WebhookRule),
     createdAt: z.string(),
     updatedAt: z.string(),
+    commitStatus: SourceStatusReport.optional().openapi({
+      description: "github/gitlab: the commit-status token (set or not, never shown) and its last refusal",
+    }),
   })
   .openapi("WebhookSource");
 export type WebhookSource = z.infer<typeof WebhookSource>;

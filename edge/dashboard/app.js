@@ -108,7 +108,17 @@ async function start() {
   loadRunners();
   clearInterval(state.runnersTimer);
   state.runnersTimer = setInterval(loadRunners, RUNNERS_REFRESH_MS);
+  openLinkedTask();
 }
+
+/** `#task=<id>`: the link in notifications and commit statuses opens that task. */
+function openLinkedTask() {
+  const m = /^#task=(tsk_[A-Za-z0-9]+)$/.exec(location.hash);
+  if (m) openDetail(m[1]);
+}
+window.addEventListener("hashchange", () => {
+  if (state.tasks.size || state.detail) openLinkedTask();
+});
 
 // ---- tasks and the project feed ------------------------------------------------------------------
 

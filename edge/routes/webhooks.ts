@@ -23,6 +23,9 @@ import { renderPayload, ruleMatches } from "../webhooks/rules.ts";
 import { SOAP_ACK, soapFault } from "../webhooks/salesforce.ts";
 import { publicSourceId, sourceRef } from "../../common/source-ids.ts";
 import { forgetSource, loadSource, type LiveSource } from "../webhooks/sources.ts";
+import { allowLoopback } from "../../actors/notifier.ts";
+import { checkEndpointUrl } from "../../common/endpoint-url.ts";
+import { commitOf } from "../commit-of.ts";
 import type { VerifiedDelivery } from "../webhooks/verify.ts";
 
 export const webhooks = router();
@@ -49,7 +52,10 @@ webhooks.openapi(
     const body = c.req.valid("json");
     // A rule naming an unknown org would fail every delivery; say so to the owner now instead.
     for (const [i, rule] of body.rules.entries()) await poolOf(c.env, project, rule.task.org, `rules[${i}].task.org`);
-    const source: WebhookSource = await projectStub(c.env, project).putWebhookSource(name, body);
+    // Commit statuses (issue 14): where the status API may be, and the origin that makes dashboard links.
+    const apiUrl = body.statusApiUrl === undefined ? null : checkEndpointUrl(body.statusApiUrl, allowLoopback(c.env));
+    if (apiUrl && !apiUrl.ok) throw new ApiError("invalid_request", `statusApiUrl: refused: ${apiUrl.reason}`, { field: "statusApiUrl" });
+    const source: WebhookSource = await projectStub(c.env, project).putWebhookSource(name, body, new URL(c.req.url).origin);
     forgetSource(source.id);
     return c.json({ source }, 200);
   },
@@ -226,7 +232,13 @@ async function receive(c: AppContext, source: LiveSource) {
       };
       tasks.push(
         mintWebhookTaskId(c.env.TOKEN_SIGNING_KEY, shard, source.dedupeKey, item.deliveryId, index).then((id) =>
-          newTask(c.env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource),
+          newTask(
+            c.env,
+            id,
+            source.project,
+            { type, org, priority, pool, labels, payload, commit: commitOf(source.kind, item.event, item.payload, source.name) },
+            taskSource,
+          ),
         ),
       );
     }

@@ -28,6 +28,8 @@ const SUMMARY_FIELDS = [
   "progress",
   "error",
   "source",
+  // issue 14: the commit a task reports its status to
+  "commit",
 ];
 
 const bigPayload = () => ({ blob: "p".repeat(200 * 1024) });
