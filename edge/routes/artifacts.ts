@@ -5,7 +5,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, ArtifactList, ArtifactName, ArtifactStored, DEFAULT_ARTIFACT_CONTENT_TYPE, isArtifactName, isContentType } from "../../protocol/index.ts";
 import { requireJob, requireProjectToken } from "../auth/middleware.ts";
-import { taskStub } from "../../actors/env.ts";
+import { taskActorOf } from "../auth/task-id.ts";
 import type { ArtifactUpload } from "../../actors/task-artifacts.ts";
 import { requestedRange, storeStreamed } from "../artifact-stream.ts";
 import { errorResponse, type AppContext } from "../http.ts";
@@ -64,7 +64,7 @@ artifacts.put("/v1/jobs/:taskId/artifacts/:name", async (c) => {
   if (!isContentType(contentType)) throw invalid("content-type", "a media type such as application/zip");
   const bucket = bucketOf(c);
 
-  const task = taskStub(c.env, taskId);
+  const task = await taskActorOf(c, taskId);
   const upload: ArtifactUpload = await task.beginArtifact(job.project, leaseEpoch, name, size, contentType);
   let sha256: string;
   try {
@@ -97,7 +97,7 @@ artifacts.openapi(
   async (c) => {
     const { id } = c.req.valid("param");
     const caller = await requireProjectToken(c, "read", undefined);
-    return c.json({ artifacts: await taskStub(c.env, id).listArtifacts(caller.project) }, 200);
+    return c.json({ artifacts: await (await taskActorOf(c, id)).listArtifacts(caller.project) }, 200);
   },
 );
 
@@ -124,7 +124,7 @@ artifacts.get("/v1/tasks/:id/artifacts/:name", async (c) => {
   const caller = await requireProjectToken(c, "read", undefined);
   if (!taskIdOk(id)) throw invalid("id", "1–64 characters");
   if (!isArtifactName(name)) throw invalid("name", "1–128 letters, digits, '.', '_' or '-', starting with a letter or digit");
-  const { artifact, key } = await taskStub(c.env, id).readArtifact(caller.project, name);
+  const { artifact, key } = await (await taskActorOf(c, id)).readArtifact(caller.project, name);
   const etag = `"${artifact.sha256}"`;
   const headers: Record<string, string> = { etag, "accept-ranges": "bytes", "cache-control": "private, no-cache" };
   const tags = c.req.header("if-none-match");
