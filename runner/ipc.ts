@@ -4,6 +4,7 @@
 // manager answers with that org's auth alone, once; a deploy from a repository asks for that
 // repository's token (`repo`) the same way; any other ask is refused (runner/README.md).
 import type { Task, TaskErrorInfo } from "../protocol/index.ts";
+import type { Artifact } from "../protocol/artifacts.ts";
 import type { RunnerEvent } from "../protocol/runner.ts";
 import type { OrgAuth } from "./credentials/auth-url.ts";
 import type { ZipFetchPolicy } from "./salesforce/zip-fetch.ts";
@@ -15,6 +16,9 @@ type WithoutSeq<E> = E extends { seq: number } ? Omit<E, "seq"> : never;
 
 /** The manager's answer to an `auth` ask: the org's auth, or why not (a task error code and message). */
 export type AuthAnswer = { type: "auth"; auth: OrgAuth } | { type: "auth"; error: TaskErrorInfo };
+
+/** The answer to an `artifact` ask: what the edge stored, or why not. */
+export type ArtifactAnswer = { type: "artifact"; name: string; artifact: Artifact } | { type: "artifact"; name: string; error: TaskErrorInfo };
 
 /** The answer to a `repo` ask: the repository's token, none (`null`: a public repository), or why not. */
 export type RepoAnswer = { type: "repo"; credential: { token: string; username?: string } | null } | { type: "repo"; error: TaskErrorInfo };
@@ -33,6 +37,8 @@ export type ManagerToWorker =
       task: Task;
       /** Between two status checks of a Salesforce async job (default 2000 ms); tests make it short. */
       pollIntervalMs?: number;
+      /** Where the worker writes files it asks the manager to upload as artifacts (a retrieve's). */
+      artifactDir?: string;
       /** For a deploy or validate from a repository. */
       source?: SourceSettings;
       /** Where a deploy's zipUrl may be downloaded from (the manager's settings; strict when absent). */
@@ -40,6 +46,7 @@ export type ManagerToWorker =
     }
   | AuthAnswer
   | RepoAnswer
+  | ArtifactAnswer
   | { type: "cancel"; reason: string };
 
 export type WorkerToManager =
@@ -48,6 +55,8 @@ export type WorkerToManager =
   | { type: "auth"; project: string; alias: string }
   /** Asks for the token of the repository the task's `source` names (once, after `start`). */
   | { type: "repo"; url: string }
+  /** Asks the manager to upload a file of its artifact directory as the task's artifact `name`. */
+  | { type: "artifact"; name: string; path: string; contentType: string }
   /** Secrets the worker learned (a fresh access token): the manager masks them in the worker's output. */
   | { type: "secrets"; values: string[] }
   | { type: "event"; event: WorkerEvent }

@@ -94,6 +94,8 @@ export const RETRY = {
   events: { attempts: Infinity, backoff: exponential(250, 5_000) },
   /** The same finish again gets the same answer; bounded by the lease as well. */
   finish: { attempts: 10, backoff: exponential(500, 10_000) },
+  /** An artifact upload (replaced by name, so a retry is safe); the lease bounds it too. */
+  artifact: { attempts: 3, backoff: exponential(1_000, 10_000) },
   /** Best effort on the way out. */
   deregister: { attempts: 3, backoff: exponential(500, 2_000) },
   /** Re-forking spares that keep dying (or never say `ready`): a broken worker must not become a fork loop. */

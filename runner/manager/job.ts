@@ -11,6 +11,7 @@ import type { ManagerToWorker } from "../ipc.ts";
 import { LEASE_RENEWALS_PER_LEASE } from "../../protocol/limits.ts";
 import { sleep } from "../../protocol/retry.ts";
 import { TIMING, type ManagerConfig } from "./config.ts";
+import { JobArtifacts } from "./job-artifacts.ts";
 import { JobCredentials } from "./job-credentials.ts";
 import type { RunnerApi } from "./edge-api.ts";
 import { JobEvents } from "./job-events.ts";
@@ -59,6 +60,7 @@ const WorkerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ready") }),
   z.object({ type: z.literal("auth"), project: z.string(), alias: z.string() }),
   z.object({ type: z.literal("repo"), url: z.string().max(2048) }),
+  z.object({ type: z.literal("artifact"), name: z.string().max(128), path: z.string().max(4096), contentType: z.string().max(200) }),
   z.object({ type: z.literal("secrets"), values: z.array(z.string().max(8192)).max(16) }),
   z.object({ type: z.literal("event"), event: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal("done"), outcome: z.enum(OUTCOMES), result: z.unknown().optional(), error: TaskErrorInfo.optional() }),
@@ -87,6 +89,8 @@ export class Job {
   private done?: DoneMessage;
   /** The worker's ask for its org, and the job's secrets for masking its output. */
   private readonly credentials: JobCredentials;
+  /** Files the worker asks to store as the task's artifacts (uploaded here, with the job token). */
+  private readonly artifacts: JobArtifacts;
   private readonly killTimers: NodeJS.Timeout[] = [];
 
   /** The worker's events, numbered, batched within the body limit and resent until acknowledged. */
@@ -98,6 +102,7 @@ export class Job {
     this.deps = deps;
     this.log = deps.log.child({ taskId: this.taskId, leaseEpoch: accepted.leaseEpoch });
     this.credentials = new JobCredentials(accepted.task, deps.credentials, this.log);
+    this.artifacts = new JobArtifacts(accepted.task.id, { client: deps.api.client, token: accepted.jobToken, leaseEpoch: accepted.leaseEpoch }, this.log);
     this.leaseMs = deps.leaseSeconds * 1000;
     this.leaseValidUntil = Date.now() + this.leaseMs;
     this.acceptedAt = Date.now();
@@ -127,6 +132,7 @@ export class Job {
     } finally {
       clearTimeout(timeout);
       for (const t of this.killTimers) clearTimeout(t);
+      await this.artifacts.cleanup();
     }
 
     const finish = this.fitted(this.finishBody(exit));
@@ -214,6 +220,8 @@ export class Job {
       this.onReady();
     } else if (msg.type === "auth") {
       void this.credentials.answer(msg, this.startedWorker).then((answer) => this.send(answer));
+    } else if (msg.type === "artifact") {
+      void this.artifacts.answer(msg, this.leaseGone.signal).then((answer) => this.send(answer));
     } else if (msg.type === "repo") {
       void this.credentials.answerRepo(msg, this.startedWorker).then((answer) => this.send(answer));
     } else if (msg.type === "secrets") {
@@ -239,7 +247,15 @@ export class Job {
     const task = this.accepted.task;
     const fromRepo =
       (task.type === "deploy" || task.type === "validate") && typeof task.payload === "object" && task.payload !== null && "source" in task.payload;
-    this.send({ type: "start", task, zipPolicy: this.deps.config.zipPolicy, ...(fromRepo ? { source: this.deps.config.source } : {}) });
+    // A retrieve stores its package as artifacts: it gets a directory to write them into.
+    const artifactDir = task.type === "retrieve" ? this.artifacts.directory() : undefined;
+    this.send({
+      type: "start",
+      task,
+      zipPolicy: this.deps.config.zipPolicy,
+      ...(fromRepo ? { source: this.deps.config.source } : {}),
+      ...(artifactDir ? { artifactDir } : {}),
+    });
     this.log.info("worker started", { pid: this.child?.pid, msSinceAccept: Date.now() - this.acceptedAt });
   }
 

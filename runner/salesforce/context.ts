@@ -3,6 +3,7 @@
 import { setTimeout as sleepFor } from "node:timers/promises";
 import type { Connection } from "jsforce";
 import type { SourcePayload } from "../../protocol/payloads.ts";
+import type { Artifact } from "../../protocol/artifacts.ts";
 import type { Progress } from "../../protocol/task.ts";
 import type { PreparedSourceDeploy, SourceErrorCode } from "../source/index.ts";
 import type { ZipFetchPolicy } from "./zip-fetch.ts";
@@ -23,6 +24,8 @@ export interface OperationContext {
   log(...lines: string[]): void;
   /** Between two status checks of an async Salesforce job. */
   pollIntervalMs: number;
+  /** Stores a file as the task's artifact `name` (through the manager); absent where the job has no artifact directory. */
+  storeArtifact?: (name: string, data: Buffer, contentType: string) => Promise<Artifact>;
   /** Fetches and converts a deploy's `source` (runner/source); absent where the worker has no source settings. */
   prepareSource?: (source: SourcePayload) => Promise<PreparedSourceDeploy>;
   /** Where a deploy's `zipUrl` may be downloaded from; strict (https, public hosts) when absent. */
@@ -43,6 +46,8 @@ export type OperationErrorCode =
   | "query_failed"
   | "salesforce_error"
   | "internal"
+  /** A result too big to report could not be stored as an artifact either. */
+  | "artifact_failed"
   /** A deploy from a repository (runner/source/errors.ts says when each applies). */
   | SourceErrorCode;
 

@@ -3,6 +3,7 @@
 import { MAX_API_BODY_BYTES } from "../../protocol/limits.ts";
 import type { RetrievePayload } from "../../protocol/payloads.ts";
 import { OperationError, pause, type OperationContext, type OperationResult } from "./context.ts";
+import { storeRetrieved } from "./retrieve-artifacts.ts";
 
 /**
  * Bigger zips are not put in the task result: as base64 (4/3 of its size) a zip this big takes two
@@ -36,6 +37,8 @@ export async function runRetrieve(ctx: OperationContext, payload: RetrievePayloa
     if (!r.done) continue;
     const files = (r.fileProperties ?? []).map((f) => ({ type: f.type, fullName: f.fullName, fileName: f.fileName }));
     const zip = r.zipFile ? Buffer.from(r.zipFile, "base64") : Buffer.alloc(0);
+    const inline = zip.length > 0 && zip.length <= MAX_INLINE_ZIP_BYTES;
+    const artifacts = r.status === "Succeeded" ? await storeRetrieved(ctx, zip, String(request.apiVersion.toFixed(1)), inline) : [];
     const result = {
       id: r.id,
       status: r.status,
@@ -43,7 +46,8 @@ export async function runRetrieve(ctx: OperationContext, payload: RetrievePayloa
       files,
       messages: (r.messages ?? []).map((m) => ({ fileName: m.fileName, problem: m.problem })),
       zipBytes: zip.length,
-      ...(zip.length && zip.length <= MAX_INLINE_ZIP_BYTES ? { zipBase64: r.zipFile } : {}),
+      ...(inline ? { zipBase64: r.zipFile } : {}),
+      ...(artifacts.length ? { artifacts: artifacts.map((a) => a.name) } : {}),
     };
     ctx.log(`retrieve ${r.id} ${r.status}: ${files.length} file(s), ${zip.length} bytes`);
     if (r.status !== "Succeeded") {

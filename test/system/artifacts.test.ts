@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EdgeClient } from "../../protocol/client.ts";
 import type { Artifact, Task } from "../../protocol/index.ts";
-import { uploadArtifact } from "../../runner/worker/artifacts.ts";
+import { uploadArtifact } from "../../runner/manager/artifacts.ts";
 import { cli } from "./cli-process.ts";
 import { createProject, startEdge, type Edge } from "./edge-process.ts";
 import { type Job, takeTask } from "./runner-api.ts";
