@@ -35,7 +35,8 @@ export class JobArtifacts {
     if (!this.dir) return refuse("the job has no artifact directory");
     try {
       const [real, home, info] = await Promise.all([realpath(ask.path), realpath(this.dir), lstat(ask.path)]);
-      if (dirname(real) !== home || basename(real) !== basename(ask.path) || !info.isFile()) return refuse("an artifact must be a file in the job's artifact directory");
+      if (dirname(real) !== home || basename(real) !== basename(ask.path) || !info.isFile())
+        return refuse("an artifact must be a file in the job's artifact directory");
       const artifact = await uploadArtifact(this.job, this.taskId, ask.name, real, ask.contentType, { signal });
       this.log.info("artifact stored", { name: ask.name, size: artifact.size });
       return { type: "artifact", name: ask.name, artifact };

@@ -20,7 +20,8 @@ export async function storeRetrieved(ctx: OperationContext, zip: Buffer, apiVers
     stored.push(await ctx.storeArtifact(RETRIEVE_ZIP, zip, "application/zip"));
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    if (!inline) throw new OperationError("artifact_failed", `the retrieved zip (${zip.length} bytes) is too big for the result and could not be stored: ${message}`);
+    if (!inline)
+      throw new OperationError("artifact_failed", `the retrieved zip (${zip.length} bytes) is too big for the result and could not be stored: ${message}`);
     ctx.log(`the retrieved zip stays inline only: ${message}`);
     return stored;
   }

@@ -3,7 +3,8 @@
 //   worker → ready; manager → start; worker → auth; manager → auth; worker → event…; worker → done.
 // A cancel message, SIGTERM, or the manager going away cancels the job (cancelDeploy for a deploy).
 import type { OrgAuth } from "../credentials/auth-url.ts";
-import type { AuthAnswer, ManagerToWorker, RepoAnswer, WorkerToManager } from "../ipc.ts";
+import type { Artifact } from "../../protocol/artifacts.ts";
+import type { ArtifactAnswer, AuthAnswer, ManagerToWorker, RepoAnswer, WorkerToManager } from "../ipc.ts";
 
 /**
  * No start message within this time means the manager is gone or confused. A warm spare waits for its
@@ -44,6 +45,8 @@ let started = false;
 let finishing = false;
 /** The one pending ask for the task's org, answered by the manager's `auth` message. */
 let authAnswer: ((answer: AuthAnswer) => void) | undefined;
+/** Pending artifact uploads by name, answered by the manager's `artifact` messages. */
+const artifactAnswers = new Map<string, (answer: ArtifactAnswer) => void>();
 /** The one pending ask for the task's repository token, answered by the manager's `repo` message. */
 let repoAnswer: ((answer: RepoAnswer) => void) | undefined;
 
@@ -71,6 +74,17 @@ function askRepo(url: string): Promise<{ token: string; username?: string } | nu
   });
 }
 
+/** Has the manager upload a file of the job's artifact directory (it holds the job token, the worker does not). */
+function askArtifact(name: string, path: string, contentType: string): Promise<Artifact> {
+  return new Promise<ArtifactAnswer>((resolve) => {
+    artifactAnswers.set(name, resolve);
+    void send({ type: "artifact", name, path, contentType });
+  }).then((answer) => {
+    if ("artifact" in answer) return answer.artifact;
+    throw new OperationError("artifact_failed", answer.error.message);
+  });
+}
+
 const startTimer = setTimeout(() => {
   diag({ level: "error", msg: "no start message from the manager", timeoutMs: START_TIMEOUT_MS });
   process.exit(EXIT_NO_START);
@@ -81,6 +95,12 @@ process.on("message", (raw: unknown) => {
   if (msg?.type === "auth") {
     const answer = authAnswer;
     authAnswer = undefined;
+    answer?.(msg);
+    return;
+  }
+  if (msg?.type === "artifact") {
+    const answer = artifactAnswers.get(msg.name);
+    artifactAnswers.delete(msg.name);
     answer?.(msg);
     return;
   }
@@ -102,8 +122,21 @@ process.on("message", (raw: unknown) => {
   const pollIntervalMs = msg.pollIntervalMs && msg.pollIntervalMs > 0 ? msg.pollIntervalMs : DEFAULT_POLL_INTERVAL_MS;
   void runJob(
     msg.task,
-    { send: (m) => void send(m), diag, auth: askAuth, repo: askRepo, secret: (value) => void send({ type: "secrets", values: [value] }) },
-    { signal: cancel.signal, pollIntervalMs, zipPolicy: msg.zipPolicy, ...(msg.source ? { source: msg.source } : {}) },
+    {
+      send: (m) => void send(m),
+      diag,
+      auth: askAuth,
+      repo: askRepo,
+      artifact: askArtifact,
+      secret: (value) => void send({ type: "secrets", values: [value] }),
+    },
+    {
+      signal: cancel.signal,
+      pollIntervalMs,
+      zipPolicy: msg.zipPolicy,
+      ...(msg.source ? { source: msg.source } : {}),
+      ...(msg.artifactDir ? { artifactDir: msg.artifactDir } : {}),
+    },
   )
     .catch((err: unknown): WorkerToManager => {
       // runJob reports every failure itself; this is a bug in the worker, told without details.
@@ -125,6 +158,7 @@ process.on("disconnect", () => {
   cancel.abort();
   authAnswer?.({ type: "auth", error: { code: "credentials_unavailable", message: "the manager went away" } });
   repoAnswer?.({ type: "repo", error: { code: "credentials_unavailable", message: "the manager went away" } });
+  for (const [name, answer] of artifactAnswers) answer({ type: "artifact", name, error: { code: "artifact_failed", message: "the manager went away" } });
   setTimeout(() => process.exit(0), ORPHAN_GRACE_MS).unref();
   if (!started) process.exit(0);
 });

@@ -4,7 +4,10 @@
 // are dropped before it returns.
 import type { Progress, Task } from "../../protocol/task.ts";
 import { orgAuthSecrets, type OrgAuth } from "../credentials/auth-url.ts";
+import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Artifact } from "../../protocol/artifacts.ts";
 import type { SourcePayload } from "../../protocol/payloads.ts";
 import type { SourceSettings, WorkerToManager } from "../ipc.ts";
 import { createMasker } from "../mask.ts";
@@ -24,6 +27,8 @@ export interface JobIo {
   diag(fields: Record<string, unknown>): void;
   /** Asks the manager for the task's org; an OperationError when it has none or refuses. */
   auth(org: { project: string; alias: string }): Promise<OrgAuth>;
+  /** Asks the manager to upload a file of the job's artifact directory as the task's artifact `name`. */
+  artifact(name: string, path: string, contentType: string): Promise<Artifact>;
   /** Asks the manager for the token of the repository the task's `source` names (null: none registered). */
   repo(url: string): Promise<{ token: string; username?: string } | null>;
   /** Tells the manager a secret learned here (a fresh access token), to mask in this worker's output. */
@@ -33,7 +38,7 @@ export interface JobIo {
 export async function runJob(
   task: Task,
   io: JobIo,
-  opts: { signal: AbortSignal; pollIntervalMs?: number; source?: SourceSettings; zipPolicy?: ZipFetchPolicy },
+  opts: { signal: AbortSignal; pollIntervalMs?: number; source?: SourceSettings; zipPolicy?: ZipFetchPolicy; artifactDir?: string },
 ): Promise<Extract<WorkerToManager, { type: "done" }>> {
   const masker = createMasker();
   // Masked before clipped, log lines as one stream (job-output.ts).
@@ -66,6 +71,7 @@ export async function runJob(
       pollIntervalMs: opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
       ...(opts.source ? { prepareSource: sourcePreparer(opts.source, { io, masker, log, signal: opts.signal }) } : {}),
       zipPolicy: opts.zipPolicy,
+      ...(opts.artifactDir ? { storeArtifact: artifactStore(opts.artifactDir, io) } : {}),
     });
   } catch (err) {
     const e = toOperationError(err, "internal");
@@ -115,5 +121,18 @@ function sourcePreparer(
       onProgress: (p) => job.log(`${p.stage}: ${p.message}`),
       allowLocalHttp: settings.allowLocalHttp,
     });
+  };
+}
+
+/** Writes an artifact into the job's artifact directory, has the manager upload it, then removes it. */
+function artifactStore(dir: string, io: JobIo) {
+  return async (name: string, data: Buffer, contentType: string): Promise<Artifact> => {
+    const path = join(dir, name);
+    await writeFile(path, data, { mode: 0o600 });
+    try {
+      return await io.artifact(name, path, contentType);
+    } finally {
+      await rm(path, { force: true });
+    }
   };
 }
