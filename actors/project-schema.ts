@@ -37,4 +37,10 @@ export const PROJECT_MIGRATIONS: readonly Migration[] = [
   // issue 11: the TaskActors each token watches through a socket, so revocation can close them
   // (project-watchers.ts).
   ["CREATE TABLE sfp_token_watches (token_id TEXT NOT NULL, task_id TEXT NOT NULL, PRIMARY KEY (token_id, task_id))"],
+  // issue 13: the org lock and protected orgs. `protected` NULL means "as isProduction".
+  [
+    "ALTER TABLE sfp_orgs ADD COLUMN protected INTEGER",
+    "ALTER TABLE sfp_orgs ADD COLUMN max_concurrent_deploys INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE sfp_orgs ADD COLUMN approval_timeout_seconds INTEGER NOT NULL DEFAULT 86400",
+  ],
 ];

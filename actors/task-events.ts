@@ -1,14 +1,16 @@
 // A task's history: its gapless events (seq 1, 2, …; the task's version is the last seq) and its log
 // lines, each stored with the byte offset of its end so a `Range: bytes=N-` read starts without a
 // scan. Every read is a bounded page: nothing here loads a whole history at once.
-import type { Progress, TaskErrorInfo, TaskEvent, TaskStatus } from "../protocol/index.ts";
+import type { ApprovalEvent, LockEvent, Progress, TaskErrorInfo, TaskEvent, TaskStatus } from "../protocol/index.ts";
 
 /** An event before it has its seq and time. */
 export type EventDraft =
   | { type: "status"; status: TaskStatus; attempt: number; error?: TaskErrorInfo }
   | ({ type: "progress" } & Progress)
   | { type: "log"; lines: string[] }
-  | { type: "result"; result: unknown };
+  | { type: "result"; result: unknown }
+  | Omit<LockEvent, "seq" | "at">
+  | Omit<ApprovalEvent, "seq" | "at">;
 
 /** The most events one `GET /v1/tasks/:id/events` page holds. */
 export const MAX_EVENTS_PAGE = 1_000;

@@ -6,6 +6,7 @@ import { configProblems } from "./config.ts";
 import { VERSION } from "./version.ts";
 import { errorResponse, onError } from "./http.ts";
 import { router } from "./openapi.ts";
+import { approvals } from "./routes/approvals.ts";
 import { jobs } from "./routes/jobs.ts";
 import { projects } from "./routes/projects.ts";
 import { runners } from "./routes/runners.ts";
@@ -50,6 +51,7 @@ app.use("/v1/*", async (c, next) => {
 app.route("/", system);
 app.route("/", projects);
 app.route("/", tasks);
+app.route("/", approvals);
 app.route("/", runners);
 app.route("/", jobs);
 app.route("/", ws);

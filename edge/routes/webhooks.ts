@@ -225,7 +225,7 @@ async function receive(c: AppContext, source: LiveSource) {
       };
       tasks.push(
         ingestTaskId(shard, source.dedupeKey, item.deliveryId, String(index)).then((id) =>
-          newTask(c.env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource),
+          newTask(c.env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource, { protectedOrg: rule.task.protectedOrg }),
         ),
       );
     }

@@ -28,6 +28,8 @@ const SUMMARY_FIELDS = [
   "progress",
   "error",
   "source",
+  "waitingFor",
+  "approval",
 ];
 
 const bigPayload = () => ({ blob: "p".repeat(200 * 1024) });
