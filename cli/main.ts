@@ -3,6 +3,7 @@
 import { EXIT, reportError, splitGlobals, UsageError, type Globals, type Io } from "./io.ts";
 import { LOCAL_USAGE, orgRegister, runnerStart } from "./commands/local.ts";
 import { login, orgList, orgPut, PROJECT_USAGE, runnerToken, tokenCreate, tokenList, tokenRevoke, webhookSourcePut } from "./commands/project.ts";
+import { APPROVAL_USAGE, taskApprove, taskReject } from "./commands/approval.ts";
 import { TASK_USAGE, taskCancel, taskCreate, taskGet, taskList, taskLogs, taskWatch } from "./commands/task.ts";
 
 type Command = (io: Io, globals: Globals, argv: string[]) => Promise<number>;
@@ -15,6 +16,8 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   "task logs": { run: taskLogs, usage: TASK_USAGE.logs },
   "task cancel": { run: taskCancel, usage: TASK_USAGE.cancel },
   "task list": { run: taskList, usage: TASK_USAGE.list },
+  "task approve": { run: taskApprove, usage: APPROVAL_USAGE.approve },
+  "task reject": { run: taskReject, usage: APPROVAL_USAGE.reject },
   "token create": { run: tokenCreate, usage: PROJECT_USAGE.tokenCreate },
   "token list": { run: tokenList, usage: PROJECT_USAGE.tokenList },
   "token revoke": { run: tokenRevoke, usage: PROJECT_USAGE.tokenRevoke },
