@@ -326,6 +326,7 @@ function renderEvent(e) {
         e.state === "held"
           ? `${time} lock: holds org ${e.org}`
           : `${time} lock: waiting for org ${e.org}, position ${e.position}${e.holder ? `, held by ${e.holder}` : ""}`;
+      $("#detail-status").textContent = e.state === "held" ? "queued" : `queued · #${e.position} for ${e.org}`;
       break;
     case "approval":
       li.textContent = `${time} approval ${e.decision}${e.by ? ` by ${e.by}` : ""}${e.expiresAt && e.decision === "required" ? ` (until ${new Date(e.expiresAt).toLocaleString()})` : ""}`;
