@@ -1,5 +1,6 @@
 import type { DispatcherActor } from "./dispatcher-actor.ts";
 import type { IngestActor } from "./ingest-actor.ts";
+import type { OrgActor } from "./org-actor.ts";
 import type { ProjectActor } from "./project-actor.ts";
 import type { TaskActor } from "./task-actor.ts";
 
@@ -11,6 +12,7 @@ export interface Env {
   PROJECT: DurableObjectNamespace<ProjectActor>;
   DISPATCHER: DurableObjectNamespace<DispatcherActor>;
   INGEST: DurableObjectNamespace<IngestActor>;
+  ORG: DurableObjectNamespace<OrgActor>;
   API_LIMIT: RateLimit;
   WEBHOOK_LIMIT: RateLimit;
   UNAUTH_LIMIT: RateLimit;
@@ -48,4 +50,9 @@ export function ingestStub(env: Env, shard: number) {
 
 export function dispatcherStub(env: Env, projectId: string, pool: string) {
   return env.DISPATCHER.get(env.DISPATCHER.idFromName(`${projectId}/${pool}`));
+}
+
+/** The lock of one org of a project (actors/org-actor.ts). */
+export function orgStub(env: Env, projectId: string, org: string) {
+  return env.ORG.get(env.ORG.idFromName(`${projectId}/${org}`));
 }

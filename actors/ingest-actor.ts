@@ -4,8 +4,8 @@
 // record over the first time anyone touches it, so a delivery costs one actor round trip and no
 // task-actor commit until somebody reads or runs the task.
 import { DurableObject } from "cloudflare:workers";
-import { dispatcherStub, projectStub, type Env } from "./env.ts";
-import { taskSummary, WEBHOOK_DELIVERY_MEMORY_SECONDS, type Task } from "../protocol/index.ts";
+import { dispatcherStub, projectStub, taskStub, type Env } from "./env.ts";
+import { needsOrgLock, taskSummary, WEBHOOK_DELIVERY_MEMORY_SECONDS, type Task } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
 import { queueEntry, type NewTask } from "../common/messages.ts";
 import { SingleFlight } from "./single-flight.ts";
@@ -178,9 +178,15 @@ export class IngestActor extends DurableObject<Env> {
     }
   }
 
-  private toDispatchers(tasks: Task[]): Promise<void>[] {
-    const byPool = groupBy(tasks, (t) => `${t.project}/${t.pool}`, queueEntry);
-    return [...byPool.values()].map((entries) => dispatcherStub(this.env, entries[0].project, entries[0].pool).enqueueMany(entries));
+  private toDispatchers(tasks: Task[]): Promise<unknown>[] {
+    // A task that changes its org waits for the org's lock first: its own actor takes it over and asks (issue 13).
+    const locking = tasks.filter((t) => needsOrgLock(t.type)).map((t) => taskStub(this.env, t.id).takeOver());
+    const byPool = groupBy(
+      tasks.filter((t) => !needsOrgLock(t.type)),
+      (t) => `${t.project}/${t.pool}`,
+      queueEntry,
+    );
+    return [...locking, ...[...byPool.values()].map((entries) => dispatcherStub(this.env, entries[0].project, entries[0].pool).enqueueMany(entries))];
   }
 
   private toProjects(tasks: Task[]): Promise<void>[] {

@@ -3,11 +3,12 @@
 // registration, and the project feed. Each concern is a module of its own (actors/project-*.ts);
 // this file is the RPC surface, and every method delegates.
 import { DurableObject } from "cloudflare:workers";
-import { type Env, taskStub } from "./env.ts";
+import { type Env, orgStub, taskStub } from "./env.ts";
 import type {
   CreateRegistrationTokenBody,
   CreateTokenBody,
   Org,
+  OrgSettings,
   Project,
   PutOrgBody,
   Role,
@@ -23,7 +24,7 @@ import { migrate } from "./sql.ts";
 import { ProjectFeed } from "./project-feed.ts";
 import { IdempotencyKeys } from "./project-idempotency.ts";
 import { TaskIndex } from "./project-index.ts";
-import { ProjectOrgs } from "./project-orgs.ts";
+import { ProjectOrgs, settingsOf } from "./project-orgs.ts";
 import { RunnerRegistry } from "./project-runners.ts";
 import { PROJECT_MIGRATIONS } from "./project-schema.ts";
 import { WebhookSources } from "./project-sources.ts";
@@ -39,7 +40,7 @@ import { boxSecret } from "../common/secret-box.ts";
 
 export interface ProjectView {
   revoked: string[];
-  orgs: Record<string, { pool: string }>;
+  orgs: Record<string, { pool: string; protected: boolean }>;
 }
 
 export class ProjectActor extends DurableObject<Env> {
@@ -133,9 +134,17 @@ export class ProjectActor extends DurableObject<Env> {
 
   // ---- orgs
 
+  /** Stores the org, then tells its lock (org-actor.ts); should that fail, the PUT fails and its retry tells it. */
   async putOrg(alias: string, body: PutOrgBody): Promise<Org> {
-    this.tokens.project();
-    return this.orgs.put(alias, body);
+    const project = this.tokens.project();
+    const org = this.orgs.put(alias, body);
+    await orgStub(this.env, project.id, alias).configure(project.id, alias, settingsOf(org));
+    return org;
+  }
+
+  /** The settings of an org's lock and approvals; null for an alias never registered. */
+  async orgSettings(alias: string): Promise<OrgSettings | null> {
+    return this.orgs.settings(alias);
   }
 
   async listOrgs(): Promise<Org[]> {

@@ -58,4 +58,10 @@ export const PROJECT_MIGRATIONS: readonly Migration[] = [
        error_code TEXT, error_message TEXT, error_at TEXT)`,
     TIMERS_TABLE,
   ],
+  // issue 13: the org lock and protected orgs. `protected` NULL means "as isProduction".
+  [
+    "ALTER TABLE sfp_orgs ADD COLUMN protected INTEGER",
+    "ALTER TABLE sfp_orgs ADD COLUMN max_concurrent_deploys INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE sfp_orgs ADD COLUMN approval_timeout_seconds INTEGER NOT NULL DEFAULT 86400",
+  ],
 ];

@@ -3,7 +3,7 @@
 // store (task-events.ts), the durable outbox to other actors (outbox.ts, task-outbox.ts), the
 // long-poll waiters, and the hibernating sockets of everyone watching (task-watchers.ts).
 import { DurableObject } from "cloudflare:workers";
-import { queueEntry, type AcceptAnswer, type NewTask } from "../common/messages.ts";
+import type { AcceptAnswer, NewTask } from "../common/messages.ts";
 import {
   type Artifact,
   ingestShardOf,
@@ -19,6 +19,7 @@ import {
   type TaskStatus,
 } from "../protocol/index.ts";
 import { ingestStub, projectStub, type Env } from "./env.ts";
+import type { OrgNotice } from "./org-actor.ts";
 import { Outbox } from "./outbox.ts";
 import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER } from "./sockets.ts";
 import { refuseUpgrade, requireUpgrade } from "./socket-manager.ts";
@@ -27,6 +28,7 @@ import { ARTIFACTS_TABLE, artifactLimits, TaskArtifacts, type ArtifactRecorded, 
 import { LOG_PAGE_BYTES, progressOf, TaskEventStore, type EventDraft, type LogPage } from "./task-events.ts";
 import { LEASE_TIMER, LEASES_TABLE, TaskLease, type TaskChange } from "./task-lease.ts";
 import { taskSenders, type TaskMessage, type TaskMessageBodies } from "./task-outbox.ts";
+import { APPROVAL_TIMER, ORG_GATE_TABLE, TaskOrgGate, type Decider } from "./task-org-gate.ts";
 import { bornTask, canMove } from "./task-state.ts";
 import { CLOSE_SOCKETS_TIMER, TaskWatchers } from "./task-watchers.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
@@ -46,6 +48,8 @@ const MIGRATIONS = [
   ["ALTER TABLE sfp_outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0", "CREATE INDEX sfp_log_end ON sfp_log (end_byte)"],
   // Artifacts: what the job stored in R2 (task-artifacts.ts).
   [ARTIFACTS_TABLE],
+  // issue 13: the task's side of its org's lock (task-org-gate.ts).
+  [ORG_GATE_TABLE],
 ] as const;
 
 export class TaskActor extends DurableObject<Env> {
@@ -54,6 +58,7 @@ export class TaskActor extends DurableObject<Env> {
   private readonly store: TaskEventStore;
   private readonly outbox: Outbox<TaskMessageBodies>;
   private readonly lease: TaskLease;
+  private readonly gate: TaskOrgGate;
   private readonly watchers: TaskWatchers;
   private readonly artifactStore: TaskArtifacts;
   private readonly waiters = new Set<() => void>();
@@ -63,10 +68,12 @@ export class TaskActor extends DurableObject<Env> {
     this.timers = new Timers(ctx.storage);
     this.store = new TaskEventStore(ctx.storage.sql);
     this.outbox = new Outbox(ctx.storage, this.timers, taskSenders(env), { logFields: () => ({ actor: "task", taskId: this.task?.id }) });
-    this.lease = new TaskLease(ctx.storage.sql, this.timers, this.outbox, env, {
-      moveTo: (task, status, change) => this.moveTo(task, status, change),
-      record: (task, drafts) => this.commit({ ...task }, drafts),
-    });
+    const changes = {
+      moveTo: (task: Task, status: TaskStatus, change?: TaskChange) => this.moveTo(task, status, change),
+      record: (task: Task, drafts: EventDraft[], outbox?: TaskMessage[]) => this.commit({ ...task }, drafts, outbox),
+    };
+    this.lease = new TaskLease(ctx.storage.sql, this.timers, this.outbox, env, changes);
+    this.gate = new TaskOrgGate(ctx.storage.sql, this.timers, changes);
     this.watchers = new TaskWatchers(ctx, this.store, this.timers, () => this.task);
     this.artifactStore = new TaskArtifacts(ctx.storage.sql, () => artifactLimits(env));
     ctx.blockConcurrencyWhile(async () => {
@@ -91,7 +98,7 @@ export class TaskActor extends DurableObject<Env> {
     const record = await ingestStub(this.env, shard).peek(id);
     if (!record) return;
     const born: Task = JSON.parse(record);
-    this.birth(born, [{ kind: "materialized", body: { shard, taskId: id } }], { indexed: true });
+    this.birth(born, [{ kind: "materialized", body: { shard, taskId: id } }, ...this.gate.materialized(born)], { indexed: true });
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -149,11 +156,12 @@ export class TaskActor extends DurableObject<Env> {
       return { task: this.task, created: false };
     }
     const born = bornTask(input, nowIso());
-    const task = this.birth(born, [{ kind: "enqueue", body: queueEntry(born) }], { indexed: false });
-    // The answer waits for the project index and the queue to have the task, so a client that lists
-    // right after creating sees it; should either be down, the outbox's timer retries.
+    const task = this.birth(born, this.gate.born(born), { indexed: false });
+    // The answer waits for the project index and the queue (or the org's lock) to have the task, so a
+    // client that lists right after creating sees it; should either be down, the outbox's timer retries.
     await this.outbox.flush();
-    return { task, created: true };
+    await this.timers.arm();
+    return { task: this.task ?? task, created: true };
   }
 
   /**
@@ -164,13 +172,48 @@ export class TaskActor extends DurableObject<Env> {
     const task = this.visible(project);
     if (isTerminal(task.status)) throw rpcError("already_finished", `task already ${task.status}`);
     if (task.status === "canceling") return task;
-    const next =
-      task.status === "queued"
-        ? this.moveTo(task, "canceled", { outbox: [{ kind: "dequeue", body: { project: task.project, pool: task.pool, taskId: task.id } }] })
-        : this.moveTo(task, "canceling", { outbox: this.lease.cancelNotices(task) });
-    // Like create, the answer waits until the project index and the queue know.
+    let next: Task;
+    if (task.status === "queued") {
+      next = this.moveTo(task, "canceled", { outbox: [{ kind: "dequeue", body: { project: task.project, pool: task.pool, taskId: task.id } }] });
+    } else if (task.status === "awaiting_approval") {
+      next = this.moveTo(task, "canceled");
+    } else {
+      next = this.moveTo(task, "canceling", { outbox: this.lease.cancelNotices(task) });
+    }
+    // Like create, the answer waits until the project index, the queue and the org's lock know.
+    await this.timers.arm();
     await this.outbox.flush();
     return next;
+  }
+
+  // ---- the org's lock and approvals (task-org-gate.ts) -----------------------------------------
+
+  /** An approver lets a task to a protected org through: it asks for the org's lock. */
+  async approve(project: string, by: Decider): Promise<Task> {
+    this.gate.approve(this.visible(project), by);
+    await this.timers.arm();
+    await this.outbox.flush();
+    return this.visible(project);
+  }
+
+  /** An approver refuses a task to a protected org: it is canceled. */
+  async reject(project: string, by: Decider): Promise<Task> {
+    const next = this.gate.reject(this.visible(project), by);
+    await this.timers.arm();
+    await this.outbox.flush();
+    return next;
+  }
+
+  /** The org's actor: the lock is granted, where the task waits, or the org wants an approval. */
+  async orgNotice(project: string, notice: OrgNotice): Promise<void> {
+    if (!this.task || this.task.project !== project) return;
+    this.gate.notice(this.task, notice);
+    await this.timers.arm();
+  }
+
+  /** An ingest shard hands over a webhook task that waits for its org's lock: starting this actor takes it over. */
+  async takeOver(): Promise<boolean> {
+    return this.task !== null;
   }
 
   /** The dispatcher found no runner that could ever take this queued attempt (queue TTL). */
@@ -253,8 +296,11 @@ export class TaskActor extends DurableObject<Env> {
     const next: Task = { ...task, ...change.patch, status };
     if (status === "running" && !next.startedAt) next.startedAt = at;
     if (isTerminal(status)) next.finishedAt = at;
+    // Only a queued task waits for its org's lock.
+    if (status !== "queued") delete next.waitingFor;
     const statusEvent: EventDraft = { type: "status", status, attempt: next.attempt, ...(next.error && isTerminal(status) ? { error: next.error } : {}) };
-    return this.commit(next, [...(change.events ?? []), statusEvent], change.outbox ?? []);
+    const outbox = [...(change.outbox ?? []), ...this.gate.onMove(task.status, status, next)];
+    return this.commit(next, [...(change.events ?? []), statusEvent], outbox);
   }
 
   /**
@@ -277,8 +323,9 @@ export class TaskActor extends DurableObject<Env> {
       task.id,
       JSON.stringify(task),
     );
-    // The project index hears of every status change (a task born in an ingest shard is in it already).
-    const statusChanged = prev ? prev.status !== task.status : !birth?.indexed;
+    // The project index hears of every status change (a task born in an ingest shard is in it already),
+    // and of where a task stands with its org's lock and approval.
+    const statusChanged = prev ? prev.status !== task.status || gateChanged(prev, task) : !birth?.indexed;
     this.outbox.add(statusChanged ? [...outbox, { kind: "project", body: { task } }] : outbox);
     this.task = task;
     this.announce(task, events);
@@ -297,6 +344,7 @@ export class TaskActor extends DurableObject<Env> {
       if (name === this.outbox.timer) await this.outbox.flush();
       if (name === CLOSE_SOCKETS_TIMER) this.watchers.closeFinished();
       if (name === LEASE_TIMER && this.task) await this.lease.lapsed(this.task);
+      if (name === APPROVAL_TIMER && this.task) this.gate.expired(this.task);
     }
     await this.timers.arm();
   }
@@ -329,4 +377,9 @@ export class TaskActor extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     this.watchers.sockets.closed(ws, code);
   }
+}
+
+/** Whether the task's place at its org's lock or its approval changed (the list and the feed show both). */
+function gateChanged(prev: Task, next: Task): boolean {
+  return JSON.stringify(prev.waitingFor) !== JSON.stringify(next.waitingFor) || JSON.stringify(prev.approval) !== JSON.stringify(next.approval);
 }

@@ -1,7 +1,16 @@
 // A task's history: its gapless events (seq 1, 2, …; the task's version is the last seq) and its log
 // lines, each stored with the byte offset of its end so a `Range: bytes=N-` read starts without a
 // scan. Every read is a bounded page: nothing here loads a whole history at once.
-import { MAX_EVENTS_PAGE, type Artifact, type Progress, type TaskErrorInfo, type TaskEvent, type TaskStatus } from "../protocol/index.ts";
+import {
+  MAX_EVENTS_PAGE,
+  type ApprovalEvent,
+  type Artifact,
+  type LockEvent,
+  type Progress,
+  type TaskErrorInfo,
+  type TaskEvent,
+  type TaskStatus,
+} from "../protocol/index.ts";
 
 /** An event before it has its seq and time. */
 export type EventDraft =
@@ -9,7 +18,9 @@ export type EventDraft =
   | ({ type: "progress" } & Progress)
   | { type: "log"; lines: string[] }
   | { type: "result"; result: unknown }
-  | { type: "artifact"; artifact: Artifact };
+  | { type: "artifact"; artifact: Artifact }
+  | Omit<LockEvent, "seq" | "at">
+  | Omit<ApprovalEvent, "seq" | "at">;
 
 /** The most log bytes one `GET /v1/tasks/:id/logs` answer carries (README "Limits"). */
 export const LOG_PAGE_BYTES = 1024 * 1024;

@@ -46,7 +46,7 @@ export interface TaskChange {
 /** What the lease needs of its actor: a checked move, and events recorded without one. */
 export interface TaskChanges {
   moveTo(task: Task, status: TaskStatus, change?: TaskChange): Task;
-  record(task: Task, drafts: EventDraft[]): Task;
+  record(task: Task, drafts: EventDraft[], outbox?: TaskMessage[]): Task;
 }
 
 type LeaseRow = { epoch: number; assignment_id: string; runner_id: string; live: number; acked_seq: number; finish: string | null; finish_task: string | null };

@@ -6,7 +6,11 @@ import type { NewTask } from "../common/messages.ts";
 export const TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
   // queued → running when a runner accepts; → canceled by a client; → failed when no runner could
   // ever take it (queue TTL).
-  queued: ["running", "canceled", "failed"],
+  // → awaiting_approval when its org is protected (issue 13).
+  queued: ["running", "canceled", "failed", "awaiting_approval"],
+  // awaiting_approval → queued when approved; → canceled when rejected or canceled; → failed when the
+  // approval expired (approval_expired).
+  awaiting_approval: ["queued", "canceled", "failed"],
   // running → queued when the lease lapses and attempts remain (attempt+1); → failed as "lost" after
   // maxAttempts; → canceling when a client cancels.
   running: ["succeeded", "failed", "canceling", "queued"],

@@ -6,6 +6,7 @@ import { login, orgList, orgPut, PROJECT_USAGE, runnerToken, tokenCreate, tokenL
 import { ARTIFACT_USAGE, taskArtifacts, taskDownload } from "./commands/artifacts.ts";
 import { REPO_USAGE, repoRegister } from "./commands/repo.ts";
 import { NOTIFY_USAGE, notifyDeliveries, notifyList, notifyPut, notifyRedeliver } from "./commands/notify.ts";
+import { APPROVAL_USAGE, taskApprove, taskReject } from "./commands/approval.ts";
 import { TASK_USAGE, taskCancel, taskCreate, taskGet, taskList, taskLogs, taskWatch } from "./commands/task.ts";
 
 type Command = (io: Io, globals: Globals, argv: string[]) => Promise<number>;
@@ -20,6 +21,8 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   "task list": { run: taskList, usage: TASK_USAGE.list },
   "task artifacts": { run: taskArtifacts, usage: ARTIFACT_USAGE.artifacts },
   "task download": { run: taskDownload, usage: ARTIFACT_USAGE.download },
+  "task approve": { run: taskApprove, usage: APPROVAL_USAGE.approve },
+  "task reject": { run: taskReject, usage: APPROVAL_USAGE.reject },
   "token create": { run: tokenCreate, usage: PROJECT_USAGE.tokenCreate },
   "token list": { run: tokenList, usage: PROJECT_USAGE.tokenList },
   "token revoke": { run: tokenRevoke, usage: PROJECT_USAGE.tokenRevoke },

@@ -26,7 +26,21 @@ export function describeEvent(e: TaskEvent): string[] {
       return [`[result] ${JSON.stringify(e.result)}`];
     case "artifact":
       return [`[artifact] ${e.artifact.name} (${e.artifact.size} bytes, ${e.artifact.contentType})`];
+    case "lock":
+      return [
+        e.state === "held"
+          ? `[lock] holds the lock of org ${e.org}`
+          : `[lock] waiting for org ${e.org}: position ${e.position}${e.holder ? `, held by ${e.holder}` : ""}`,
+      ];
+    case "approval":
+      return [`[approval] ${describeApproval(e.decision, e.org, e.by, e.expiresAt)}`];
   }
+}
+
+function describeApproval(decision: string, org: string, by?: string, expiresAt?: string): string {
+  if (decision === "required") return `org ${org} is protected: awaiting approval until ${expiresAt} (sfp-edge task approve|reject <id>)`;
+  if (decision === "expired") return `nobody approved the task in time (org ${org})`;
+  return `${decision} by ${by ?? "?"}`;
 }
 
 export function taskSummary(task: Task): string[] {
@@ -36,6 +50,12 @@ export function taskSummary(task: Task): string[] {
     `created ${task.createdAt}${task.startedAt ? `  started ${task.startedAt}` : ""}${task.finishedAt ? `  finished ${task.finishedAt}` : ""}`,
   ];
   if (task.labels.length) out.push(`labels: ${task.labels.join(", ")}`);
+  if (task.waitingFor)
+    out.push(
+      `waiting for org ${task.waitingFor.org}: position ${task.waitingFor.position}${task.waitingFor.holder ? `, held by ${task.waitingFor.holder}` : ""}`,
+    );
+  if (task.status === "awaiting_approval" && task.approval) out.push(`awaiting approval until ${task.approval.expiresAt}`);
+  if (task.approval?.decision) out.push(`approval: ${task.approval.decision} by ${task.approval.by} at ${task.approval.at}`);
   if (task.progress) out.push(`progress: ${progressBar(task.progress)}`);
   if (task.error) out.push(`error: ${task.error.code}: ${task.error.message}`);
   if (task.result !== undefined) out.push(`result: ${JSON.stringify(task.result)}`);

@@ -7,6 +7,7 @@ import { VERSION } from "./version.ts";
 import { errorResponse, onError } from "./http.ts";
 import { router } from "./openapi.ts";
 import { artifacts, isArtifactUpload } from "./routes/artifacts.ts";
+import { approvals } from "./routes/approvals.ts";
 import { jobs } from "./routes/jobs.ts";
 import { notifications } from "./routes/notifications.ts";
 import { projects } from "./routes/projects.ts";
@@ -51,6 +52,7 @@ app.use("/v1/*", async (c, next) => {
 app.route("/", system);
 app.route("/", projects);
 app.route("/", tasks);
+app.route("/", approvals);
 app.route("/", runners);
 app.route("/", jobs);
 app.route("/", ws);

@@ -12,34 +12,52 @@ import {
   type Task,
   type TaskSource,
 } from "../protocol/index.ts";
+import type { ProtectedOrgMode } from "../protocol/webhook.ts";
 import { projectView } from "./auth/project-view.ts";
 import { taskStub, type Env } from "../actors/env.ts";
 
 /** The pool of a registered org; an unknown alias is a 400 naming `org` (checked fresh before refusing). */
 export async function poolOf(env: Env, project: string, org: string, field = "org"): Promise<string> {
+  return (await orgOf(env, project, org, field)).pool;
+}
+
+/** A registered org's pool and protection as the edge's cached view has them. */
+async function orgOf(env: Env, project: string, org: string, field: string): Promise<{ pool: string; protected: boolean }> {
   let entry = await projectView(env, project);
   if (entry && !entry.view.orgs[org]) entry = await projectView(env, project, true);
   const known = entry?.view.orgs[org];
   if (!known)
     throw new ApiError("invalid_request", `${field}: unknown org alias "${org}"; register it with PUT /v1/projects/${project}/orgs/${org}`, { field });
-  return known.pool ?? DEFAULT_POOL;
+  return { pool: known.pool ?? DEFAULT_POOL, protected: known.protected === true };
 }
 
-/** Builds the actor's input from a validated request (API or webhook rule), filling the defaults. */
-export async function newTask(env: Env, id: string, project: string, body: CreateTaskBody, source: TaskSource): Promise<NewTask> {
+/**
+ * Builds the actor's input from a validated request (API or webhook rule), filling the defaults. A
+ * webhook rule marked `validate-only` makes its deploy to a protected org a validate (issue 13);
+ * whether the org is protected is decided again, authoritatively, by the org's lock.
+ */
+export async function newTask(
+  env: Env,
+  id: string,
+  project: string,
+  body: CreateTaskBody,
+  source: TaskSource,
+  opts: { protectedOrg?: ProtectedOrgMode } = {},
+): Promise<NewTask> {
   const payload = body.payload ?? {};
   if (new TextEncoder().encode(JSON.stringify(payload)).length > MAX_PAYLOAD_BYTES) {
     throw new ApiError("too_large", `payload is over ${MAX_PAYLOAD_BYTES} bytes; pass large artifacts by URL`, { field: "payload" });
   }
-  const orgPool = await poolOf(env, project, body.org);
+  const org = await orgOf(env, project, body.org, "org");
+  const validateOnly = opts.protectedOrg === "validate-only" && org.protected && body.type === "deploy";
   return {
     id,
     project,
-    type: body.type,
+    type: validateOnly ? "validate" : body.type,
     org: body.org,
     payload,
     priority: body.priority ?? "normal",
-    pool: body.pool ?? orgPool,
+    pool: body.pool ?? org.pool,
     labels: [...new Set(body.labels ?? [])].sort(),
     timeoutSeconds: body.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     maxAttempts: body.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,

@@ -1,7 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { OrgAlias, PoolName } from "./task.ts";
 
-export const ROLES = ["owner", "member", "ci", "viewer"] as const;
+// `approver` (issue 13): reads, and approves or rejects tasks to protected orgs; nothing else.
+export const ROLES = ["owner", "member", "ci", "viewer", "approver"] as const;
 export const Role = z.enum(ROLES).openapi("Role");
 export type Role = z.infer<typeof Role>;
 
@@ -10,7 +11,8 @@ export const PERMISSIONS = {
   "project:admin": ["owner"],
   "task:create": ["owner", "member", "ci"],
   "task:cancel": ["owner", "member"],
-  read: ["owner", "member", "ci", "viewer"],
+  "task:approve": ["owner", "approver"],
+  read: ["owner", "member", "ci", "viewer", "approver"],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -48,6 +50,20 @@ export const TokenInfo = z
 export type TokenInfo = z.infer<typeof TokenInfo>;
 export const CreatedToken = z.object({ id: z.string(), token: z.string(), role: Role, expiresAt: z.string().nullable() }).openapi("CreatedToken");
 
+/** Org settings of the org lock and approvals (issue 13): defaults and bounds. */
+export const DEFAULT_MAX_CONCURRENT_DEPLOYS = 1;
+export const MAX_CONCURRENT_DEPLOYS = 20;
+export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600;
+export const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
+/** What the org lock and approvals need of an org (the OrgActor keeps a copy). */
+export interface OrgSettings {
+  protected: boolean;
+  maxConcurrentDeploys: number;
+  approvalTimeoutSeconds: number;
+  updatedAt: string;
+}
+
 export const PutOrgBody = z
   .object({
     pool: PoolName.optional(),
@@ -57,6 +73,9 @@ export const PutOrgBody = z
       .optional(),
     instanceUrl: z.string().url().startsWith("https://").optional(),
     isProduction: z.boolean().optional(),
+    protected: z.boolean().optional().openapi({ description: "tasks that change the org wait for an approver; default: isProduction" }),
+    maxConcurrentDeploys: z.number().int().min(1).max(MAX_CONCURRENT_DEPLOYS).optional(),
+    approvalTimeoutSeconds: z.number().int().min(60).max(MAX_APPROVAL_TIMEOUT_SECONDS).optional(),
   })
   .strict()
   .openapi("PutOrgBody");
@@ -68,6 +87,9 @@ export const Org = z
     orgId: z.string().nullable(),
     instanceUrl: z.string().nullable(),
     isProduction: z.boolean(),
+    protected: z.boolean(),
+    maxConcurrentDeploys: z.number().int(),
+    approvalTimeoutSeconds: z.number().int(),
     updatedAt: z.string(),
   })
   .openapi("Org");

@@ -15,7 +15,8 @@ import { CommitRef } from "./notify.ts";
 
 export const TASK_TYPES = ["deploy", "validate", "quick-deploy", "retrieve", "run-tests", "query", "org-check"] as const;
 export const PRIORITIES = ["critical", "normal", "batch"] as const;
-export const TASK_STATUSES = ["queued", "running", "canceling", "succeeded", "failed", "canceled"] as const;
+// `awaiting_approval` (issue 13) came after v1's first six: a task to a protected org waits there for an approver.
+export const TASK_STATUSES = ["queued", "running", "canceling", "succeeded", "failed", "canceled", "awaiting_approval"] as const;
 export const TERMINAL_STATUSES = ["succeeded", "failed", "canceled"] as const;
 
 export const TaskType = z.enum(TASK_TYPES).openapi("TaskType");
@@ -28,6 +29,16 @@ export type TaskStatus = z.infer<typeof TaskStatus>;
 export function isTerminal(status: TaskStatus): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);
 }
+
+/** The task types that change an org, so they run one at a time per org (docs/API.md "The org lock"). */
+export const ORG_LOCK_TYPES = ["deploy", "validate", "quick-deploy"] as const satisfies readonly TaskType[];
+
+export function needsOrgLock(type: TaskType): boolean {
+  return (ORG_LOCK_TYPES as readonly string[]).includes(type);
+}
+
+/** The task error code of a task whose approval was not given in time. */
+export const APPROVAL_EXPIRED = "approval_expired";
 
 const Name = z
   .string()
@@ -89,6 +100,24 @@ export const TaskSource = z
   .openapi("TaskSource");
 export type TaskSource = z.infer<typeof TaskSource>;
 
+/** Where a task waiting for its org's lock stands: `position` 1 is next; `holder` is the task holding it longest. */
+export const WaitingFor = z
+  .object({ org: z.string(), position: z.number().int().min(1), holder: z.string().nullable() })
+  .openapi("WaitingFor", { description: "present while a task that changes an org waits for the org's lock (its status stays `queued`)" });
+export type WaitingFor = z.infer<typeof WaitingFor>;
+
+export const APPROVAL_DECISIONS = ["approved", "rejected"] as const;
+/** A protected org's approval of a task: until when it may be given, and once decided by whom and when. */
+export const Approval = z
+  .object({
+    expiresAt: z.string(),
+    decision: z.enum(APPROVAL_DECISIONS).optional(),
+    by: z.string().optional().openapi({ description: "the id of the token that approved or rejected" }),
+    at: z.string().optional(),
+  })
+  .openapi("Approval");
+export type Approval = z.infer<typeof Approval>;
+
 export const Task = z
   .object({
     id: z.string(),
@@ -122,6 +151,8 @@ export const Task = z
     // Artifacts (protocol/artifacts.ts): absent until the task's job stores its first.
     artifacts: z.array(Artifact).optional(),
     commit: CommitRef.optional().openapi({ description: "the commit the task reports its status to (issue 14)" }),
+    waitingFor: WaitingFor.optional(),
+    approval: Approval.optional(),
   })
   .openapi("Task");
 export type Task = z.infer<typeof Task>;
@@ -158,8 +189,31 @@ export const StatusEvent = z.object({
 export const ProgressEvent = z.object({ ...EventBase, type: z.literal("progress"), ...Progress.shape });
 export const LogEvent = z.object({ ...EventBase, type: z.literal("log"), lines: z.array(z.string()) });
 export const ResultEvent = z.object({ ...EventBase, type: z.literal("result"), result: z.unknown() });
+/** The org lock: `waiting` (with where the task stands) while in line, `held` once it holds the lock. */
+export const LockEvent = z.object({
+  ...EventBase,
+  type: z.literal("lock"),
+  org: z.string(),
+  state: z.enum(["waiting", "held"]),
+  position: z.number().int().optional(),
+  holder: z.string().nullable().optional(),
+});
+/** A protected org's approval: `required` (until `expiresAt`), `approved` or `rejected` (`by` a token id), `expired`. */
+export const ApprovalEvent = z.object({
+  ...EventBase,
+  type: z.literal("approval"),
+  decision: z.enum(["required", "approved", "rejected", "expired"]),
+  org: z.string(),
+  by: z.string().optional(),
+  role: z.string().optional(),
+  expiresAt: z.string().optional(),
+});
+export type LockEvent = z.infer<typeof LockEvent>;
+export type ApprovalEvent = z.infer<typeof ApprovalEvent>;
 export const ArtifactEvent = z.object({ ...EventBase, type: z.literal("artifact"), artifact: Artifact });
-export const TaskEvent = z.discriminatedUnion("type", [StatusEvent, ProgressEvent, LogEvent, ResultEvent, ArtifactEvent]).openapi("TaskEvent");
+export const TaskEvent = z
+  .discriminatedUnion("type", [StatusEvent, ProgressEvent, LogEvent, ResultEvent, ArtifactEvent, LockEvent, ApprovalEvent])
+  .openapi("TaskEvent");
 export type TaskEvent = z.infer<typeof TaskEvent>;
 
 export const EventsPage = z.object({ events: z.array(TaskEvent), lastSeq: z.number().int(), done: z.boolean() }).openapi("EventsPage");
@@ -175,7 +229,7 @@ export type TaskSummary = z.infer<typeof TaskSummary>;
 /** The summary of a task (or of a summary), field by field, so nothing large can ride along. */
 export function taskSummary(task: TaskSummary): TaskSummary {
   const { id, project, type, org, priority, pool, labels, status, attempt, maxAttempts, timeoutSeconds, version } = task;
-  const { createdAt, updatedAt, startedAt, finishedAt, progress, error, source } = task;
+  const { createdAt, updatedAt, startedAt, finishedAt, progress, error, source, waitingFor, approval } = task;
   const summary: TaskSummary = {
     id,
     project,
@@ -198,6 +252,8 @@ export function taskSummary(task: TaskSummary): TaskSummary {
   if (progress !== undefined) summary.progress = progress;
   if (error !== undefined) summary.error = error;
   if (task.commit !== undefined) summary.commit = task.commit;
+  if (waitingFor !== undefined) summary.waitingFor = waitingFor;
+  if (approval !== undefined) summary.approval = approval;
   return summary;
 }
 

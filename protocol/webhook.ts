@@ -12,6 +12,10 @@ export { MAX_WEBHOOK_BODY_BYTES } from "./limits.ts";
 /** Standard Webhooks: a timestamp further than this from the edge's clock is refused (replay guard). */
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
 
+/** What a rule's task does when its org is protected (issue 13). */
+export const PROTECTED_ORG_MODES = ["approve", "validate-only"] as const;
+export type ProtectedOrgMode = (typeof PROTECTED_ORG_MODES)[number];
+
 // `a.b.0.c`: segments of letters, digits, `_`, `-`, `$`; no empty segment, bounded depth.
 const DotPath = z
   .string()
@@ -42,8 +46,16 @@ export const WebhookRule = z
           description:
             "strings may hold {{dot.path}} taken from the delivery; in a string that starts with scheme:// (a URL) each value is URL-encoded, so it cannot change the host, path or query",
         }),
+        protectedOrg: z.enum(PROTECTED_ORG_MODES).optional().openapi({
+          description:
+            "for a protected org: `approve` (default) makes the task and it awaits approval; `validate-only` makes a deploy a validate (only with type deploy or validate)",
+        }),
       })
-      .strict(),
+      .strict()
+      .refine((t) => t.protectedOrg !== "validate-only" || t.type === "deploy" || t.type === "validate", {
+        message: "validate-only applies to deploy and validate rules",
+        path: ["protectedOrg"],
+      }),
   })
   .strict()
   .openapi("WebhookRule");

@@ -9,11 +9,12 @@ import { connect, projectPath } from "../connect.ts";
 import { CliError, EXIT, line, parse, printJson, UsageError, type Globals, type Io } from "../io.ts";
 import { readText, registrationToken } from "./project.ts";
 import { integer } from "./task.ts";
+import { ORG_SETTING_FLAGS, ORG_SETTINGS_USAGE, orgSettingsBody } from "./org-settings.ts";
 
 export const LOCAL_USAGE = {
   runnerStart:
     "sfp-edge runner start [--pool <pool> | (SFP_REGISTRATION_TOKEN in the environment)] [--name <n>] [--labels a,b] [--slots <n>] [--ephemeral] [--listen host:port] [--state-file <file>]",
-  orgRegister: "sfp-edge org register --alias <alias> --sfdx-auth-url-file <file|-> [--project <id>] [--pool <pool>] [--local-only]",
+  orgRegister: `sfp-edge org register --alias <alias> --sfdx-auth-url-file <file|-> [--project <id>] [--pool <pool>] [--local-only] ${ORG_SETTINGS_USAGE}`,
 } as const;
 
 export const RUNNER_ENTRY = resolve(import.meta.dirname, "..", "..", "runner", "main.ts");
@@ -137,9 +138,12 @@ export async function orgRegister(io: Io, globals: Globals, argv: string[]): Pro
       project: { type: "string" },
       pool: { type: "string" },
       "local-only": { type: "boolean" },
+      ...ORG_SETTING_FLAGS,
     },
     LOCAL_USAGE.orgRegister,
   );
+  // Checked before any credential is stored, so a typo costs nothing.
+  const settings = orgSettingsBody(values, LOCAL_USAGE.orgRegister);
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`, LOCAL_USAGE.orgRegister);
   if (!values.alias) throw new UsageError("--alias is required", LOCAL_USAGE.orgRegister);
   const file = values["sfdx-auth-url-file"];
@@ -160,7 +164,7 @@ export async function orgRegister(io: Io, globals: Globals, argv: string[]): Pro
   if (loggedIn && !values["local-only"]) {
     // The edge learns only metadata; it needs the alias to route tasks to the right pool.
     const s = await connect(io, globals);
-    const body: Record<string, unknown> = {};
+    const body: Record<string, unknown> = { ...settings };
     if (values.pool) body.pool = values.pool;
     if (registered.instanceUrl.startsWith("https://")) body.instanceUrl = registered.instanceUrl;
     const { body: answer } = await s.client.request<{ org: { pool: string } }>("PUT", projectPath(s, `/orgs/${encodeURIComponent(values.alias)}`), { body });

@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { EdgeClient } from "../../protocol/client.ts";
 import { ROLES, type Org, type TokenInfo } from "../../protocol/index.ts";
+import { ORG_SETTING_FLAGS, ORG_SETTINGS_USAGE, orgSettingsBody } from "./org-settings.ts";
 import type { WebhookSource } from "../../protocol/webhook.ts";
 import { configDir, writeConfig } from "../config.ts";
 import { connect, projectPath } from "../connect.ts";
@@ -14,7 +15,7 @@ export const PROJECT_USAGE = {
   tokenCreate: `sfp-edge token create --name <name> --role ${ROLES.join("|")} [--expires-in-days <n>]`,
   tokenRevoke: "sfp-edge token revoke <token id>",
   tokenList: "sfp-edge token list",
-  orgPut: "sfp-edge org put <alias> [--pool <pool>] [--org-id <00D…>] [--instance-url <https://…>] [--production]",
+  orgPut: `sfp-edge org put <alias> [--pool <pool>] [--org-id <00D…>] [--instance-url <https://…>] [--production] ${ORG_SETTINGS_USAGE}`,
   orgList: "sfp-edge org list",
   webhookSourcePut: "sfp-edge webhook-source put <name> --kind github|gitlab|standard|salesforce [--secret-file <file>] [--org-id <00D…>] --rules-file <file>",
   runnerToken: "sfp-edge runner token --pool <pool> [--labels a,b] [--uses <n>] [--expires-in-seconds <n>]",
@@ -91,11 +92,11 @@ export async function tokenRevoke(io: Io, globals: Globals, argv: string[]): Pro
 export async function orgPut(io: Io, globals: Globals, argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { pool: { type: "string" }, "org-id": { type: "string" }, "instance-url": { type: "string" }, production: { type: "boolean" } },
+    { pool: { type: "string" }, "org-id": { type: "string" }, "instance-url": { type: "string" }, production: { type: "boolean" }, ...ORG_SETTING_FLAGS },
     PROJECT_USAGE.orgPut,
   );
   if (positionals.length !== 1) throw new UsageError("expected one org alias", PROJECT_USAGE.orgPut);
-  const body: Record<string, unknown> = {};
+  const body: Record<string, unknown> = orgSettingsBody(values, PROJECT_USAGE.orgPut);
   if (values.pool !== undefined) body.pool = values.pool;
   if (values["org-id"] !== undefined) body.orgId = values["org-id"];
   if (values["instance-url"] !== undefined) body.instanceUrl = values["instance-url"];
@@ -106,7 +107,7 @@ export async function orgPut(io: Io, globals: Globals, argv: string[]): Promise<
   else
     line(
       io,
-      `org ${answer.org.alias}: pool ${answer.org.pool}${answer.org.instanceUrl ? `, ${answer.org.instanceUrl}` : ""}${answer.org.isProduction ? ", production" : ""}`,
+      `org ${answer.org.alias}: pool ${answer.org.pool}${answer.org.instanceUrl ? `, ${answer.org.instanceUrl}` : ""}${answer.org.isProduction ? ", production" : ""}${answer.org.protected ? ", protected" : ""}, ${answer.org.maxConcurrentDeploys} deploy(s) at a time`,
     );
   return EXIT.ok;
 }

@@ -198,6 +198,13 @@ function miniBar(percent) {
   return td;
 }
 
+/** A task's status as the list shows it: where a queued task waits for its org's lock, or until when it awaits approval. */
+function statusText(t) {
+  if (t.waitingFor) return `${t.status} · #${t.waitingFor.position} for ${t.waitingFor.org}`;
+  if (t.status === "awaiting_approval") return "awaiting approval";
+  return t.status;
+}
+
 function renderTasks() {
   const tasks = [...state.tasks.values()].sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
   const rows = tasks.slice(0, LIST_LIMIT).map((t) => {
@@ -210,7 +217,7 @@ function renderTasks() {
       cell(t.id, "id"),
       cell(t.type),
       cell(t.org),
-      cell(t.status, `status ${t.status}`),
+      cell(statusText(t), `status ${t.status}`),
       miniBar(percent),
       cell(new Date(t.createdAt).toLocaleTimeString()),
     );
@@ -278,7 +285,7 @@ function renderDetailTask(task) {
   if (!detail || detail.taskId !== task.id) return;
   $("#detail-title").textContent = `${task.id} · ${task.type} on ${task.org}`;
   const st = $("#detail-status");
-  st.textContent = task.status;
+  st.textContent = statusText(task);
   st.className = `status ${task.status}`;
   $("#detail-cancel").hidden = TERMINAL.has(task.status);
   $("#detail-error").textContent = task.error ? `${task.error.code}: ${task.error.message}` : "";
@@ -326,6 +333,16 @@ function renderEvent(e) {
       break;
     case "artifact":
       li.textContent = `${time} artifact ${e.artifact.name} (${e.artifact.size} bytes)`;
+      break;
+    case "lock":
+      li.textContent =
+        e.state === "held"
+          ? `${time} lock: holds org ${e.org}`
+          : `${time} lock: waiting for org ${e.org}, position ${e.position}${e.holder ? `, held by ${e.holder}` : ""}`;
+      $("#detail-status").textContent = e.state === "held" ? "queued" : `queued · #${e.position} for ${e.org}`;
+      break;
+    case "approval":
+      li.textContent = `${time} approval ${e.decision}${e.by ? ` by ${e.by}` : ""}${e.expiresAt && e.decision === "required" ? ` (until ${new Date(e.expiresAt).toLocaleString()})` : ""}`;
       break;
     default:
       li.textContent = `${time} ${e.type}`;

@@ -238,6 +238,7 @@ async function receive(c: AppContext, source: LiveSource) {
             source.project,
             { type, org, priority, pool, labels, payload, commit: commitOf(source.kind, item.event, item.payload, source.name) },
             taskSource,
+            { protectedOrg: rule.task.protectedOrg },
           ),
         ),
       );

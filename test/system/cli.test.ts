@@ -22,7 +22,8 @@ let proxy: TcpProxy;
 const sfp = (...args: string[]) => cli(["--config-dir", configDir, ...args]);
 
 async function newTask(): Promise<Task> {
-  const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "deploy", org: "demo" } });
+  // query: a type that takes no org lock, so no test's task waits behind another's still queued deploy.
+  const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "query", org: "demo" } });
   return body.task;
 }
 

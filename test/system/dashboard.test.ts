@@ -61,6 +61,24 @@ describe.skipIf(!haveChromium)("the dashboard", () => {
     expect(await page.locator("#detail-events li").count()).toBe(2);
   });
 
+  it("shows where a deploy waits for its org's lock, and a task awaiting approval (issue 13)", async () => {
+    await api.request("PUT", `/v1/projects/${project}/orgs/locked`, { body: {} });
+    await api.request("PUT", `/v1/projects/${project}/orgs/prod`, { body: { isProduction: true } });
+    const create = async (org: string) =>
+      (await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "deploy", org } })).body.task;
+    const holder = await create("locked");
+    const waiter = await create("locked");
+    await page.waitForSelector(`#tasks tr[data-id="${waiter.id}"] td:has-text("queued · #1 for locked")`);
+    await row(waiter.id).click();
+    await page.waitForSelector(`#detail-events li:has-text('lock: waiting for org locked, position 1, held by ${holder.id}')`);
+    expect(await page.textContent("#detail-status")).toBe("queued · #1 for locked");
+    const gated = await create("prod");
+    await page.waitForSelector(`#tasks tr[data-id="${gated.id}"][data-status="awaiting_approval"] td:has-text("awaiting approval")`);
+    await api.request("POST", `/v1/tasks/${gated.id}/reject`);
+    await page.waitForSelector(`#tasks tr[data-id="${gated.id}"][data-status="canceled"]`);
+    for (const t of [waiter, holder]) await api.request("POST", `/v1/tasks/${t.id}/cancel`);
+  });
+
   it("shows the runners panel, empty before any runner registers", async () => {
     // A string, evaluated in the page: the test's own type-check has no DOM library.
     await page.waitForFunction("document.querySelector('#runners-note').textContent.length > 0 || document.querySelectorAll('#runners tbody tr').length > 0");

@@ -119,10 +119,11 @@ describe("the order of what a runner can take", () => {
   it("keeps the order over HTTP with labeled tasks, as the API creates them", async () => {
     const { project, owner } = await setup();
     const runner = await register(project, owner, { labels: ["linux", "eu"], slots: 4 });
-    const batch = await createTask(project, owner, { priority: "batch", labels: ["linux"] });
-    await createTask(project, owner, { priority: "critical", labels: ["gpu"] });
-    const normal = await createTask(project, owner, { labels: ["eu", "linux"] });
-    const critical = await createTask(project, owner, { priority: "critical" });
+    // query: a type that takes no org lock, so all four wait in the queue at once.
+    const batch = await createTask(project, owner, { type: "query", priority: "batch", labels: ["linux"] });
+    await createTask(project, owner, { type: "query", priority: "critical", labels: ["gpu"] });
+    const normal = await createTask(project, owner, { type: "query", labels: ["eu", "linux"] });
+    const critical = await createTask(project, owner, { type: "query", priority: "critical" });
     const res = await poll(runner.runnerToken, { freeSlots: 4 });
     expect(ids(res.body.assignments)).toEqual([critical.id, normal.id, batch.id]);
   });
@@ -149,8 +150,8 @@ describe("the bound on label sets no runner serves", () => {
     expect((await api("DELETE", "/v1/runners/self", { token: eph.runnerToken })).status).toBe(204);
     const stub = dispatcher(project);
     for (let i = 0; i < MAX_LABEL_SETS; i++) await stub.enqueueMany(entries(project, `set${i}_`, 1, { labels: [`nobody-${i}`] }));
-    const sameSet = await createTask(project, owner, { labels: ["nobody-3"] });
-    const known = await createTask(project, owner, { labels: ["gpu"] });
+    const sameSet = await createTask(project, owner, { type: "query", labels: ["nobody-3"] });
+    const known = await createTask(project, owner, { type: "query", labels: ["gpu"] });
     await vi.waitFor(async () => expect(await stub.queued()).toEqual(expect.arrayContaining([sameSet.id, known.id])));
     // Their queue TTL is the configured one, not "now": nothing fails them early.
     const due = await runInDurableObject(stub, (_instance, state) =>

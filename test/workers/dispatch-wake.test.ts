@@ -26,8 +26,8 @@ describe("the dispatcher's wake", () => {
     env.POOL_ORIGINS = JSON.stringify({ "*": "https://origin.test" });
     // Two pools: two dispatchers, each waking once.
     const { project, owner } = await setup();
-    await createTask(project, owner);
-    await createTask(project, owner, { pool: "second" });
+    await createTask(project, owner, { type: "query" });
+    await createTask(project, owner, { type: "query", pool: "second" });
     await vi.waitFor(() => expect(wakes()).toHaveLength(2));
     const token = new TextEncoder().encode(env.ORIGIN_TOKEN);
     const key = fromHex(await hmacHex(token, WAKE_KEY_LABEL));

@@ -9,7 +9,9 @@ import { api, ingestSettled, setup } from "./helpers.ts";
 import { accept, fireTimers, pollOne, register, timerNames } from "./runner-helpers.ts";
 import { deliver, GITHUB_SECRET, githubSignature, putSource } from "./webhooks-helpers.ts";
 
-const RULES = [{ on: "push", task: { type: "deploy", org: "demo", payload: { sha: "{{after}}" } } }];
+// run-tests: a type that takes no org lock, so its hand-off goes straight to the dispatcher (a deploy's
+// goes through its own actor to the org's lock: test/workers/org-webhooks.test.ts).
+const RULES = [{ on: "push", task: { type: "run-tests", org: "demo", payload: { sha: "{{after}}" } } }];
 
 async function push(sourceId: string, delivery = crypto.randomUUID()) {
   const body = JSON.stringify({ ref: "refs/heads/main", after: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b" });
@@ -100,7 +102,7 @@ describe("ingest shards", () => {
     const deliveryId = crypto.randomUUID();
     const taskId = await webhookTaskId(env.TOKEN_SIGNING_KEY, source.id, deliveryId, 0);
     const taskSource = { kind: "webhook" as const, sourceId: source.id, deliveryId, event: "push", rule: 0 };
-    const task = await newTask(env, taskId, project, { type: "deploy", org: "demo", payload: { sha: "9f86d081" } }, taskSource);
+    const task = await newTask(env, taskId, project, { type: "run-tests", org: "demo", payload: { sha: "9f86d081" } }, taskSource);
     const shard = env.INGEST.get(env.INGEST.idFromName(`ingest-${ingestShardOf(taskId)}`));
     // …while the isolate's timers are held: the shard's in-memory hand-off timer cannot fire before
     // the eviction below, so the alarm is the only way left (deterministically, whatever the load).

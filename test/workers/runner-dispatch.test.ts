@@ -13,7 +13,8 @@ describe("the queue", () => {
     const runner = await register(project, owner, { slots: 6 });
     const made: Record<string, string> = {};
     for (const name of ["batch1", "normal1", "critical1", "batch2", "normal2", "critical2"]) {
-      made[name] = (await createTask(project, owner, { priority: name.replace(/\d$/, "") })).id;
+      // query: a type that takes no org lock, so all six wait in the queue at once.
+      made[name] = (await createTask(project, owner, { type: "query", priority: name.replace(/\d$/, "") })).id;
     }
     const res = await poll(runner.runnerToken, { freeSlots: 6 });
     expect(ids(res.body.assignments)).toEqual(["critical1", "critical2", "normal1", "normal2", "batch1", "batch2"].map((n) => made[n]));
@@ -22,7 +23,7 @@ describe("the queue", () => {
   it("offers no more tasks than the runner's free slots", async () => {
     const { project, owner } = await setup();
     const runner = await register(project, owner, { slots: 4 });
-    for (let i = 0; i < 3; i++) await createTask(project, owner);
+    for (let i = 0; i < 3; i++) await createTask(project, owner, { type: "query" });
     expect((await poll(runner.runnerToken, { freeSlots: 2 })).body.assignments).toHaveLength(2);
     // The two pending offers count against its slots until accepted or expired.
     expect((await poll(runner.runnerToken, { freeSlots: 2 })).status).toBe(204);
@@ -32,8 +33,8 @@ describe("the queue", () => {
     const { project, owner } = await setup();
     const small = await register(project, owner, { name: "small", labels: ["linux"] });
     const big = await register(project, owner, { name: "big", labels: ["linux", "big", "eu"] });
-    const needsBig = await createTask(project, owner, { labels: ["big", "linux"] });
-    const plain = await createTask(project, owner, { labels: ["linux"] });
+    const needsBig = await createTask(project, owner, { type: "query", labels: ["big", "linux"] });
+    const plain = await createTask(project, owner, { type: "query", labels: ["linux"] });
     expect(ids((await poll(small.runnerToken, { freeSlots: 2 })).body.assignments)).toEqual([plain.id]);
     expect(ids((await poll(big.runnerToken, { freeSlots: 2 })).body.assignments)).toEqual([needsBig.id]);
   });

@@ -30,6 +30,8 @@ const SUMMARY_FIELDS = [
   "source",
   // issue 14: the commit a task reports its status to
   "commit",
+  "waitingFor",
+  "approval",
 ];
 
 const bigPayload = () => ({ blob: "p".repeat(200 * 1024) });

@@ -144,8 +144,9 @@ describe("project feed", () => {
     const other = await setup("theirs");
     const feed = (await openSocket(`/v1/projects/${project}/ws`, owner)).socket!;
     await feed.until((m) => m[0]?.type === "hello");
-    const t1 = await createTask(project, owner);
-    const t2 = await createTask(project, owner);
+    // query: no org lock, so t2 does not wait behind t1 (a waiting task's place is on the feed too).
+    const t1 = await createTask(project, owner, { type: "query" });
+    const t2 = await createTask(project, owner, { type: "query" });
     const foreign = await createTask(other.project, other.owner);
     await moveTo(t1.id, "running");
     await runToSuccess(t2.id);

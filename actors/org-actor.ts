@@ -1,0 +1,130 @@
+// One OrgActor per (project, org): the org's lock. Tasks that change an org (protocol ORG_LOCK_TYPES)
+// ask it for the lock before any runner is offered them; it grants the lock to at most the org's
+// `maxConcurrentDeploys` tasks at a time, in priority then arrival order, tells each waiting task
+// where it stands, and sends a task to a protected org back for approval first. The lock belongs to
+// the task, not to a runner: only the task's own terminal state (or cancel) gives it back. Every
+// notice to a task goes through this actor's durable outbox, committed with the change that causes it.
+import { DurableObject } from "cloudflare:workers";
+import { rpcError, type OrgSettings } from "../protocol/index.ts";
+import { projectStub, taskStub, type Env } from "./env.ts";
+import { LINE_TABLE, OrgLine, type LineNotice, type LockRequest } from "./org-line.ts";
+import { Outbox, OUTBOX_TABLE, type OutboxMessage, type Senders } from "./outbox.ts";
+import { migrate } from "./sql.ts";
+import { Timers, TIMERS_TABLE } from "./timers.ts";
+
+const MIGRATIONS = [["CREATE TABLE sfp_settings (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)", LINE_TABLE, OUTBOX_TABLE, TIMERS_TABLE]] as const;
+
+/** What the org actor tells a task (TaskActor.orgNotice). */
+export type OrgNotice = LineNotice | { kind: "approval"; taskId: string; timeoutSeconds: number };
+
+interface OrgMessageBodies {
+  notice: { project: string; notice: OrgNotice };
+}
+
+interface StoredSettings extends OrgSettings {
+  project: string;
+  org: string;
+}
+
+function orgSenders(env: Env): Senders<OrgMessageBodies> {
+  return { notice: (m) => taskStub(env, m.notice.taskId).orgNotice(m.project, m.notice) };
+}
+
+export class OrgActor extends DurableObject<Env> {
+  private readonly timers: Timers;
+  private readonly line: OrgLine;
+  private readonly outbox: Outbox<OrgMessageBodies>;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.timers = new Timers(ctx.storage);
+    this.line = new OrgLine(ctx.storage.sql);
+    this.outbox = new Outbox(ctx.storage, this.timers, orgSenders(env), { logFields: () => ({ actor: "org", org: this.ctx.id.name }) });
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(ctx.storage.sql, MIGRATIONS);
+      this.outbox.resume();
+    });
+  }
+
+  /** The org's settings changed (ProjectActor.putOrg): a higher limit lets waiting tasks in at once. */
+  async configure(project: string, org: string, settings: OrgSettings): Promise<void> {
+    const known = this.settings();
+    if (known && known.updatedAt > settings.updatedAt) return;
+    this.store({ ...settings, project, org });
+    this.pump();
+    await this.outbox.flush();
+  }
+
+  /**
+   * A task asks for the lock (through its outbox, so possibly more than once). A task already in
+   * line is told again where it stands; a task to a protected org that no approver let through is
+   * sent back for approval and does not join. The answer waits until the task has been told.
+   */
+  async request(req: LockRequest): Promise<void> {
+    const settings = this.settings() ?? (await this.fetchSettings(req.project, req.org));
+    const state = this.line.state(req.taskId);
+    if (state === "holding") {
+      this.send([{ kind: "granted", taskId: req.taskId }], req.project);
+    } else if (state === "waiting") {
+      this.line.forgetTold(req.taskId);
+      this.pump();
+    } else if (settings.protected && !req.approved) {
+      this.send([{ kind: "approval", taskId: req.taskId, timeoutSeconds: settings.approvalTimeoutSeconds }], req.project);
+    } else {
+      this.line.join(req);
+      this.pump();
+    }
+    await this.outbox.flush();
+  }
+
+  /** The task ended or was canceled: it leaves the line, and the lock passes on. */
+  async release(taskId: string): Promise<void> {
+    if (this.line.leave(taskId)) this.pump();
+    await this.outbox.flush();
+  }
+
+  /** The line as it stands, holders first. */
+  async status(): Promise<{ settings: OrgSettings | null; line: { taskId: string; holding: boolean }[] }> {
+    return { settings: this.settings(), line: this.line.list() };
+  }
+
+  private pump(): void {
+    const settings = this.settings();
+    if (!settings) return;
+    this.send(this.line.pump(settings.maxConcurrentDeploys, Date.now()), settings.project);
+  }
+
+  private send(notices: OrgNotice[], project: string): void {
+    const messages: OutboxMessage<OrgMessageBodies>[] = notices.map((notice) => ({ kind: "notice", body: { project, notice } }));
+    this.outbox.add(messages);
+  }
+
+  private settings(): StoredSettings | null {
+    const row = this.ctx.storage.sql.exec<{ body: string }>("SELECT body FROM sfp_settings WHERE id = 1").toArray()[0];
+    if (!row) return null;
+    const settings: StoredSettings = JSON.parse(row.body);
+    return settings;
+  }
+
+  private store(settings: StoredSettings): void {
+    this.ctx.storage.sql.exec("INSERT INTO sfp_settings (id, body) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body", JSON.stringify(settings));
+  }
+
+  /** An org registered before this actor existed (or whose configure was lost) is read from its project once. */
+  private async fetchSettings(project: string, org: string): Promise<StoredSettings> {
+    const fetched = await projectStub(this.env, project).orgSettings(org);
+    if (!fetched) throw rpcError("invalid_request", `org: unknown org alias "${org}"`);
+    const known = this.settings();
+    if (known && known.updatedAt >= fetched.updatedAt) return known;
+    const settings = { ...fetched, project, org };
+    this.store(settings);
+    return settings;
+  }
+
+  override async alarm(): Promise<void> {
+    for (const name of this.timers.takeDue(Date.now())) {
+      if (name === this.outbox.timer) await this.outbox.flush();
+    }
+    await this.timers.arm();
+  }
+}
