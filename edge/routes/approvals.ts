@@ -2,7 +2,7 @@
 // awaiting approval through to its org's lock, or rejects it (canceled). Who and when become events.
 import { createRoute, z } from "@hono/zod-openapi";
 import { Task } from "../../protocol/index.ts";
-import { taskStub } from "../../actors/env.ts";
+import { taskActorOf } from "../auth/task-id.ts";
 import { requireProjectToken } from "../auth/middleware.ts";
 import { bearerAuth, errors, json, router } from "../openapi.ts";
 
@@ -27,7 +27,7 @@ for (const decision of ["approve", "reject"] as const) {
       const { id } = c.req.valid("param");
       const caller = await requireProjectToken(c, "task:approve", undefined);
       const by = { tokenId: caller.tokenId, role: caller.role };
-      const stub = taskStub(c.env, id);
+      const stub = await taskActorOf(c, id);
       const task: Task = decision === "approve" ? await stub.approve(caller.project, by) : await stub.reject(caller.project, by);
       return c.json({ task }, 200);
     },
