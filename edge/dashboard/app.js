@@ -106,8 +106,12 @@ async function start() {
   show(true);
   connectFeed(0);
   loadRunners();
+  loadEndpoints();
   clearInterval(state.runnersTimer);
-  state.runnersTimer = setInterval(loadRunners, RUNNERS_REFRESH_MS);
+  state.runnersTimer = setInterval(() => {
+    loadRunners();
+    loadEndpoints();
+  }, RUNNERS_REFRESH_MS);
   openLinkedTask();
 }
 
@@ -403,6 +407,52 @@ async function loadRunners() {
     return tr;
   });
   $("#runners tbody").replaceChildren(...rows);
+}
+
+// ---- notification endpoints ---------------------------------------------------------------------
+
+/** Owners see each outbound endpoint with its state and its newest delivery (docs/API.md "Notifications"). */
+async function loadEndpoints() {
+  const note = $("#endpoints-note");
+  let endpoints;
+  try {
+    ({ endpoints } = await api("GET", projectPath("/notification-endpoints")));
+  } catch (err) {
+    $("#endpoints tbody").replaceChildren();
+    note.textContent = err.status === 403 ? "Only owners see the notification endpoints." : `Notification endpoints unavailable: ${err.message}`;
+    return;
+  }
+  note.textContent = endpoints.length ? "" : "No notification endpoints. Add one with sfp-edge notify put.";
+  const rows = await Promise.all(
+    endpoints.map(async (e) => {
+      const tr = document.createElement("tr");
+      tr.dataset.name = e.name;
+      let last = "none yet";
+      try {
+        const { deliveries } = await api("GET", projectPath(`/notification-endpoints/${encodeURIComponent(e.name)}/deliveries?limit=1`));
+        const d = deliveries[0];
+        if (d) {
+          const code = d.lastResponseCode === null ? "no answer" : `HTTP ${d.lastResponseCode}`;
+          const when = d.lastAttemptAt ? new Date(d.lastAttemptAt).toLocaleTimeString() : "not yet sent";
+          last = `${d.event} ${d.status} (${d.attempts} attempt${d.attempts === 1 ? "" : "s"}, ${code}, ${when})`;
+        }
+      } catch (err) {
+        last = `unavailable: ${err.message}`;
+      }
+      const stateText = e.enabled ? "enabled" : `disabled${e.disabledReason ? `: ${e.disabledReason}` : ""}`;
+      tr.append(cell(e.name), cell(hostOf(e.url)), cell(stateText, `status ${e.enabled ? "succeeded" : "failed"}`), cell(last));
+      return tr;
+    }),
+  );
+  $("#endpoints tbody").replaceChildren(...rows);
+}
+
+function hostOf(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 // ---- boot ------------------------------------------------------------------------------------------

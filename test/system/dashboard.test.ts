@@ -4,6 +4,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EdgeClient } from "../../protocol/client.ts";
 import type { Registered, Task } from "../../protocol/index.ts";
@@ -20,8 +22,14 @@ describe.skipIf(!haveChromium)("the dashboard", () => {
   let context: BrowserContext;
   let page: Page;
 
+  let receiver: Server;
+  let receiverUrl: string;
   beforeAll(async () => {
-    edge = await startEdge();
+    // A notification receiver on loopback that refuses every delivery (the endpoints panel shows it).
+    receiver = createServer((_req, res) => res.writeHead(500).end());
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    edge = await startEdge({ vars: { SFP_ALLOW_LOOPBACK_ENDPOINTS: "1" } });
     let owner: string;
     ({ project, ownerToken: owner } = await createProject(edge, "dashboard"));
     api = new EdgeClient(edge.url, owner);
@@ -31,6 +39,7 @@ describe.skipIf(!haveChromium)("the dashboard", () => {
   });
 
   afterAll(async () => {
+    receiver?.close();
     await context?.close();
     await edge?.stop();
     if (profile) await rm(profile, { recursive: true, force: true });
@@ -99,6 +108,19 @@ describe.skipIf(!haveChromium)("the dashboard", () => {
     const runnerRow = page.locator("#runners tbody tr", { hasText: "dash-runner" });
     await runnerRow.waitFor();
     expect((await runnerRow.locator("td").allTextContents()).slice(0, 6)).toEqual(["dash-runner", "default", "busy", "3/4", "37%", "200 MiB"]);
+  });
+
+  it("lists the notification endpoints with their newest delivery (issue 14)", async () => {
+    await api.request("PUT", `/v1/projects/${project}/notification-endpoints/ci-hooks`, { body: { url: receiverUrl, events: ["task.canceled"] } });
+    const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "query", org: "demo", payload: {} } });
+    await api.request("POST", `/v1/tasks/${body.task.id}/cancel`);
+    await page.reload();
+    const endpointRow = page.locator('#endpoints tbody tr[data-name="ci-hooks"]');
+    await endpointRow.waitFor();
+    // The receiver answered 500: the delivery stays pending, its code shown.
+    await expect
+      .poll(async () => (await endpointRow.locator("td").allTextContents()).join(" | "), { timeout: 30_000, interval: 500 })
+      .toMatch(/^ci-hooks \| 127\.0\.0\.1:\d+ \| enabled \| task\.canceled pending \(1 attempt, HTTP 500, /);
   });
 
   it("keeps the token in this tab's session storage only", async () => {
