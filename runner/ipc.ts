@@ -29,6 +29,8 @@ export interface SourceSettings {
   cacheDir: string;
   /** Plain http to a loopback repository (local development and tests). */
   allowLocalHttp: boolean;
+  /** Hosts fetched from even when they resolve to private addresses (SFP_SOURCE_ALLOWED_HOSTS); absent: none. */
+  allowedHosts?: string[];
 }
 
 export type ManagerToWorker =

@@ -62,4 +62,11 @@ describe("configFromEnv", () => {
     expect(() => configFromEnv(env)).toThrow(ConfigError);
     expect(() => configFromEnv(env)).toThrow(variable);
   });
+
+  it("reads the repository hosts runners fetch from on private addresses (SFP_SOURCE_ALLOWED_HOSTS); none by default", () => {
+    expect(configFromEnv(base).source.allowedHosts).toEqual([]);
+    const config = configFromEnv({ ...base, SFP_SOURCE_ALLOWED_HOSTS: "Git.Corp.example, *.internal.example" });
+    expect(config.source).toMatchObject({ allowLocalHttp: false, allowedHosts: ["git.corp.example", "*.internal.example"] });
+    expect(() => configFromEnv({ ...base, SFP_SOURCE_ALLOWED_HOSTS: "https://git.corp.example" })).toThrow(ConfigError);
+  });
 });

@@ -31,8 +31,8 @@ export interface ManagerConfig {
   workerEnvPassthrough: string[];
   logLevel: LogLevel;
   version: string;
-  /** Deploys from a repository: the host's checkout cache, and whether a loopback repository may be plain http. */
-  source: { cacheDir: string; allowLocalHttp: boolean };
+  /** Deploys from a repository: the host's checkout cache, loopback development, hosts allowed on private addresses. */
+  source: { cacheDir: string; allowLocalHttp: boolean; allowedHosts: string[] };
   /** Where workers may download a deploy's `zipUrl` from (strict when absent). */
   zipPolicy?: ZipFetchPolicy;
 }
@@ -149,6 +149,7 @@ export function configFromEnv(env: Env): ManagerConfig {
     source: {
       cacheDir: resolve(env.SFP_SOURCE_CACHE_DIR || DEFAULT_SOURCE_CACHE_DIR),
       allowLocalHttp: bool(env, "SFP_SOURCE_ALLOW_LOCAL_HTTP", false),
+      allowedHosts: hostList(env, "SFP_SOURCE_ALLOWED_HOSTS"),
     },
     zipPolicy: { allowLoopbackHttp: bool(env, "SFP_ALLOW_LOOPBACK_HTTP", false), allowedHosts: hostList(env, "SFP_ZIP_ALLOWED_HOSTS") },
   };

@@ -69,7 +69,7 @@ export function startTestManager(
     workerEnvPassthrough: [],
     logLevel: "debug",
     version: MANAGER_VERSION,
-    source: { cacheDir: join(dirname(tempStateFile()), "source-cache"), allowLocalHttp: true },
+    source: { cacheDir: join(dirname(tempStateFile()), "source-cache"), allowLocalHttp: true, allowedHosts: [] },
     ...configOverrides,
   };
   const logs: string[] = [];

@@ -19,6 +19,8 @@ export interface FetchRequest {
   /** Commits (40-hex) or branch/tag names, fetched in one go. */
   refs: string[];
   auth?: GitAuth;
+  /** git's connection pin from checkRepoHost (host.ts). */
+  pin?: string;
   signal: AbortSignal;
   git?: string;
   onStderr?: (text: string) => void;
@@ -63,7 +65,7 @@ export async function fetchIntoMirror(req: FetchRequest): Promise<Fetched> {
           req.repo.url.href,
           ...refspecs,
         ],
-        { ...local, auth: req.auth, allowHttp: req.repo.insecure, onStderr: req.onStderr },
+        { ...local, auth: req.auth, allowHttp: req.repo.insecure, pin: req.pin, onStderr: req.onStderr },
       );
     } catch (err) {
       if (err instanceof GitFailure) throw classifyFetchFailure(err.stderr, req.repo.where, req.refs);

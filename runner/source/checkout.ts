@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { CanceledError } from "../salesforce/context.ts";
 import { fetchIntoMirror } from "./cache.ts";
 import { runGit } from "./git.ts";
+import { checkRepoHost, type Resolver } from "./host.ts";
 import { checkRepoUrl } from "./url.ts";
 
 /** GitHub's convention; GitLab takes any user name with a token, Bitbucket wants `x-token-auth`. */
@@ -24,6 +25,10 @@ export interface CheckoutOptions {
   workDir: string;
   signal: AbortSignal;
   allowLocalHttp?: boolean;
+  /** Hosts fetched from even when they resolve to private addresses (SFP_SOURCE_ALLOWED_HOSTS). */
+  allowedHosts?: string[];
+  /** Resolves the repository's host (tests give their own); default the system resolver. */
+  resolve?: Resolver;
   git?: string;
   onStderr?: (text: string) => void;
 }
@@ -44,10 +49,11 @@ export interface Checkout {
 
 export async function checkout(opts: CheckoutOptions): Promise<Checkout> {
   const repo = checkRepoUrl(opts.repo, opts.allowLocalHttp ?? false);
+  const pin = await checkRepoHost(repo, { allowLocalHttp: opts.allowLocalHttp ?? false, allowedHosts: opts.allowedHosts ?? [] }, opts.resolve);
   const ref = /^[0-9A-Fa-f]{40}$/.test(opts.ref) ? opts.ref.toLowerCase() : opts.ref;
   const refs = opts.from === undefined ? [ref] : [ref, opts.from.toLowerCase()];
   const auth = opts.token === undefined ? undefined : { host: repo.url.host, username: opts.username ?? DEFAULT_REPO_USERNAME, token: opts.token };
-  const fetched = await fetchIntoMirror({ cacheDir: opts.cacheDir, repo, refs, auth, signal: opts.signal, git: opts.git, onStderr: opts.onStderr });
+  const fetched = await fetchIntoMirror({ cacheDir: opts.cacheDir, repo, refs, auth, pin, signal: opts.signal, git: opts.git, onStderr: opts.onStderr });
   const [sha, fromSha] = fetched.shas;
 
   await mkdir(opts.workDir, { recursive: true });

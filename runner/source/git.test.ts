@@ -22,6 +22,17 @@ describe("git's isolation from the worker and the host", () => {
     expect(gitEnv({ allowHttp: true }).GIT_CONFIG_VALUE_3).toBe("always");
   });
 
+  it("follows no redirect, and pins the connection to the checked addresses when given them", () => {
+    const config = (env: Record<string, string>) =>
+      Object.fromEntries(Array.from({ length: Number(env.GIT_CONFIG_COUNT) }, (_, i) => [env[`GIT_CONFIG_KEY_${i}`], env[`GIT_CONFIG_VALUE_${i}`]]));
+    expect(config(gitEnv({}))).toMatchObject({ "http.followRedirects": "false" });
+    expect(config(gitEnv({}))["http.curloptResolve"]).toBeUndefined();
+    expect(config(gitEnv({ pin: "git.example.com:443:140.82.112.3" }))).toMatchObject({
+      "http.followRedirects": "false",
+      "http.curloptResolve": "git.example.com:443:140.82.112.3",
+    });
+  });
+
   it("puts no token in the environment, only a helper bound to the repository's host", () => {
     const env = gitEnv({ auth: { host: "git.example.com", username: "x-access-token", token: "ghp_secret0123456789" } });
     expect(JSON.stringify(env)).not.toContain("ghp_secret0123456789");

@@ -29,6 +29,8 @@ export interface GitOptions {
   auth?: GitAuth;
   /** Allow plain http (loopback development only; the caller checks the host). */
   allowHttp?: boolean;
+  /** `host:port:addr[,addr]`: the addresses host.ts checked, which git connects to whatever DNS says now. */
+  pin?: string;
   /** Each chunk git prints on stderr (progress), masked. */
   onStderr?: (text: string) => void;
 }
@@ -83,7 +85,7 @@ export function credentialHelper(auth: Pick<GitAuth, "host" | "username">): stri
   ].join(" ");
 }
 
-export function gitEnv(opts: Pick<GitOptions, "auth" | "allowHttp">): Record<string, string> {
+export function gitEnv(opts: Pick<GitOptions, "auth" | "allowHttp" | "pin">): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of PASSTHROUGH) {
     const value = process.env[name];
@@ -104,6 +106,9 @@ export function gitEnv(opts: Pick<GitOptions, "auth" | "allowHttp">): Record<str
     ["protocol.http.allow", opts.allowHttp ? "always" : "never"],
     ["http.lowSpeedLimit", LOW_SPEED.limit],
     ["http.lowSpeedTime", LOW_SPEED.seconds],
+    // A redirect would reach a host nobody checked (host.ts): a repository is named by its final URL.
+    ["http.followRedirects", "false"],
+    ...(opts.pin ? [["http.curloptResolve", opts.pin] as [string, string]] : []),
   ];
   env.GIT_CONFIG_COUNT = String(config.length);
   config.forEach(([key, value], i) => {

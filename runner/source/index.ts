@@ -37,6 +37,8 @@ export interface PrepareSourceDeployOptions {
   onProgress?: (p: SourceProgress) => void;
   /** Plain http to a loopback host (local development and tests). */
   allowLocalHttp?: boolean;
+  /** Hosts fetched from even when they resolve to private addresses (SFP_SOURCE_ALLOWED_HOSTS). */
+  allowedHosts?: string[];
   /** The manifest's version when sfdx-project.json has no sourceApiVersion. */
   apiVersion?: string;
   /** The git program (default `git` on PATH). */
@@ -77,6 +79,7 @@ export async function prepareSourceDeploy(opts: PrepareSourceDeployOptions): Pro
     workDir: opts.workDir,
     signal,
     allowLocalHttp: opts.allowLocalHttp,
+    allowedHosts: opts.allowedHosts,
     git: opts.git,
     onStderr: gitProgress((line) => report("fetch", line)),
   });

@@ -1,5 +1,5 @@
-// Which repository URLs a runner fetches: https anywhere; plain http only to a loopback host and only
-// when the runner's local-development setting says so (tests and `npm start`).
+// Which repository URLs a runner fetches: https (to a host host.ts then checks); plain http only to a
+// loopback host and only when the runner's local-development setting says so (tests and `npm start`).
 import { SourceError } from "./errors.ts";
 
 const LOOPBACK = /^(127(\.\d{1,3}){3}|\[::1\]|localhost)$/i;

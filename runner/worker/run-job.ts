@@ -120,6 +120,7 @@ function sourcePreparer(
       signal: job.signal,
       onProgress: (p) => job.log(`${p.stage}: ${p.message}`),
       allowLocalHttp: settings.allowLocalHttp,
+      allowedHosts: settings.allowedHosts,
     });
   };
 }

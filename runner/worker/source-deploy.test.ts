@@ -7,11 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../test/doubles/free-port.ts";
 import type { Task } from "../../protocol/task.ts";
 import type { Component } from "../../test/doubles/metadata-package.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../../test/doubles/salesforce-org.ts";
 import { parseSfdxAuthUrl } from "../credentials/auth-url.ts";
-import type { ManagerToWorker, RepoAnswer, WorkerToManager } from "../ipc.ts";
+import type { ManagerToWorker, RepoAnswer, SourceSettings, WorkerToManager } from "../ipc.ts";
 import { DELTA, FIXTURE_COMPONENTS, type FixtureServer, startFixtureServer, TOKEN } from "../source/testing.ts";
 
 const WORKER = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -62,7 +63,7 @@ describe("the worker deploys an sfdx project at a git commit (issue 12)", () => 
   });
 
   /** Runs one job in a forked worker; `repo` is the manager's answer to its ask for the repository token. */
-  async function runJob(t: Task, repo: (url: string) => RepoAnswer) {
+  async function runJob(t: Task, repo: (url: string) => RepoAnswer, source: SourceSettings = { cacheDir: join(scratch, "cache"), allowLocalHttp: true }) {
     const child = fork(WORKER, [], { env: { PATH: process.env.PATH ?? "" }, execArgv: [], serialization: "json", stdio: ["ignore", "pipe", "pipe", "ipc"] });
     const messages: WorkerToManager[] = [];
     let output = "";
@@ -72,7 +73,7 @@ describe("the worker deploys an sfdx project at a git commit (issue 12)", () => 
       child.on("message", (m: WorkerToManager) => {
         messages.push(m);
         if (m.type === "ready") {
-          const start: ManagerToWorker = { type: "start", task: t, pollIntervalMs: 5, source: { cacheDir: join(scratch, "cache"), allowLocalHttp: true } };
+          const start: ManagerToWorker = { type: "start", task: t, pollIntervalMs: 5, source };
           child.send(start);
         } else if (m.type === "auth") child.send({ type: "auth", auth: parseSfdxAuthUrl(org.authUrl) });
         else if (m.type === "repo") child.send(repo(m.url));
@@ -161,5 +162,16 @@ describe("the worker deploys an sfdx project at a git commit (issue 12)", () => 
       code: "credentials_unavailable",
       message: "repository credentials refused: a worker gets only the repository its task names",
     });
+  });
+
+  it("refuses a repository on a non-public address unless the manager's settings allow its host", async () => {
+    const repo = `https://127.0.0.1:${await freePort()}/acme/crm.git`;
+    const strict = { cacheDir: join(scratch, "cache"), allowLocalHttp: false };
+    const refused = await runJob(task("deploy", { source: { repo, ref: fx.v1 } }), withToken, strict);
+    expect(refused.done.error?.code).toBe("invalid_source");
+    expect(refused.done.error?.message).toContain("SFP_SOURCE_ALLOWED_HOSTS");
+    // allowed: git runs, and finds nothing listening there
+    const allowed = await runJob(task("deploy", { source: { repo, ref: fx.v1 } }), withToken, { ...strict, allowedHosts: ["127.0.0.1"] });
+    expect(allowed.done.error?.code).toBe("repo_unreachable");
   });
 });

@@ -49,7 +49,7 @@ beforeAll(async () => {
       workerEnvPassthrough: [],
       logLevel: "info",
       version: MANAGER_VERSION,
-      source: { cacheDir: join(dir, "source-cache"), allowLocalHttp: false },
+      source: { cacheDir: join(dir, "source-cache"), allowLocalHttp: false, allowedHosts: [] },
     },
     log: createLogger({ level: "info", write: () => {} }),
     metrics: new Metrics(),
