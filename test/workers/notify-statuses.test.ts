@@ -85,7 +85,8 @@ async function deliverGitlab(sourceId: string, projectId: number, sha: string): 
 async function run(runnerToken: string, taskId: string, outcome: "succeeded" | "failed", seen: () => Promise<number>) {
   await ingestSettled();
   await vi.waitFor(async () => expect(await seen()).toBe(1), { timeout: 10_000 });
-  const offer = await pollOne(runnerToken);
+  // A validate takes its org's lock first: the previous task's release reaches it through two actors' outboxes.
+  const offer = await vi.waitFor(() => pollOne(runnerToken), { timeout: 10_000, interval: 50 });
   const lease = await accept(runnerToken, taskId, offer.assignmentId);
   expect(lease.status).toBe(200);
   await vi.waitFor(async () => expect(await seen()).toBe(2), { timeout: 10_000 });
