@@ -25,6 +25,7 @@ import { migrate, nowIso } from "./sql.ts";
 import { LOG_PAGE_BYTES, progressOf, TaskEventStore, type EventDraft, type LogPage } from "./task-events.ts";
 import { LEASE_TIMER, LEASES_TABLE, TaskLease, type TaskChange } from "./task-lease.ts";
 import { taskSenders, type TaskMessage, type TaskMessageBodies } from "./task-outbox.ts";
+import { checkpointOf } from "./task-checkpoint.ts";
 import { bornTask, canMove } from "./task-state.ts";
 import { CLOSE_SOCKETS_TIMER, TaskWatchers } from "./task-watchers.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
@@ -229,6 +230,7 @@ export class TaskActor extends DurableObject<Env> {
     for (const draft of drafts) {
       if (draft.type === "progress") task.progress = progressOf(draft);
       if (draft.type === "result") task.result = draft.result;
+      if (draft.type === "checkpoint") task.checkpoint = checkpointOf(draft, at);
     }
     this.ctx.storage.sql.exec(
       "INSERT INTO sfp_task (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body",

@@ -2,13 +2,15 @@
 // lines, each stored with the byte offset of its end so a `Range: bytes=N-` read starts without a
 // scan. Every read is a bounded page: nothing here loads a whole history at once.
 import type { Progress, TaskErrorInfo, TaskEvent, TaskStatus } from "../protocol/index.ts";
+import type { CheckpointDraft } from "./task-checkpoint.ts";
 
 /** An event before it has its seq and time. */
 export type EventDraft =
   | { type: "status"; status: TaskStatus; attempt: number; error?: TaskErrorInfo }
   | ({ type: "progress" } & Progress)
   | { type: "log"; lines: string[] }
-  | { type: "result"; result: unknown };
+  | { type: "result"; result: unknown }
+  | CheckpointDraft;
 
 /** The most events one `GET /v1/tasks/:id/events` page holds. */
 export const MAX_EVENTS_PAGE = 1_000;

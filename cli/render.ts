@@ -24,6 +24,8 @@ export function describeEvent(e: TaskEvent): string[] {
       return e.lines;
     case "result":
       return [`[result] ${JSON.stringify(e.result)}`];
+    case "checkpoint":
+      return [`[checkpoint] ${e.operation} ${e.salesforceId ?? "(submitting)"} (attempt ${e.attempt})`];
   }
 }
 

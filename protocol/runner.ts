@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { CheckpointFields } from "./checkpoint.ts";
 import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
 
 // How the edge answers the runner protocol, in brief (docs/API.md "Runner protocol" has each route):
@@ -96,6 +97,8 @@ const RunnerEventBase = { seq: z.number().int().min(1) };
 export const RunnerEvent = z.discriminatedUnion("type", [
   z.object({ ...RunnerEventBase, type: z.literal("progress"), ...Progress.shape }),
   z.object({ ...RunnerEventBase, type: z.literal("log"), lines: z.array(z.string().max(16_384)).min(1).max(1000) }),
+  // The Salesforce job this attempt started (protocol/checkpoint.ts): kept on the task for the next attempt.
+  z.object({ ...RunnerEventBase, type: z.literal("checkpoint"), ...CheckpointFields.shape }),
 ]);
 export type RunnerEvent = z.infer<typeof RunnerEvent>;
 export const JobEventsBody = z

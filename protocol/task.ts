@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { Checkpoint, CheckpointFields } from "./checkpoint.ts";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./json-depth.ts";
 
 export const TASK_TYPES = ["deploy", "validate", "quick-deploy", "retrieve", "run-tests", "query", "org-check"] as const;
@@ -86,6 +87,7 @@ export const Task = z
     result: z.unknown().optional(),
     error: TaskErrorInfo.optional(),
     source: TaskSource,
+    checkpoint: Checkpoint.optional().openapi({ description: "the Salesforce job an attempt started, which a later attempt resumes" }),
   })
   .openapi("Task");
 export type Task = z.infer<typeof Task>;
@@ -127,7 +129,8 @@ export const StatusEvent = z.object({
 export const ProgressEvent = z.object({ ...EventBase, type: z.literal("progress"), ...Progress.shape });
 export const LogEvent = z.object({ ...EventBase, type: z.literal("log"), lines: z.array(z.string()) });
 export const ResultEvent = z.object({ ...EventBase, type: z.literal("result"), result: z.unknown() });
-export const TaskEvent = z.discriminatedUnion("type", [StatusEvent, ProgressEvent, LogEvent, ResultEvent]).openapi("TaskEvent");
+export const CheckpointEvent = z.object({ ...EventBase, type: z.literal("checkpoint"), ...CheckpointFields.shape, attempt: z.number().int() });
+export const TaskEvent = z.discriminatedUnion("type", [StatusEvent, ProgressEvent, LogEvent, ResultEvent, CheckpointEvent]).openapi("TaskEvent");
 export type TaskEvent = z.infer<typeof TaskEvent>;
 
 export const EventsPage = z.object({ events: z.array(TaskEvent), lastSeq: z.number().int(), done: z.boolean() }).openapi("EventsPage");
