@@ -4,6 +4,7 @@ import type { ChildProcess } from "node:child_process";
 import { z } from "@hono/zod-openapi";
 import { EdgeError } from "../../protocol/client.ts";
 import { OUTCOMES, RunnerEvent, type Accepted, type FinishBody } from "../../protocol/runner.ts";
+import { CheckpointFields } from "../../protocol/checkpoint.ts";
 import { TaskErrorInfo } from "../../protocol/task.ts";
 import type { CredentialBroker } from "../credentials/broker.ts";
 import type { ManagerToWorker } from "../ipc.ts";
@@ -42,6 +43,7 @@ const WorkerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("repo"), url: z.string().max(2048) }),
   z.object({ type: z.literal("secrets"), values: z.array(z.string().max(8192)).max(16) }),
   z.object({ type: z.literal("event"), event: z.record(z.string(), z.unknown()) }),
+  z.object({ type: z.literal("checkpoint"), ref: z.number().int(), checkpoint: CheckpointFields }),
   z.object({ type: z.literal("done"), outcome: z.enum(OUTCOMES), result: z.unknown().optional(), error: TaskErrorInfo.optional() }),
 ]);
 type DoneMessage = Extract<z.infer<typeof WorkerMessage>, { type: "done" }>;
@@ -133,7 +135,8 @@ export class Job {
     this.log.info("stopping job", { reason, message });
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    if (this.startedWorker) this.send({ type: "cancel", reason: message });
+    // A lost lease leaves a checkpointed Salesforce job running: the task's next attempt resumes it.
+    if (this.startedWorker) this.send({ type: "cancel", reason: message, ...(reason === "lease_lost" ? { leave: true } : {}) });
     const { cancelGraceMs, killGraceMs } = this.deps.config;
     this.killTimers.push(
       setTimeout(() => this.signal("SIGTERM"), this.startedWorker ? cancelGraceMs : 0),
@@ -199,6 +202,8 @@ export class Job {
       this.credentials.reportedSecrets(msg.values);
     } else if (msg.type === "event") {
       this.enqueueEvent(msg.event);
+    } else if (msg.type === "checkpoint") {
+      void this.checkpoint(msg.ref, msg.checkpoint);
     } else {
       this.done = msg;
       // A worker that said done but lingers is not left holding a slot.
@@ -292,16 +297,28 @@ export class Job {
 
   // ── events ─────────────────────────────────────────────────────────────────────────────────────
 
-  private enqueueEvent(event: Record<string, unknown>): void {
+  /** Queues a worker event for the next batch; its seq, or undefined when it was malformed. */
+  private enqueueEvent(event: Record<string, unknown>): number | undefined {
     const parsed = RunnerEvent.safeParse({ ...event, seq: this.nextSeq });
     if (!parsed.success) {
       this.log.warn("ignored a malformed worker event", { issues: parsed.error.issues.map((i) => i.path.join(".")) });
-      return;
+      return undefined;
     }
     this.nextSeq++;
     this.pending.push(parsed.data);
     if (this.pending.length >= TIMING.eventBatchMax) void this.flushEvents(false);
     else this.flushTimer ??= setTimeout(() => void this.flushEvents(false), TIMING.eventFlushMs);
+    return parsed.data.seq;
+  }
+
+  /** A checkpoint goes to the edge at once (with the events before it), and the worker hears whether it is stored. */
+  private async checkpoint(ref: number, fields: CheckpointFields): Promise<void> {
+    const seq = this.enqueueEvent({ type: "checkpoint", ...fields });
+    const unsent = () => seq === undefined || this.pending.some((e) => e.seq <= seq);
+    while (seq !== undefined && unsent() && !this.eventsBroken && !this.leaseGone.signal.aborted) await this.flushEvents(false);
+    const stored = !unsent();
+    this.log[stored ? "info" : "warn"](stored ? "checkpoint stored" : "checkpoint not stored", { ...fields });
+    this.send({ type: "checkpoint", ref, stored });
   }
 
   /** Sends pending events (one sender at a time); with `all`, until every event is acknowledged. */

@@ -1,7 +1,7 @@
 // retrieve through the Metadata API: start it, then checkRetrieveStatus until done. The zip comes
 // back inline (base64) when small enough for a task result, otherwise only its size and file list.
 import type { RetrievePayload } from "../../protocol/payloads.ts";
-import { OperationError, pause, type OperationContext, type OperationResult } from "./context.ts";
+import { OperationError, pause, recordCheckpoint, type OperationContext, type OperationResult } from "./context.ts";
 
 /** Bigger zips are not put in the task result (the edge keeps results small). */
 export const MAX_INLINE_ZIP_BYTES = 1024 * 1024;
@@ -24,10 +24,16 @@ export async function runRetrieve(ctx: OperationContext, payload: RetrievePayloa
   };
   const started = await ctx.conn.metadata.retrieve(request);
   ctx.log(`retrieve started: ${started.id}`);
+  await recordCheckpoint(ctx, { operation: "retrieve", salesforceId: started.id });
   ctx.progress({ percent: 0, step: "Queued" });
+  return followRetrieve(ctx, started.id);
+}
+
+/** Polls a started retrieve until it is done. */
+export async function followRetrieve(ctx: OperationContext, id: string): Promise<OperationResult> {
   for (;;) {
     await pause(ctx);
-    const r = await ctx.conn.metadata.checkRetrieveStatus(started.id);
+    const r = await ctx.conn.metadata.checkRetrieveStatus(id);
     ctx.progress({ percent: r.done ? 100 : 50, step: r.status });
     if (!r.done) continue;
     const files = (r.fileProperties ?? []).map((f) => ({ type: f.type, fullName: f.fullName, fileName: f.fileName }));
