@@ -138,9 +138,10 @@ export type EventsPage = z.infer<typeof EventsPage>;
 
 /**
  * A task without its `payload` and `result` (up to 256 KiB and 1 MiB): what the project list and the
- * project feed carry, as of the task's last status change. `GET /v1/tasks/:id` has the whole task.
+ * project feed carry, as of the task's last status change (no `checkpoint` either: it is the runner's).
+ * `GET /v1/tasks/:id` has the whole task.
  */
-export const TaskSummary = Task.omit({ payload: true, result: true }).openapi("TaskSummary");
+export const TaskSummary = Task.omit({ payload: true, result: true, checkpoint: true }).openapi("TaskSummary");
 export type TaskSummary = z.infer<typeof TaskSummary>;
 
 /** The summary of a task (or of a summary), field by field, so nothing large can ride along. */
