@@ -29,6 +29,7 @@ import { LOG_PAGE_BYTES, progressOf, TaskEventStore, type EventDraft, type LogPa
 import { LEASE_TIMER, LEASES_TABLE, TaskLease, type TaskChange } from "./task-lease.ts";
 import { taskSenders, type TaskMessage, type TaskMessageBodies } from "./task-outbox.ts";
 import { APPROVAL_TIMER, ORG_GATE_TABLE, TaskOrgGate, type Decider } from "./task-org-gate.ts";
+import { checkpointOf } from "./task-checkpoint.ts";
 import { bornTask, canMove } from "./task-state.ts";
 import { CLOSE_SOCKETS_TIMER, TaskWatchers } from "./task-watchers.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
@@ -317,6 +318,7 @@ export class TaskActor extends DurableObject<Env> {
     for (const draft of drafts) {
       if (draft.type === "progress") task.progress = progressOf(draft);
       if (draft.type === "result") task.result = draft.result;
+      if (draft.type === "checkpoint") task.checkpoint = checkpointOf(draft, at);
     }
     this.ctx.storage.sql.exec(
       "INSERT INTO sfp_task (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body",

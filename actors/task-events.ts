@@ -11,6 +11,7 @@ import {
   type TaskEvent,
   type TaskStatus,
 } from "../protocol/index.ts";
+import type { CheckpointDraft } from "./task-checkpoint.ts";
 
 /** An event before it has its seq and time. */
 export type EventDraft =
@@ -20,7 +21,8 @@ export type EventDraft =
   | { type: "result"; result: unknown }
   | { type: "artifact"; artifact: Artifact }
   | Omit<LockEvent, "seq" | "at">
-  | Omit<ApprovalEvent, "seq" | "at">;
+  | Omit<ApprovalEvent, "seq" | "at">
+  | CheckpointDraft;
 
 /** The most log bytes one `GET /v1/tasks/:id/logs` answer carries (README "Limits"). */
 export const LOG_PAGE_BYTES = 1024 * 1024;

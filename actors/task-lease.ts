@@ -20,6 +20,7 @@ import {
 import type { Env } from "./env.ts";
 import type { Outbox } from "./outbox.ts";
 import { nowIso } from "./sql.ts";
+import { checkpointDraft } from "./task-checkpoint.ts";
 import { progressOf, type EventDraft } from "./task-events.ts";
 import { leaseNotice, type TaskMessage, type TaskMessageBodies } from "./task-outbox.ts";
 import { canMove } from "./task-state.ts";
@@ -109,6 +110,7 @@ export class TaskLease {
       if (event.seq !== acked + 1) break;
       acked = event.seq;
       if (event.type === "log") drafts.push({ type: "log", lines: event.lines });
+      else if (event.type === "checkpoint") drafts.push(checkpointDraft(event, task.attempt));
       else drafts.push({ type: "progress", ...progressOf(event) });
     }
     if (drafts.length) {

@@ -34,6 +34,8 @@ export function describeEvent(e: TaskEvent): string[] {
       ];
     case "approval":
       return [`[approval] ${describeApproval(e.decision, e.org, e.by, e.expiresAt)}`];
+    case "checkpoint":
+      return [`[checkpoint] ${e.operation} ${e.salesforceId ?? "(submitting)"} (attempt ${e.attempt})`];
   }
 }
 

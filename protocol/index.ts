@@ -2,6 +2,7 @@ export * from "./errors.ts";
 export * from "./ids.ts";
 export * from "./limits.ts";
 export * from "./task.ts";
+export * from "./checkpoint.ts";
 export * from "./project.ts";
 export * from "./runner.ts";
 export * from "./client.ts";

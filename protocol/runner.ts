@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_EVENT_BATCH, MAX_LOG_LINE_CHARS, MAX_LOG_LINES_PER_EVENT, MAX_RUNNER_POLL_SECONDS } from "./limits.ts";
+import { CheckpointFields } from "./checkpoint.ts";
 import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
 
 // How the edge answers the runner protocol, in brief (docs/API.md "Runner protocol" has each route):
@@ -101,6 +102,8 @@ const RunnerEventBase = { seq: z.number().int().min(1) };
 export const RunnerEvent = z.discriminatedUnion("type", [
   z.object({ ...RunnerEventBase, type: z.literal("progress"), ...Progress.shape }),
   z.object({ ...RunnerEventBase, type: z.literal("log"), lines: z.array(z.string().max(MAX_LOG_LINE_CHARS)).min(1).max(MAX_LOG_LINES_PER_EVENT) }),
+  // The Salesforce job this attempt started (protocol/checkpoint.ts): kept on the task for the next attempt.
+  z.object({ ...RunnerEventBase, type: z.literal("checkpoint"), ...CheckpointFields.shape }),
 ]);
 export type RunnerEvent = z.infer<typeof RunnerEvent>;
 export const JobEventsBody = z

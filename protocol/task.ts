@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { Artifact } from "./artifacts.ts";
+import { Checkpoint, CheckpointFields } from "./checkpoint.ts";
 import { MAX_PAYLOAD_DEPTH, nestsDeeperThan } from "./json-depth.ts";
 import {
   MAX_ATTEMPTS_LIMIT,
@@ -153,6 +154,7 @@ export const Task = z
     commit: CommitRef.optional().openapi({ description: "the commit the task reports its status to (issue 14)" }),
     waitingFor: WaitingFor.optional(),
     approval: Approval.optional(),
+    checkpoint: Checkpoint.optional().openapi({ description: "the Salesforce job an attempt started, which a later attempt resumes" }),
   })
   .openapi("Task");
 export type Task = z.infer<typeof Task>;
@@ -210,9 +212,10 @@ export const ApprovalEvent = z.object({
 });
 export type LockEvent = z.infer<typeof LockEvent>;
 export type ApprovalEvent = z.infer<typeof ApprovalEvent>;
+export const CheckpointEvent = z.object({ ...EventBase, type: z.literal("checkpoint"), ...CheckpointFields.shape, attempt: z.number().int() });
 export const ArtifactEvent = z.object({ ...EventBase, type: z.literal("artifact"), artifact: Artifact });
 export const TaskEvent = z
-  .discriminatedUnion("type", [StatusEvent, ProgressEvent, LogEvent, ResultEvent, ArtifactEvent, LockEvent, ApprovalEvent])
+  .discriminatedUnion("type", [StatusEvent, ProgressEvent, LogEvent, ResultEvent, ArtifactEvent, LockEvent, ApprovalEvent, CheckpointEvent])
   .openapi("TaskEvent");
 export type TaskEvent = z.infer<typeof TaskEvent>;
 
@@ -221,9 +224,10 @@ export type EventsPage = z.infer<typeof EventsPage>;
 
 /**
  * A task without its `payload` and `result` (up to 256 KiB and 1 MiB): what the project list and the
- * project feed carry, as of the task's last status change. `GET /v1/tasks/:id` has the whole task.
+ * project feed carry, as of the task's last status change (no `checkpoint` either: it is the runner's).
+ * `GET /v1/tasks/:id` has the whole task.
  */
-export const TaskSummary = Task.omit({ payload: true, result: true, artifacts: true }).openapi("TaskSummary");
+export const TaskSummary = Task.omit({ payload: true, result: true, artifacts: true, checkpoint: true }).openapi("TaskSummary");
 export type TaskSummary = z.infer<typeof TaskSummary>;
 
 /** The summary of a task (or of a summary), field by field, so nothing large can ride along. */

@@ -3,7 +3,7 @@
 // The worker holds no credential store: after `start` it asks for its task's org (`auth`) and the
 // manager answers with that org's auth alone, once; a deploy from a repository asks for that
 // repository's token (`repo`) the same way; any other ask is refused (runner/README.md).
-import type { Task, TaskErrorInfo } from "../protocol/index.ts";
+import type { CheckpointFields, Task, TaskErrorInfo } from "../protocol/index.ts";
 import type { Artifact } from "../protocol/artifacts.ts";
 import type { RunnerEvent } from "../protocol/runner.ts";
 import type { OrgAuth } from "./credentials/auth-url.ts";
@@ -49,7 +49,10 @@ export type ManagerToWorker =
   | AuthAnswer
   | RepoAnswer
   | ArtifactAnswer
-  | { type: "cancel"; reason: string };
+  /** The answer to a `checkpoint`: whether the edge stored it (the worker goes on only then). */
+  | { type: "checkpoint"; ref: number; stored: boolean }
+  /** With `leave` (the lease is lost): a Salesforce job already checkpointed is left running for the next attempt. */
+  | { type: "cancel"; reason: string; leave?: boolean };
 
 export type WorkerToManager =
   | { type: "ready" }
@@ -62,4 +65,6 @@ export type WorkerToManager =
   /** Secrets the worker learned (a fresh access token): the manager masks them in the worker's output. */
   | { type: "secrets"; values: string[] }
   | { type: "event"; event: WorkerEvent }
+  /** The Salesforce job this attempt started: the manager sends it to the edge at once and answers. */
+  | { type: "checkpoint"; ref: number; checkpoint: CheckpointFields }
   | { type: "done"; outcome: "succeeded" | "failed" | "canceled"; result?: unknown; error?: TaskErrorInfo };

@@ -53,16 +53,23 @@ export class JobEvents {
     return this.pending.length;
   }
 
-  /** A worker's event: checked against the contract, split to fit a body, numbered, queued. */
-  enqueue(event: Record<string, unknown>): void {
+  /** A worker's event: checked against the contract, split to fit a body, numbered, queued; false when malformed. */
+  enqueue(event: Record<string, unknown>): boolean {
     const parsed = RunnerEvent.safeParse({ ...event, seq: this.nextSeq });
     if (!parsed.success) {
       this.deps.log.warn("ignored a malformed worker event", { issues: parsed.error.issues.map((i) => i.path.join(".")) });
-      return;
+      return false;
     }
     for (const piece of splitToFit(parsed.data, this.budget)) this.pending.push({ ...piece, seq: this.nextSeq++ });
     if (this.pending.length >= MAX_EVENT_BATCH) void this.flush(false);
     else this.flushTimer ??= setTimeout(() => void this.flush(false), TIMING.eventFlushMs);
+    return true;
+  }
+
+  /** Sends every pending event now, past the batching; true once the edge acknowledged them all. */
+  async flushAll(): Promise<boolean> {
+    await this.flush(true);
+    return this.pending.length === 0;
   }
 
   /** Sends pending events (one sender at a time); with `all`, until every event is acknowledged. */

@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import { EdgeError } from "../../protocol/client.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import { OUTCOMES, type Accepted, type FinishBody } from "../../protocol/runner.ts";
+import { CheckpointFields } from "../../protocol/checkpoint.ts";
 import { TaskErrorInfo } from "../../protocol/task.ts";
 import type { CredentialBroker } from "../credentials/broker.ts";
 import type { ManagerToWorker } from "../ipc.ts";
@@ -63,6 +64,7 @@ const WorkerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("artifact"), name: z.string().max(128), path: z.string().max(4096), contentType: z.string().max(200) }),
   z.object({ type: z.literal("secrets"), values: z.array(z.string().max(8192)).max(16) }),
   z.object({ type: z.literal("event"), event: z.record(z.string(), z.unknown()) }),
+  z.object({ type: z.literal("checkpoint"), ref: z.number().int(), checkpoint: CheckpointFields }),
   z.object({ type: z.literal("done"), outcome: z.enum(OUTCOMES), result: z.unknown().optional(), error: TaskErrorInfo.optional() }),
 ]);
 type DoneMessage = Extract<z.infer<typeof WorkerMessage>, { type: "done" }>;
@@ -160,7 +162,8 @@ export class Job {
     this.log.info("stopping job", { reason, message });
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    if (this.startedWorker) this.send({ type: "cancel", reason: message });
+    // A lost lease leaves a checkpointed Salesforce job running: the task's next attempt resumes it.
+    if (this.startedWorker) this.send({ type: "cancel", reason: message, ...(reason === "lease_lost" ? { leave: true } : {}) });
     const { cancelGraceMs, killGraceMs } = this.deps.config;
     this.killTimers.push(
       setTimeout(() => this.signal("SIGTERM"), this.startedWorker ? cancelGraceMs : 0),
@@ -228,6 +231,8 @@ export class Job {
       this.credentials.reportedSecrets(msg.values);
     } else if (msg.type === "event") {
       this.events.enqueue(msg.event);
+    } else if (msg.type === "checkpoint") {
+      void this.checkpoint(msg.ref, msg.checkpoint);
     } else {
       this.done = msg;
       // A worker that said done but lingers is not left holding a slot.
@@ -322,6 +327,13 @@ export class Job {
     this.log.warn("lease lost", { reason, message });
     this.leaseGone.abort();
     this.stop(reason, message);
+  }
+
+  /** A checkpoint goes to the edge at once (with the events before it), and the worker hears whether it is stored. */
+  private async checkpoint(ref: number, fields: CheckpointFields): Promise<void> {
+    const stored = this.events.enqueue({ type: "checkpoint", ...fields }) && (await this.events.flushAll());
+    this.log[stored ? "info" : "warn"](stored ? "checkpoint stored" : "checkpoint not stored", { ...fields });
+    this.send({ type: "checkpoint", ref, stored });
   }
 
   // ── finish ─────────────────────────────────────────────────────────────────────────────────────

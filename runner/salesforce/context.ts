@@ -2,6 +2,7 @@
 // ends (an outcome with a result, or an OperationError carrying the contract's error code).
 import { setTimeout as sleepFor } from "node:timers/promises";
 import type { Connection } from "jsforce";
+import type { Checkpoint, CheckpointFields } from "../../protocol/checkpoint.ts";
 import type { SourcePayload } from "../../protocol/payloads.ts";
 import type { Artifact } from "../../protocol/artifacts.ts";
 import type { Progress } from "../../protocol/task.ts";
@@ -30,6 +31,10 @@ export interface OperationContext {
   prepareSource?: (source: SourcePayload) => Promise<PreparedSourceDeploy>;
   /** Where a deploy's `zipUrl` may be downloaded from; strict (https, public hosts) when absent. */
   zipPolicy?: ZipFetchPolicy;
+  /** Records the Salesforce job just started as the task's checkpoint; true once the edge stored it. */
+  checkpoint?: (fields: CheckpointFields) => Promise<boolean>;
+  /** The task's checkpoint from an earlier attempt: its Salesforce job is followed, not started again (resume.ts). */
+  resume?: Checkpoint;
 }
 
 /** Error codes a job can fail with (task.error.code). */
@@ -48,6 +53,9 @@ export type OperationErrorCode =
   | "internal"
   /** A result too big to report could not be stored as an artifact either. */
   | "artifact_failed"
+  /** Resume (resume.ts, protocol/checkpoint.ts): a quick-deploy is never submitted twice. */
+  | "quick_deploy_uncertain"
+  | "checkpoint_failed"
   /** A deploy from a repository (runner/source/errors.ts says when each applies). */
   | SourceErrorCode;
 
@@ -67,6 +75,17 @@ export class CanceledError extends Error {
     super("canceled");
     this.name = "CanceledError";
   }
+}
+
+/**
+ * Records a Salesforce job just started as the task's checkpoint (resume.ts). One that does not reach
+ * the edge costs only the resume: the job goes on; a quick-deploy's intent is the exception (deploy.ts).
+ */
+export async function recordCheckpoint(ctx: OperationContext, fields: CheckpointFields): Promise<boolean> {
+  if (!ctx.checkpoint) return false;
+  const stored = await ctx.checkpoint(fields);
+  if (!stored) ctx.log(`the checkpoint of ${fields.operation} ${fields.salesforceId ?? ""} did not reach the edge: a later attempt cannot resume it`);
+  return stored;
 }
 
 /** Waits between polls; a cancel ends the wait at once (CanceledError). */

@@ -3,7 +3,8 @@
 // as progress. A cancel calls cancelDeploy and waits (bounded) for Salesforce to confirm it.
 import type { DeployResult } from "jsforce/lib/api/metadata";
 import type { DeployPayload, QuickDeployPayload, SourcePayload } from "../../protocol/payloads.ts";
-import { CanceledError, OperationError, pause, percentOf, type OperationContext, type OperationResult } from "./context.ts";
+import { CHECKPOINT_FAILED } from "../../protocol/checkpoint.ts";
+import { CanceledError, OperationError, pause, percentOf, recordCheckpoint, type OperationContext, type OperationResult } from "./context.ts";
 import { loadZip } from "./zip.ts";
 
 /** Status checks spent waiting for Salesforce to confirm a cancel before reporting it anyway. */
@@ -171,13 +172,22 @@ async function deployZip(ctx: OperationContext, zip: Buffer, payload: DeployPayl
   ctx.progress({ percent: 0, step: "Queued", message: `${mode}: sending ${zip.length} bytes` });
   const started = await ctx.conn.metadata.deploy(zip, options);
   ctx.log(`${mode} started: ${started.id} (${testLevel ?? "default test level"})`);
+  await recordCheckpoint(ctx, { operation: mode, salesforceId: started.id });
   return followDeploy(ctx, started.id);
 }
 
+/**
+ * A quick-deploy is never submitted twice: its intent is stored on the task before the submit, so an
+ * attempt that finds the intent without an id knows an earlier one may have submitted it (resume.ts).
+ */
 export async function runQuickDeploy(ctx: OperationContext, payload: QuickDeployPayload): Promise<OperationResult> {
   if (ctx.signal.aborted) throw new CanceledError();
+  if (ctx.checkpoint && !(await ctx.checkpoint({ operation: "quick-deploy" }))) {
+    throw new OperationError(CHECKPOINT_FAILED, `the intent to quick-deploy validation ${payload.validationId} did not reach the edge: not submitted`);
+  }
   const id = await ctx.conn.metadata.deployRecentValidation({ id: payload.validationId, rest: false });
   if (typeof id !== "string" || !id) throw new OperationError("salesforce_error", "deployRecentValidation returned no deploy id");
   ctx.log(`quick deploy of validation ${payload.validationId} started: ${id}`);
+  await recordCheckpoint(ctx, { operation: "quick-deploy", salesforceId: id });
   return followDeploy(ctx, id);
 }

@@ -14,6 +14,7 @@ import { runDeploy, runQuickDeploy } from "./deploy.ts";
 import { toOperationError } from "./errors.ts";
 import { runOrgCheck } from "./org-check.ts";
 import { runQuery } from "./query.ts";
+import { resumeCheckpoint } from "./resume.ts";
 import { runRetrieve } from "./retrieve.ts";
 import { runTests } from "./run-tests.ts";
 
@@ -31,6 +32,8 @@ export function validatePayload(type: TaskType, payload: unknown): void {
 }
 
 async function dispatch(type: TaskType, payload: unknown, ctx: OperationContext): Promise<OperationResult> {
+  const resumed = await resumeCheckpoint(type, ctx);
+  if (resumed) return resumed;
   switch (type) {
     case "deploy":
       return runDeploy(ctx, DeployPayload.parse(payload), "deploy");

@@ -2,7 +2,7 @@
 // back inline (base64) when small enough for a task result, otherwise only its size and file list.
 import { MAX_API_BODY_BYTES } from "../../protocol/limits.ts";
 import type { RetrievePayload } from "../../protocol/payloads.ts";
-import { OperationError, pause, type OperationContext, type OperationResult } from "./context.ts";
+import { OperationError, pause, recordCheckpoint, type OperationContext, type OperationResult } from "./context.ts";
 import { storeRetrieved } from "./retrieve-artifacts.ts";
 
 /**
@@ -29,16 +29,22 @@ export async function runRetrieve(ctx: OperationContext, payload: RetrievePayloa
   };
   const started = await ctx.conn.metadata.retrieve(request);
   ctx.log(`retrieve started: ${started.id}`);
+  await recordCheckpoint(ctx, { operation: "retrieve", salesforceId: started.id });
   ctx.progress({ percent: 0, step: "Queued" });
+  return followRetrieve(ctx, started.id);
+}
+
+/** Polls a started retrieve until it is done. */
+export async function followRetrieve(ctx: OperationContext, id: string): Promise<OperationResult> {
   for (;;) {
     await pause(ctx);
-    const r = await ctx.conn.metadata.checkRetrieveStatus(started.id);
+    const r = await ctx.conn.metadata.checkRetrieveStatus(id);
     ctx.progress({ percent: r.done ? 100 : 50, step: r.status });
     if (!r.done) continue;
     const files = (r.fileProperties ?? []).map((f) => ({ type: f.type, fullName: f.fullName, fileName: f.fileName }));
     const zip = r.zipFile ? Buffer.from(r.zipFile, "base64") : Buffer.alloc(0);
     const inline = zip.length > 0 && zip.length <= MAX_INLINE_ZIP_BYTES;
-    const artifacts = r.status === "Succeeded" ? await storeRetrieved(ctx, zip, String(request.apiVersion.toFixed(1)), inline) : [];
+    const artifacts = r.status === "Succeeded" ? await storeRetrieved(ctx, zip, ctx.conn.version, inline) : [];
     const result = {
       id: r.id,
       status: r.status,

@@ -2,7 +2,7 @@
 // job, ApexTestRunResult reports its progress, ApexTestResult holds one row per test method.
 // (A metadata deploy with runTests would also run tests, but needs a zip and a deploy slot.)
 import type { RunTestsPayload } from "../../protocol/payloads.ts";
-import { CanceledError, OperationError, pause, percentOf, type OperationContext, type OperationResult } from "./context.ts";
+import { CanceledError, OperationError, pause, percentOf, recordCheckpoint, type OperationContext, type OperationResult } from "./context.ts";
 
 const FINISHED = new Set(["Completed", "Failed", "Aborted"]);
 
@@ -38,6 +38,13 @@ export async function runTests(ctx: OperationContext, payload: RunTestsPayload):
   };
   const jobId = String(await ctx.conn.tooling.runTestsAsynchronous(request));
   ctx.log(`test run started: ${jobId} (${payload.testLevel})`);
+  quoteId(jobId);
+  await recordCheckpoint(ctx, { operation: "run-tests", salesforceId: jobId });
+  return followTestRun(ctx, jobId);
+}
+
+/** Polls a started Apex test run until it is done, then reads its results. */
+export async function followTestRun(ctx: OperationContext, jobId: string): Promise<OperationResult> {
   let last = "";
   for (;;) {
     try {

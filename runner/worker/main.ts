@@ -5,6 +5,7 @@
 import type { OrgAuth } from "../credentials/auth-url.ts";
 import type { Artifact } from "../../protocol/artifacts.ts";
 import type { ArtifactAnswer, AuthAnswer, ManagerToWorker, RepoAnswer, WorkerToManager } from "../ipc.ts";
+import type { CheckpointFields } from "../../protocol/checkpoint.ts";
 
 /**
  * No start message within this time means the manager is gone or confused. A warm spare waits for its
@@ -49,6 +50,30 @@ let authAnswer: ((answer: AuthAnswer) => void) | undefined;
 const artifactAnswers = new Map<string, (answer: ArtifactAnswer) => void>();
 /** The one pending ask for the task's repository token, answered by the manager's `repo` message. */
 let repoAnswer: ((answer: RepoAnswer) => void) | undefined;
+/** Checkpoints sent and not yet answered, by ref; each resolves with whether the edge stored it. */
+const checkpointAnswers = new Map<number, (stored: boolean) => void>();
+let checkpointRefs = 0;
+/** The Salesforce job the edge holds as this task's checkpoint: when the lease is lost it is left running for the next attempt. */
+let checkpointed: string | undefined;
+
+/** Sends a checkpoint through the manager to the edge; true once the edge stored it. */
+function checkpoint(fields: CheckpointFields): Promise<boolean> {
+  const ref = ++checkpointRefs;
+  return new Promise<boolean>((resolve) => {
+    if (!process.connected) return resolve(false);
+    checkpointAnswers.set(ref, resolve);
+    void send({ type: "checkpoint", ref, checkpoint: fields });
+  }).then((stored) => {
+    if (stored && fields.salesforceId) checkpointed = fields.salesforceId;
+    return stored;
+  });
+}
+
+/** Leaves the checkpointed Salesforce job to the task's next attempt: exits without canceling it. */
+function leaveCheckpointed(why: string): void {
+  diag({ level: "warn", msg: `${why}; leaving Salesforce job ${checkpointed} to the next attempt` });
+  process.exit(0);
+}
 
 /** Asks the manager for the task's org: its answer is that org's auth alone, or why not. */
 function askAuth(org: { project: string; alias: string }): Promise<OrgAuth> {
@@ -110,7 +135,14 @@ process.on("message", (raw: unknown) => {
     answer?.(msg);
     return;
   }
+  if (msg?.type === "checkpoint") {
+    const answer = checkpointAnswers.get(msg.ref);
+    checkpointAnswers.delete(msg.ref);
+    answer?.(msg.stored === true);
+    return;
+  }
   if (msg?.type === "cancel") {
+    if (msg.leave && checkpointed) return leaveCheckpointed("the lease is lost");
     diag({ level: "info", msg: "cancel requested", reason: String(msg.reason ?? "") });
     cancel.abort();
     if (!started) process.exit(0);
@@ -128,6 +160,7 @@ process.on("message", (raw: unknown) => {
       auth: askAuth,
       repo: askRepo,
       artifact: askArtifact,
+      checkpoint,
       secret: (value) => void send({ type: "secrets", values: [value] }),
     },
     {
@@ -153,7 +186,11 @@ process.on("message", (raw: unknown) => {
 
 process.on("disconnect", () => {
   if (finishing) return;
-  // The manager is gone: nobody can receive the outcome. Cancel what runs, then leave.
+  for (const answer of checkpointAnswers.values()) answer(false);
+  checkpointAnswers.clear();
+  // The manager is gone: the task's next attempt resumes a checkpointed Salesforce job; anything else is canceled.
+  if (checkpointed) return leaveCheckpointed("manager disconnected");
+  // Nobody can receive the outcome. Cancel what runs, then leave.
   diag({ level: "warn", msg: "manager disconnected; canceling" });
   cancel.abort();
   authAnswer?.({ type: "auth", error: { code: "credentials_unavailable", message: "the manager went away" } });

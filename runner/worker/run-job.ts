@@ -2,6 +2,7 @@
 // task's org just in time (the worker holds no credential store), connect, run the operation, and
 // report through `send` — every event and the final message masked for every secret held. Secrets
 // are dropped before it returns.
+import type { CheckpointFields } from "../../protocol/checkpoint.ts";
 import type { Progress, Task } from "../../protocol/task.ts";
 import { orgAuthSecrets, type OrgAuth } from "../credentials/auth-url.ts";
 import { rm, writeFile } from "node:fs/promises";
@@ -33,6 +34,8 @@ export interface JobIo {
   repo(url: string): Promise<{ token: string; username?: string } | null>;
   /** Tells the manager a secret learned here (a fresh access token), to mask in this worker's output. */
   secret(value: string): void;
+  /** Records the Salesforce job this attempt started on the task, through the manager; true once the edge stored it. */
+  checkpoint(fields: CheckpointFields): Promise<boolean>;
 }
 
 export async function runJob(
@@ -69,6 +72,12 @@ export async function runJob(
       progress,
       log,
       pollIntervalMs: opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      // The log lines before a checkpoint go first, so that the events keep their order.
+      checkpoint: (fields) => {
+        output.flush();
+        return io.checkpoint(fields);
+      },
+      ...(task.checkpoint ? { resume: task.checkpoint } : {}),
       ...(opts.source ? { prepareSource: sourcePreparer(opts.source, { io, masker, log, signal: opts.signal }) } : {}),
       zipPolicy: opts.zipPolicy,
       ...(opts.artifactDir ? { storeArtifact: artifactStore(opts.artifactDir, io) } : {}),

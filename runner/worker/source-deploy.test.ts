@@ -77,6 +77,7 @@ describe("the worker deploys an sfdx project at a git commit (issue 12)", () => 
           child.send(start);
         } else if (m.type === "auth") child.send({ type: "auth", auth: parseSfdxAuthUrl(org.authUrl) });
         else if (m.type === "repo") child.send(repo(m.url));
+        else if (m.type === "checkpoint") child.send({ type: "checkpoint", ref: m.ref, stored: true });
         else if (m.type === "done") resolve(m);
       });
     });

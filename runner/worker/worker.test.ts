@@ -68,6 +68,8 @@ function startWorker(answer: (ask: Ask) => AuthAnswer): Run {
       asks.push(m);
       child.send(answer(m));
     }
+    // The manager answers a checkpoint once the edge stored it; the worker polls only after that.
+    if (m.type === "checkpoint") child.send({ type: "checkpoint", ref: m.ref, stored: true });
     for (const w of [...waiters]) {
       if (!w.pred(m)) continue;
       waiters.splice(waiters.indexOf(w), 1);
@@ -146,6 +148,10 @@ describe("the worker process over IPC", () => {
     const events = run.messages.filter((m) => m.type === "event").map((m) => m.event);
     expect(events.some((e) => e.type === "progress" && e.percent === 100)).toBe(true);
     expect(events.some((e) => e.type === "log" && e.lines.some((l) => l.startsWith("deploy on uat")))).toBe(true);
+    const deployId = (done.result as { id: string }).id;
+    expect(run.messages.filter((m) => m.type === "checkpoint")).toEqual([
+      { type: "checkpoint", ref: 1, checkpoint: { operation: "deploy", salesforceId: deployId } },
+    ]);
     // The access tokens it minted go to the manager (to mask its output), in their own message only.
     const reported = run.messages.flatMap((m) => (m.type === "secrets" ? m.values : []));
     expect(reported).toEqual(org.issuedTokens.slice(-reported.length));

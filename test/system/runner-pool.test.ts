@@ -380,37 +380,51 @@ describe("the runner pool with the real edge, managers and workers", () => {
   );
 
   it(
-    "requeues a task whose manager was SIGKILLed mid-job once its lease lapses, and another manager finishes it as attempt 2",
+    "requeues a task whose manager was SIGKILLed mid-deploy, and another manager's attempt 2 resumes the same Salesforce deploy (one deploy call) to its result",
     async () => {
       const pool = await newPool("pool-manager-kill");
       const first = await pool.manager("doomed");
       org.controls.deployPolls = HOLD;
       const before = org.deployIds().length;
+      const deployCalls = () => org.requests.filter((r) => r.body.includes("<deploy>")).length;
+      const callsBefore = deployCalls();
       const task = await pool.createTask();
       const orphan = await workerOf(first, task.id);
+      // The worker polls only once the edge stored its checkpoint (issue 13): the deploy is resumable from here.
       const firstDeploy = await deployInProgress(before);
+      expect((await pool.task(task.id)).checkpoint).toMatchObject({ operation: "deploy", salesforceId: firstDeploy, attempt: 1 });
 
       const second = await pool.manager("survivor");
       first.child.kill("SIGKILL");
       expect((await first.exit).signal).toBe("SIGKILL");
+      // The orphaned worker noticed its manager was gone and left the checkpointed deploy running.
+      await waitFor(() => !processAlive(orphan), 30_000, `orphaned worker ${orphan} to exit`);
 
       const requeued = await pool.waitForTask(task.id, (t) => t.attempt >= 2 || (t.status !== "running" && t.status !== "queued"), "requeued", 60_000);
       expect(requeued.attempt).toBe(2);
+      await second.waitForLog((r) => r.msg === "job started" && r.taskId === task.id);
       org.controls.deployPolls = 1;
       const done = await pool.waitForTask(task.id, (t) => t.status === "succeeded" || t.status === "failed", "finished");
-      expect(done).toMatchObject({ status: "succeeded", attempt: 2 });
-      expect(statuses(await pool.events(task.id))).toEqual([
+      expect(done).toMatchObject({ status: "succeeded", attempt: 2, result: { id: firstDeploy, status: "Succeeded", numberComponentsDeployed: 4 } });
+      const page = await pool.events(task.id);
+      expect(statuses(page)).toEqual([
         { status: "queued", attempt: 1 },
         { status: "running", attempt: 1 },
         { status: "queued", attempt: 2 },
         { status: "running", attempt: 2 },
         { status: "succeeded", attempt: 2 },
       ]);
+      expect(page.events.map((e) => e.seq)).toEqual(page.events.map((_, i) => i + 1));
+      expect(page.events.filter((e) => e.type === "checkpoint")).toEqual([
+        expect.objectContaining({ operation: "deploy", salesforceId: firstDeploy, attempt: 1 }),
+      ]);
+      expect(await pool.logs(task.id)).toContain(`resuming deploy ${firstDeploy}, started by attempt 1`);
       expect(await second.waitForLog((r) => r.msg === "job ended" && r.taskId === task.id)).toMatchObject({ outcome: "succeeded" });
       expect(second.records.find((r) => r.msg === "job started" && r.taskId === task.id)).toMatchObject({ attempt: 2 });
-      // The orphaned worker noticed its manager was gone, canceled its deploy and exited.
-      await waitFor(() => !processAlive(orphan), 30_000, `orphaned worker ${orphan} to exit`);
-      expect(org.requests.some((r) => r.body.includes("<cancelDeploy>") && r.body.includes(firstDeploy))).toBe(true);
+      // Exactly one deploy reached Salesforce, and nobody canceled it.
+      expect(deployCalls() - callsBefore).toBe(1);
+      expect(org.deployIds().slice(before)).toEqual([firstDeploy]);
+      expect(org.requests.some((r) => r.body.includes("<cancelDeploy>") && r.body.includes(firstDeploy))).toBe(false);
     },
     TEST_TIMEOUT_MS,
   );
