@@ -8,36 +8,16 @@ import type { Task } from "../../protocol/task.ts";
 import { storeBroker } from "../credentials/broker.ts";
 import type { CredentialsConfig } from "../credentials/config.ts";
 import { registerRepo } from "../credentials/index.ts";
+import { TEST_PROJECT, testTask } from "../testing-task.ts";
 import { JobCredentials } from "./job-credentials.ts";
 import { createLogger } from "./log.ts";
 
-const PROJECT = "prj_01JD0000000000000000000000";
+const PROJECT = TEST_PROJECT;
+const task = (payload: Record<string, unknown>, type: Task["type"] = "deploy") => testTask(type, payload);
 const CRM = "https://git.example.com/acme/crm.git";
 const OTHER = "https://git.example.com/acme/billing.git";
 const CRM_TOKEN = "ghp_crmToken0123456789abcdefABCDEFgh";
 const OTHER_TOKEN = "ghp_billingToken0123456789abcdefABCD";
-
-function task(payload: Record<string, unknown>, type: Task["type"] = "deploy"): Task {
-  const now = new Date().toISOString();
-  return {
-    id: "tsk_01JD0000000000000000000002",
-    project: PROJECT,
-    type,
-    org: "uat",
-    payload,
-    priority: "normal",
-    pool: "default",
-    labels: [],
-    status: "running",
-    attempt: 1,
-    maxAttempts: 3,
-    timeoutSeconds: 600,
-    version: 2,
-    createdAt: now,
-    updatedAt: now,
-    source: { kind: "api", tokenId: "tok_01JD0000000000000000000000" },
-  };
-}
 
 describe("a job hands its worker only its task's repository token", () => {
   let dir: string;

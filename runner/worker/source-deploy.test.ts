@@ -8,38 +8,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../test/doubles/free-port.ts";
-import type { Task } from "../../protocol/task.ts";
 import type { Component } from "../../test/doubles/metadata-package.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../../test/doubles/salesforce-org.ts";
 import { parseSfdxAuthUrl } from "../credentials/auth-url.ts";
 import type { ManagerToWorker, RepoAnswer, SourceSettings, WorkerToManager } from "../ipc.ts";
+import type { Task } from "../../protocol/task.ts";
+import { testTask } from "../testing-task.ts";
 import { DELTA, FIXTURE_COMPONENTS, type FixtureServer, startFixtureServer, TOKEN } from "../source/testing.ts";
 
 const WORKER = fileURLToPath(new URL("./main.ts", import.meta.url));
-const PROJECT = "prj_01JD0000000000000000000000";
+const task = (type: "deploy" | "validate", payload: Record<string, unknown>) => testTask(type, payload);
 type Done = Extract<WorkerToManager, { type: "done" }>;
-
-function task(type: "deploy" | "validate", payload: Record<string, unknown>): Task {
-  const now = new Date().toISOString();
-  return {
-    id: "tsk_01JD0000000000000000000001",
-    project: PROJECT,
-    type,
-    org: "uat",
-    payload,
-    priority: "normal",
-    pool: "default",
-    labels: [],
-    status: "running",
-    attempt: 1,
-    maxAttempts: 3,
-    timeoutSeconds: 600,
-    version: 2,
-    createdAt: now,
-    updatedAt: now,
-    source: { kind: "api", tokenId: "tok_01JD0000000000000000000000" },
-  };
-}
 
 /** What a deploy held, as type → sorted members (deleted ones apart), like a package.xml. */
 function byType(components: Component[], deleted: boolean): Record<string, string[]> {

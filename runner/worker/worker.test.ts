@@ -4,7 +4,8 @@ import { fork, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Task, TaskType } from "../../protocol/task.ts";
+import type { TaskType } from "../../protocol/task.ts";
+import { TEST_PROJECT, testTask } from "../testing-task.ts";
 import { metadataZip, SAMPLE_COMPONENTS } from "../../test/doubles/salesforce-fixtures.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../../test/doubles/salesforce-org.ts";
 import { parseSfdxAuthUrl, type OrgAuth } from "../credentials/auth-url.ts";
@@ -13,29 +14,9 @@ import type { AuthAnswer, ManagerToWorker, WorkerToManager } from "../ipc.ts";
 const WORKER = fileURLToPath(new URL("./main.ts", import.meta.url));
 // The sample package and the class whose failure quotes credentials in one test.
 const ZIP = metadataZip([...SAMPLE_COMPONENTS, { componentType: "ApexClass", fullName: "Leaky" }]).toString("base64");
-const PROJECT = "prj_01JD0000000000000000000000";
-
-function task(type: TaskType, payload: Record<string, unknown>, org = "uat"): Task {
-  const now = new Date().toISOString();
-  return {
-    id: "tsk_01JD0000000000000000000000",
-    project: PROJECT,
-    type,
-    org,
-    payload,
-    priority: "normal",
-    pool: "default",
-    labels: [],
-    status: "running",
-    attempt: 1,
-    maxAttempts: 3,
-    timeoutSeconds: 600,
-    version: 2,
-    createdAt: now,
-    updatedAt: now,
-    source: { kind: "api", tokenId: "tok_01JD0000000000000000000000" },
-  };
-}
+const PROJECT = TEST_PROJECT;
+/** A task for the worker; `org` other than uat is one the manager has no credentials for. */
+const task = (type: TaskType, payload: Record<string, unknown>, org = "uat") => testTask(type, payload, { org });
 
 type Ask = Extract<WorkerToManager, { type: "auth" }>;
 

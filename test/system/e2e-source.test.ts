@@ -4,59 +4,32 @@
 // runners' store), convert it and validate it against the Salesforce double → succeeded, as the
 // `sfp-edge task watch` a user runs shows it.
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { join } from "node:path";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EdgeClient } from "../../protocol/client.ts";
 import type { Task } from "../../protocol/index.ts";
-import { registerOrg, registerRepo } from "../../runner/credentials/index.ts";
+import { registerRepo } from "../../runner/credentials/index.ts";
 import { FIXTURE_COMPONENTS, type FixtureServer, startFixtureServer, TOKEN } from "../../runner/source/testing.ts";
-import { startSalesforceOrg, type SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
-import { cli, startCli } from "./cli-process.ts";
-import { createProject, startEdge, type Edge } from "./edge-process.ts";
-import { killAllManagers, startManager } from "./manager-process.ts";
+import { startCli } from "./cli-process.ts";
+import { STEP_MS, type Stack, startStack } from "./stack.ts";
 
-const STEP_MS = 90_000;
-const CREDENTIALS_KEY = `e2e-source-store-key-${crypto.randomUUID()}`;
 const WEBHOOK_SECRET = `github-webhook-secret-${crypto.randomUUID()}`;
 
-let root: string;
 let fx: FixtureServer;
-let org: SalesforceOrgDouble;
-let edge: Edge;
-let project: string;
-let api: EdgeClient;
+let stack: Stack;
 let hookUrl: string;
-let configDir: string;
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), "sfp-e2e-source-"));
-  [fx, org, edge] = await Promise.all([startFixtureServer(), startSalesforceOrg(), startEdge()]);
-  org.controls.deployPolls = 1;
-  let owner: string;
-  ({ project, ownerToken: owner } = await createProject(edge, "e2e-source"));
-  api = new EdgeClient(edge.url, owner);
-  await api.request("PUT", `/v1/projects/${project}/orgs/uat`, { body: { orgId: org.orgId } });
-  const store = { provider: "local" as const, file: join(root, "store", "credentials.json"), key: CREDENTIALS_KEY };
-  await registerOrg({ alias: "uat", sfdxAuthUrl: org.authUrl, project, config: store });
-  await registerRepo({ url: fx.url, credential: { token: TOKEN }, project, config: store });
-
-  const { body: reg } = await api.request<{ token: string }>("POST", `/v1/projects/${project}/registration-tokens`, { body: { pool: "default" } });
-  const manager = startManager({
-    edgeUrl: edge.url,
-    registrationToken: reg.token,
+  fx = await startFixtureServer();
+  stack = await startStack({
     name: "e2e-source",
-    dir: mkdtempSync(join(root, "manager-")),
-    credentialsFile: store.file,
-    credentialsKey: CREDENTIALS_KEY,
+    orgs: { uat: {} },
     // The fixture's git server is plain http on loopback, as in local development.
-    env: { SFP_SOURCE_ALLOW_LOCAL_HTTP: "true", SFP_SOURCE_CACHE_DIR: join(root, "source-cache") },
+    managerEnv: { SFP_SOURCE_ALLOW_LOCAL_HTTP: "true", SFP_SOURCE_CACHE_DIR: join(tmpdir(), `sfp-e2e-source-cache-${crypto.randomUUID()}`) },
+    prepare: ({ project, store }) => registerRepo({ url: fx.url, credential: { token: TOKEN }, project, config: store }).then(() => undefined),
   });
-  await manager.waitForLog("registered", STEP_MS);
-
   // The README's rule: validate every pull request's head commit.
-  const { body: put } = await api.request<{ source: { url: string } }>("PUT", `/v1/projects/${project}/webhook-sources/github-prs`, {
+  const { body: put } = await stack.api.request<{ source: { url: string } }>("PUT", `/v1/projects/${stack.project}/webhook-sources/github-prs`, {
     body: {
       kind: "github",
       secret: WEBHOOK_SECRET,
@@ -72,16 +45,11 @@ beforeAll(async () => {
       ],
     },
   });
-  hookUrl = `${edge.url}${put.source.url}`;
-  configDir = mkdtempSync(join(root, "cli-"));
-  const login = await cli(["--config-dir", configDir, "login", "--url", edge.url, "--project", project, "--token", owner]);
-  if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
+  hookUrl = `${stack.edge.url}${put.source.url}`;
 }, 240_000);
 
 afterAll(async () => {
-  await killAllManagers();
-  await Promise.all([edge?.stop(), org?.close(), fx?.close()]);
-  if (root) rmSync(root, { recursive: true, force: true });
+  await Promise.all([stack?.stop(), fx?.close()]);
 });
 
 /** A pull request opened on the fixture repository, signed as GitHub signs it; answers the task it made. */
@@ -110,6 +78,7 @@ async function pullRequestOpened(headSha: string): Promise<string> {
 
 describe("a pull request validated at its head commit, end to end", { timeout: 4 * STEP_MS }, () => {
   it("validates exactly the head commit from the repository and succeeds, as sfp-edge task watch shows", async () => {
+    const { org, api, configDir } = stack;
     const deploysBefore = org.deployIds().length;
     const id = await pullRequestOpened(fx.v2);
     const watch = startCli(["--config-dir", configDir, "task", "watch", id]);

@@ -2,62 +2,26 @@
 // double; the worker hands the zip to its manager, which stores it with the job token as the task's
 // `retrieve.zip` and its source-format conversion as `source.zip`; the CLI downloads both.
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EdgeClient } from "../../protocol/client.ts";
 import type { Task } from "../../protocol/index.ts";
-import { registerOrg } from "../../runner/credentials/index.ts";
 import { unzip } from "../../runner/source/testing.ts";
-import { startSalesforceOrg, type SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
 import { cli } from "./cli-process.ts";
-import { createProject, startEdge, type Edge } from "./edge-process.ts";
-import { killAllManagers, startManager, waitFor } from "./manager-process.ts";
+import { waitFor } from "./manager-process.ts";
+import { STEP_MS, type Stack, startStack } from "./stack.ts";
 
-const STEP_MS = 90_000;
-const CREDENTIALS_KEY = `retrieve-artifacts-key-${crypto.randomUUID()}`;
-
-let root: string;
-let org: SalesforceOrgDouble;
-let edge: Edge;
-let project: string;
-let api: EdgeClient;
-let configDir: string;
+let stack: Stack;
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), "sfp-retrieve-artifacts-"));
-  [org, edge] = await Promise.all([startSalesforceOrg(), startEdge()]);
-  org.controls.deployPolls = 1;
-  let owner: string;
-  ({ project, ownerToken: owner } = await createProject(edge, "retrieve-artifacts"));
-  api = new EdgeClient(edge.url, owner);
-  await api.request("PUT", `/v1/projects/${project}/orgs/uat`, { body: { orgId: org.orgId } });
-  const store = { provider: "local" as const, file: join(root, "store", "credentials.json"), key: CREDENTIALS_KEY };
-  await registerOrg({ alias: "uat", sfdxAuthUrl: org.authUrl, project, config: store });
-  const { body: reg } = await api.request<{ token: string }>("POST", `/v1/projects/${project}/registration-tokens`, { body: { pool: "default" } });
-  const manager = startManager({
-    edgeUrl: edge.url,
-    registrationToken: reg.token,
-    name: "retrieve-artifacts",
-    dir: mkdtempSync(join(root, "manager-")),
-    credentialsFile: store.file,
-    credentialsKey: CREDENTIALS_KEY,
-  });
-  await manager.waitForLog("registered", STEP_MS);
-  configDir = mkdtempSync(join(root, "cli-"));
-  const login = await cli(["--config-dir", configDir, "login", "--url", edge.url, "--project", project, "--token", owner]);
-  if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
+  stack = await startStack({ name: "retrieve-artifacts", orgs: { uat: {} } });
 }, 240_000);
 
-afterAll(async () => {
-  await killAllManagers();
-  await Promise.all([edge?.stop(), org?.close()]);
-  if (root) rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => stack?.stop());
 
 describe("a retrieve keeps its package as artifacts", { timeout: 3 * STEP_MS }, () => {
   it("stores retrieve.zip and source.zip, lists them on the task and the CLI downloads them byte-identical", async () => {
+    const { api, project, configDir, root } = stack;
     const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, {
       body: { type: "retrieve", org: "uat", payload: { unpackaged: { types: [{ name: "ApexClass", members: ["InvoiceService", "InvoiceServiceTest"] }] } } },
     });
