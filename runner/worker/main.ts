@@ -5,6 +5,7 @@
 import type { OrgAuth } from "../credentials/auth-url.ts";
 import type { Artifact } from "../../protocol/artifacts.ts";
 import type { ArtifactAnswer, AuthAnswer, ManagerToWorker, RepoAnswer, WorkerToManager } from "../ipc.ts";
+import { PendingAsks } from "./asks.ts";
 import type { CheckpointFields } from "../../protocol/checkpoint.ts";
 
 /**
@@ -44,29 +45,26 @@ const send = (msg: WorkerToManager): Promise<void> =>
 const cancel = new AbortController();
 let started = false;
 let finishing = false;
-/** The one pending ask for the task's org, answered by the manager's `auth` message. */
-let authAnswer: ((answer: AuthAnswer) => void) | undefined;
-/** Pending artifact uploads by name, answered by the manager's `artifact` messages. */
-const artifactAnswers = new Map<string, (answer: ArtifactAnswer) => void>();
-/** The one pending ask for the task's repository token, answered by the manager's `repo` message. */
-let repoAnswer: ((answer: RepoAnswer) => void) | undefined;
-/** Checkpoints sent and not yet answered, by ref; each resolves with whether the edge stored it. */
-const checkpointAnswers = new Map<number, (stored: boolean) => void>();
+/** Questions to the manager waiting for its answers (asks.ts). */
+const asks = new PendingAsks();
 let checkpointRefs = 0;
 /** The Salesforce job the edge holds as this task's checkpoint: when the lease is lost it is left running for the next attempt. */
 let checkpointed: string | undefined;
 
 /** Sends a checkpoint through the manager to the edge; true once the edge stored it. */
 function checkpoint(fields: CheckpointFields): Promise<boolean> {
+  if (!process.connected) return Promise.resolve(false);
   const ref = ++checkpointRefs;
-  return new Promise<boolean>((resolve) => {
-    if (!process.connected) return resolve(false);
-    checkpointAnswers.set(ref, resolve);
-    void send({ type: "checkpoint", ref, checkpoint: fields });
-  }).then((stored) => {
-    if (stored && fields.salesforceId) checkpointed = fields.salesforceId;
-    return stored;
-  });
+  return asks
+    .ask(
+      `checkpoint:${ref}`,
+      () => void send({ type: "checkpoint", ref, checkpoint: fields }),
+      () => ({ type: "checkpoint" as const, ref, stored: false }),
+    )
+    .then(({ stored }) => {
+      if (stored && fields.salesforceId) checkpointed = fields.salesforceId;
+      return stored;
+    });
 }
 
 /** Leaves the checkpointed Salesforce job to the task's next attempt: exits without canceling it. */
@@ -77,37 +75,51 @@ function leaveCheckpointed(why: string): void {
 
 /** Asks the manager for the task's org: its answer is that org's auth alone, or why not. */
 function askAuth(org: { project: string; alias: string }): Promise<OrgAuth> {
-  return new Promise<AuthAnswer>((resolve) => {
-    authAnswer = resolve;
-    void send({ type: "auth", project: org.project, alias: org.alias });
-  }).then((answer) => {
-    if ("auth" in answer) return answer.auth;
-    const code = answer.error.code === "credentials_not_found" ? "credentials_not_found" : "credentials_unavailable";
-    throw new OperationError(code, answer.error.message);
-  });
+  return asks
+    .ask<AuthAnswer>(
+      "auth",
+      () => void send({ type: "auth", project: org.project, alias: org.alias }),
+      () => goneAnswer("auth"),
+    )
+    .then((answer) => {
+      if ("auth" in answer) return answer.auth;
+      const code = answer.error.code === "credentials_not_found" ? "credentials_not_found" : "credentials_unavailable";
+      throw new OperationError(code, answer.error.message);
+    });
 }
 
 /** Asks the manager for the token of the repository the task names: the token, none (public), or why not. */
 function askRepo(url: string): Promise<{ token: string; username?: string } | null> {
-  return new Promise<RepoAnswer>((resolve) => {
-    repoAnswer = resolve;
-    void send({ type: "repo", url });
-  }).then((answer) => {
-    if ("credential" in answer) return answer.credential;
-    // The store failed or the ask was refused: git's own refusal of a token is repo_auth, not this.
-    throw new OperationError("credentials_unavailable", answer.error.message);
-  });
+  return asks
+    .ask<RepoAnswer>(
+      "repo",
+      () => void send({ type: "repo", url }),
+      () => goneAnswer("repo"),
+    )
+    .then((answer) => {
+      if ("credential" in answer) return answer.credential;
+      // The store failed or the ask was refused: git's own refusal of a token is repo_auth, not this.
+      throw new OperationError("credentials_unavailable", answer.error.message);
+    });
 }
 
 /** Has the manager upload a file of the job's artifact directory (it holds the job token, the worker does not). */
 function askArtifact(name: string, path: string, contentType: string): Promise<Artifact> {
-  return new Promise<ArtifactAnswer>((resolve) => {
-    artifactAnswers.set(name, resolve);
-    void send({ type: "artifact", name, path, contentType });
-  }).then((answer) => {
-    if ("artifact" in answer) return answer.artifact;
-    throw new OperationError("artifact_failed", answer.error.message);
-  });
+  return asks
+    .ask<ArtifactAnswer>(
+      `artifact:${name}`,
+      () => void send({ type: "artifact", name, path, contentType }),
+      () => ({ type: "artifact", name, error: { code: "artifact_failed", message: "the manager went away" } }),
+    )
+    .then((answer) => {
+      if ("artifact" in answer) return answer.artifact;
+      throw new OperationError("artifact_failed", answer.error.message);
+    });
+}
+
+/** What a credential question gets once the manager is gone. */
+function goneAnswer<T extends "auth" | "repo">(type: T) {
+  return { type, error: { code: "credentials_unavailable", message: "the manager went away" } };
 }
 
 const startTimer = setTimeout(() => {
@@ -117,28 +129,8 @@ const startTimer = setTimeout(() => {
 
 process.on("message", (raw: unknown) => {
   const msg = raw as ManagerToWorker;
-  if (msg?.type === "auth") {
-    const answer = authAnswer;
-    authAnswer = undefined;
-    answer?.(msg);
-    return;
-  }
-  if (msg?.type === "artifact") {
-    const answer = artifactAnswers.get(msg.name);
-    artifactAnswers.delete(msg.name);
-    answer?.(msg);
-    return;
-  }
-  if (msg?.type === "repo") {
-    const answer = repoAnswer;
-    repoAnswer = undefined;
-    answer?.(msg);
-    return;
-  }
-  if (msg?.type === "checkpoint") {
-    const answer = checkpointAnswers.get(msg.ref);
-    checkpointAnswers.delete(msg.ref);
-    answer?.(msg.stored === true);
+  if (msg?.type === "auth" || msg?.type === "repo" || msg?.type === "artifact" || msg?.type === "checkpoint") {
+    asks.answer(msg);
     return;
   }
   if (msg?.type === "cancel") {
@@ -186,16 +178,13 @@ process.on("message", (raw: unknown) => {
 
 process.on("disconnect", () => {
   if (finishing) return;
-  for (const answer of checkpointAnswers.values()) answer(false);
-  checkpointAnswers.clear();
+  // No answer will come: open questions get theirs now (a checkpoint counts as not stored).
+  asks.settleAll();
   // The manager is gone: the task's next attempt resumes a checkpointed Salesforce job; anything else is canceled.
   if (checkpointed) return leaveCheckpointed("manager disconnected");
   // Nobody can receive the outcome. Cancel what runs, then leave.
   diag({ level: "warn", msg: "manager disconnected; canceling" });
   cancel.abort();
-  authAnswer?.({ type: "auth", error: { code: "credentials_unavailable", message: "the manager went away" } });
-  repoAnswer?.({ type: "repo", error: { code: "credentials_unavailable", message: "the manager went away" } });
-  for (const [name, answer] of artifactAnswers) answer({ type: "artifact", name, error: { code: "artifact_failed", message: "the manager went away" } });
   setTimeout(() => process.exit(0), ORPHAN_GRACE_MS).unref();
   if (!started) process.exit(0);
 });
