@@ -10,7 +10,7 @@ import { storeBroker } from "../credentials/broker.ts";
 import type { CredentialsConfig } from "../credentials/config.ts";
 import { registerOrg } from "../credentials/index.ts";
 import type { AuthAnswer, ManagerToWorker } from "../ipc.ts";
-import { secretLadenEnv, startTestManager, type TestManager } from "./testing.ts";
+import { secretLadenEnv, startTestManager, stopTestManager, type TestManager } from "./testing.ts";
 
 const PRYING_WORKER = resolve(import.meta.dirname, "..", "..", "test", "doubles", "prying-worker.ts");
 /** The edge double's project; its tasks are all for the org `demo`. */
@@ -50,12 +50,8 @@ beforeEach(async () => {
   edge = await EdgeRunnerApiDouble.start();
 });
 afterEach(async () => {
-  if (manager) {
-    manager.agent.cancelAll("test over");
-    await manager.exit;
-    manager = undefined;
-  }
-  await edge.close();
+  await stopTestManager(manager, edge);
+  manager = undefined;
 });
 
 /** Everything a worker tries for: other orgs, its own org under other projects, its own org twice. */

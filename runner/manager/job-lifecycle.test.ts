@@ -1,7 +1,7 @@
 // Poll → accept → spawn → events → finish, against the edge double, with the fake worker.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EdgeRunnerApiDouble } from "../../test/doubles/edge-runner-api.ts";
-import { FAKE_CREDENTIALS, secretLadenEnv, startTestManager, type TestManager } from "./testing.ts";
+import { FAKE_CREDENTIALS, secretLadenEnv, startTestManager, stopTestManager, type TestManager } from "./testing.ts";
 
 let edge: EdgeRunnerApiDouble;
 let manager: TestManager | undefined;
@@ -11,12 +11,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  if (manager) {
-    manager.agent.cancelAll("test over");
-    await manager.exit;
-    manager = undefined;
-  }
-  await edge.close();
+  await stopTestManager(manager, edge);
+  manager = undefined;
 });
 
 const finished = (taskId: string) => () => edge.task(taskId).finish;

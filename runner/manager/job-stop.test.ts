@@ -2,7 +2,7 @@
 // renewals that keep going while a worker burns CPU.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EdgeRunnerApiDouble } from "../../test/doubles/edge-runner-api.ts";
-import { startTestManager, type TestManager } from "./testing.ts";
+import { startTestManager, stopTestManager, type TestManager } from "./testing.ts";
 
 let edge: EdgeRunnerApiDouble;
 let manager: TestManager | undefined;
@@ -13,12 +13,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  if (manager) {
-    manager.agent.cancelAll("test over");
-    await manager.exit;
-    manager = undefined;
-  }
-  await edge.close();
+  await stopTestManager(manager, edge);
+  manager = undefined;
 });
 
 const finished = (taskId: string) => () => edge.task(taskId).finish;

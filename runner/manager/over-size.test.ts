@@ -8,7 +8,7 @@ import { MAX_API_BODY_BYTES } from "../../protocol/limits.ts";
 import type { RunnerEvent } from "../../protocol/runner.ts";
 import type { BulkyBehaviour } from "../../test/doubles/bulky-worker.ts";
 import { EdgeRunnerApiDouble } from "../../test/doubles/edge-runner-api.ts";
-import { startTestManager, type TestManager } from "./testing.ts";
+import { startTestManager, stopTestManager, type TestManager } from "./testing.ts";
 
 const BULKY_WORKER = resolve(import.meta.dirname, "..", "..", "test", "doubles", "bulky-worker.ts");
 
@@ -20,12 +20,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  if (manager) {
-    manager.agent.cancelAll("test over");
-    await manager.exit;
-    manager = undefined;
-  }
-  await edge.close();
+  await stopTestManager(manager, edge);
+  manager = undefined;
 });
 
 function run(bulky: BulkyBehaviour): string {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EdgeRunnerApiDouble } from "../../test/doubles/edge-runner-api.ts";
 import { createLogger } from "./log.ts";
 import { SparePool } from "./spares.ts";
-import { FAKE_CREDENTIALS, FAKE_WORKER, secretLadenEnv, startTestManager, type TestManager } from "./testing.ts";
+import { FAKE_CREDENTIALS, FAKE_WORKER, secretLadenEnv, startTestManager, stopTestManager, type TestManager } from "./testing.ts";
 
 let edge: EdgeRunnerApiDouble;
 let manager: TestManager | undefined;
@@ -15,12 +15,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  if (manager) {
-    manager.agent.cancelAll("test over");
-    await manager.exit;
-    manager = undefined;
-  }
-  await edge.close();
+  await stopTestManager(manager, edge);
+  manager = undefined;
 });
 
 const finished = (taskId: string) => () => edge.task(taskId).finish;

@@ -86,3 +86,12 @@ export function startTestManager(
     logged: (msg) => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.msg === msg),
   };
 }
+
+/** A test's teardown: the manager (if one was started) stops its jobs and exits, then the edge double closes. */
+export async function stopTestManager(manager: TestManager | undefined, edge: EdgeRunnerApiDouble): Promise<void> {
+  if (manager) {
+    manager.agent.cancelAll("test over");
+    await manager.exit;
+  }
+  await edge.close();
+}

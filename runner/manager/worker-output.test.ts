@@ -9,7 +9,7 @@ import { EdgeRunnerApiDouble } from "../../test/doubles/edge-runner-api.ts";
 import { storeBroker } from "../credentials/broker.ts";
 import type { CredentialsConfig } from "../credentials/config.ts";
 import { registerOrg } from "../credentials/index.ts";
-import { startTestManager, type TestManager } from "./testing.ts";
+import { startTestManager, stopTestManager, type TestManager } from "./testing.ts";
 
 const PRYING_WORKER = resolve(import.meta.dirname, "..", "..", "test", "doubles", "prying-worker.ts");
 const PROJECT = "prj_00000000000000000000000000";
@@ -33,12 +33,8 @@ beforeEach(async () => {
   edge = await EdgeRunnerApiDouble.start();
 });
 afterEach(async () => {
-  if (manager) {
-    manager.agent.cancelAll("test over");
-    await manager.exit;
-    manager = undefined;
-  }
-  await edge.close();
+  await stopTestManager(manager, edge);
+  manager = undefined;
 });
 
 it("relays a worker's output with its org's secrets and its learned tokens masked, also when split over lines", async () => {
