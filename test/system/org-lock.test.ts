@@ -3,26 +3,21 @@
 // jsforce, and the `sfp-edge` CLI. Two deploys to one org never overlap in the double's call log, and
 // the second shows position 1 while the first runs; deploys to two orgs overlap; a deploy to a
 // protected org waits until the CLI approves it.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EdgeClient } from "../../protocol/client.ts";
+import type { EdgeClient } from "../../protocol/client.ts";
 import type { Task } from "../../protocol/index.ts";
-import { registerOrg } from "../../runner/credentials/index.ts";
 import { metadataZip } from "../doubles/salesforce-fixtures.ts";
-import { startSalesforceOrg, type SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
+import type { SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
 import { cli, startCli } from "./cli-process.ts";
-import { createProject, startEdge, type Edge } from "./edge-process.ts";
-import { killAllManagers, startManager, waitFor } from "./manager-process.ts";
+import type { Edge } from "./edge-process.ts";
+import { waitFor } from "./manager-process.ts";
+import { STEP_MS, type Stack, startStack } from "./stack.ts";
 
-const CREDENTIALS_KEY = `org-lock-store-key-${crypto.randomUUID()}`;
 const ZIP = metadataZip().toString("base64");
 /** Status checks a deploy stays InProgress: in effect until the test lowers it again. */
 const HOLD = 1_000_000;
-const STEP_MS = 90_000;
 
-let root: string;
+let stack: Stack;
 let org: SalesforceOrgDouble;
 let edge: Edge;
 let project: string;
@@ -31,43 +26,16 @@ let api: EdgeClient;
 let configDir: string;
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), "sfp-org-lock-"));
-  org = await startSalesforceOrg();
-  edge = await startEdge();
-  ({ project, ownerToken: owner } = await createProject(edge, "org-lock"));
-  api = new EdgeClient(edge.url, owner);
-  const credentialsFile = join(root, "store", "credentials.json");
   // Three aliases on the one double: to the edge they are three orgs, one of them production.
-  for (const [alias, body] of [
-    ["demo", {}],
-    ["uat", {}],
-    ["prod", { isProduction: true }],
-  ] as const) {
-    await api.request("PUT", `/v1/projects/${project}/orgs/${alias}`, { body: { orgId: org.orgId, ...body } });
-    await registerOrg({ alias, sfdxAuthUrl: org.authUrl, project, config: { provider: "local", file: credentialsFile, key: CREDENTIALS_KEY } });
-  }
-  const { body: reg } = await api.request<{ token: string }>("POST", `/v1/projects/${project}/registration-tokens`, { body: { pool: "default" } });
-  const manager = startManager({
-    edgeUrl: edge.url,
-    registrationToken: reg.token,
+  stack = await startStack({
     name: "org-lock",
-    dir: mkdtempSync(join(root, "manager-")),
-    credentialsFile,
-    credentialsKey: CREDENTIALS_KEY,
-    env: { SFP_RUNNER_SLOTS: "2" },
+    orgs: { demo: {}, uat: {}, prod: { isProduction: true } },
+    managerEnv: { SFP_RUNNER_SLOTS: "2" },
   });
-  await manager.waitForLog("registered", STEP_MS);
-  configDir = mkdtempSync(join(root, "cli-"));
-  const login = await cli(["--config-dir", configDir, "login", "--url", edge.url, "--project", project, "--token", owner]);
-  if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
+  ({ org, edge, project, owner, api, configDir } = stack);
 }, 240_000);
 
-afterAll(async () => {
-  await killAllManagers();
-  await edge?.stop();
-  await org?.close();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => stack?.stop());
 
 async function deploy(alias: string, token = owner): Promise<Task> {
   const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, {
