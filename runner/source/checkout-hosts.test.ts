@@ -9,19 +9,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { freePort } from "../../test/doubles/free-port.ts";
 import { checkout } from "./checkout.ts";
-import { SourceError } from "./errors.ts";
-import { type FixtureServer, startFixtureServer, TOKEN } from "./testing.ts";
+import { type FixtureServer, startFixtureServer, TOKEN, sourceFailure } from "./testing.ts";
 
 const never = new AbortController().signal;
-
-async function failure(p: Promise<unknown>): Promise<SourceError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof SourceError)) throw new Error(`expected a SourceError, got ${String(err)}`);
-  return err;
-}
 
 describe("the hosts a checkout fetches from (SSRF)", () => {
   let fx: FixtureServer;
@@ -61,7 +51,7 @@ describe("the hosts a checkout fetches from (SSRF)", () => {
       `https://localhost:${port}/acme/crm.git`,
       "https://[::1]/acme/crm.git",
     ]) {
-      const err = await failure(checkout({ ...base(), repo, ref: fx.v1 }));
+      const err = await sourceFailure(checkout({ ...base(), repo, ref: fx.v1 }));
       expect(err.code).toBe("invalid_source");
       expect(err.message).toMatch(/host \S+ (is|resolves to) a private, loopback or link-local address/);
       expect(err.message).toContain(new URL(repo).hostname.replace(/^\[(.*)\]$/, "$1"));
@@ -78,12 +68,12 @@ describe("the hosts a checkout fetches from (SSRF)", () => {
       [`https://127.0.0.1:${closed}/acme/crm.git`, ["127.0.0.1"]],
     ] as const) {
       // Past the check, git tries to connect: nothing listens, so the repository is unreachable.
-      const err = await failure(checkout({ ...base(), repo, ref: fx.v1, allowedHosts: [...allowedHosts] }));
+      const err = await sourceFailure(checkout({ ...base(), repo, ref: fx.v1, allowedHosts: [...allowedHosts] }));
       expect(err.code).toBe("repo_unreachable");
     }
     expect(await calls()).toMatch(/^ARGV --git-dir \S+ fetch /m);
 
-    const local = await failure(checkout({ ...base(), repo: `https://localhost:${closed}/acme/crm.git`, ref: fx.v1, allowLocalHttp: true }));
+    const local = await sourceFailure(checkout({ ...base(), repo: `https://localhost:${closed}/acme/crm.git`, ref: fx.v1, allowLocalHttp: true }));
     expect(local.code).toBe("repo_unreachable");
     const co = await checkout({ ...base(), repo: fx.url, ref: fx.v1, allowLocalHttp: true });
     expect(co.sha).toBe(fx.v1);
@@ -124,7 +114,7 @@ describe("the hosts a checkout fetches from (SSRF)", () => {
     afterAll(() => new Promise<void>((resolve) => redirector.close(() => resolve())));
 
     it("is not followed (http.followRedirects=false): the other server gets no request", async () => {
-      const err = await failure(checkout({ ...base(), repo: `${redirectorUrl}/acme/crm.git`, ref: fx.v1, allowLocalHttp: true }));
+      const err = await sourceFailure(checkout({ ...base(), repo: `${redirectorUrl}/acme/crm.git`, ref: fx.v1, allowLocalHttp: true }));
       expect(err.code).toBe("repo_unreachable");
       expect(fx.server.requests).toEqual([]);
       expect(await calls()).toMatch(/^ENV GIT_CONFIG_KEY_\d+=http\.followRedirects$/m);

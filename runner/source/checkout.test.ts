@@ -7,9 +7,8 @@ import { freePort } from "../../test/doubles/free-port.ts";
 import { CanceledError } from "../salesforce/context.ts";
 import { mirrorPath } from "./cache.ts";
 import { checkout } from "./checkout.ts";
-import { SourceError } from "./errors.ts";
 import { checkRepoUrl } from "./url.ts";
-import { type FixtureServer, git, startFixtureServer, TOKEN } from "./testing.ts";
+import { type FixtureServer, git, startFixtureServer, TOKEN, sourceFailure } from "./testing.ts";
 
 const never = new AbortController().signal;
 
@@ -29,15 +28,6 @@ await withFileLock(${JSON.stringify(file)}, new AbortController().signal, () => 
       await exited;
     },
   };
-}
-
-async function failure(p: Promise<unknown>): Promise<SourceError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof SourceError)) throw new Error(`expected a SourceError, got ${String(err)}`);
-  return err;
 }
 
 describe("checkout of a commit from a real git server (git http-backend, token required)", () => {
@@ -83,7 +73,7 @@ describe("checkout of a commit from a real git server (git http-backend, token r
 
   it("fails with repo_auth for a wrong token, and no secret in the error", async () => {
     const wrong = "ghp_wrongToken9876543210zyxwvuZYXWVU";
-    const err = await failure(checkout({ ...base(), ref: fx.v1, token: wrong }));
+    const err = await sourceFailure(checkout({ ...base(), ref: fx.v1, token: wrong }));
     expect(err.code).toBe("repo_auth");
     expect(err.message).toContain("refused the repository token");
     expect(err.message).not.toContain(wrong);
@@ -93,32 +83,32 @@ describe("checkout of a commit from a real git server (git http-backend, token r
   });
 
   it("fails with repo_auth when the repository wants a token and none is given", async () => {
-    const err = await failure(checkout({ ...base(), ref: fx.v1 }));
+    const err = await sourceFailure(checkout({ ...base(), ref: fx.v1 }));
     expect(err.code).toBe("repo_auth");
     expect(err.message).toContain("no repository token");
   });
 
   it("fails with ref_not_found for an unknown sha and for an unknown branch", async () => {
     const sha = "0123456789abcdef0123456789abcdef01234567";
-    const bySha = await failure(checkout({ ...base(), ref: sha, token: TOKEN }));
+    const bySha = await sourceFailure(checkout({ ...base(), ref: sha, token: TOKEN }));
     expect(bySha.code).toBe("ref_not_found");
     expect(bySha.message).toContain(sha);
-    const byName = await failure(checkout({ ...base(), ref: "no-such-branch", token: TOKEN }));
+    const byName = await sourceFailure(checkout({ ...base(), ref: "no-such-branch", token: TOKEN }));
     expect(byName.code).toBe("ref_not_found");
     expect(byName.message).toContain("no-such-branch");
   });
 
   it("fails with repo_unreachable when nothing listens or the server has no such repository", async () => {
     const port = await freePort();
-    const closed = await failure(checkout({ ...base(), repo: `http://127.0.0.1:${port}/acme/crm.git`, ref: fx.v1, token: TOKEN }));
+    const closed = await sourceFailure(checkout({ ...base(), repo: `http://127.0.0.1:${port}/acme/crm.git`, ref: fx.v1, token: TOKEN }));
     expect(closed.code).toBe("repo_unreachable");
     expect(closed.message).toContain(`127.0.0.1:${port}`);
-    const missing = await failure(checkout({ ...base(), repo: `${fx.server.url}/acme/nothing.git`, ref: fx.v1, token: TOKEN }));
+    const missing = await sourceFailure(checkout({ ...base(), repo: `${fx.server.url}/acme/nothing.git`, ref: fx.v1, token: TOKEN }));
     expect(missing.code).toBe("repo_unreachable");
   });
 
   it("takes plain http only from loopback and only with the local-development setting", async () => {
-    expect((await failure(checkout({ ...base(), allowLocalHttp: false, ref: fx.v1, token: TOKEN }))).code).toBe("invalid_source");
+    expect((await sourceFailure(checkout({ ...base(), allowLocalHttp: false, ref: fx.v1, token: TOKEN }))).code).toBe("invalid_source");
     expect(() => checkRepoUrl("http://git.example.com/acme/crm.git", true)).toThrow(/loopback/);
     expect(() => checkRepoUrl("https://user:pw@git.example.com/acme/crm.git", false)).toThrow(/credentials/);
     expect(() => checkRepoUrl("ssh://git.example.com/acme/crm.git", false)).toThrow(/https/);
@@ -228,7 +218,7 @@ describe("the checkout cache (a bare mirror per repository URL on the runner hos
     const third = await checkout({ ...opts, ref: fx.v2 });
     expect(third.fetchedObjects).toBe(0);
     expect(fx.server.requests.some((r) => r.authorized && r.url.includes("git-upload-pack"))).toBe(true);
-    const err = await failure(checkout({ ...opts, ref: fx.v2, token: "ghp_notTheRightOne000000000000000000" }));
+    const err = await sourceFailure(checkout({ ...opts, ref: fx.v2, token: "ghp_notTheRightOne000000000000000000" }));
     expect(err.code).toBe("repo_auth");
 
     for (const co of [first, second, third]) await co.cleanup();

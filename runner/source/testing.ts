@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import JSZip from "jszip";
 import { type GitServer, startGitServer } from "../../test/doubles/git-server.ts";
+import { SourceError } from "./errors.ts";
 
 export const FIXTURE = join(import.meta.dirname, "../../test/fixtures/sfdx-project");
 export const TOKEN = "ghp_fixtureToken0123456789abcdefABCDEF";
@@ -143,4 +144,14 @@ export function parseManifest(xml: string): { types: Record<string, string[]>; v
 /** What a test job hands prepareSourceDeploy: the fixture's token, a cache and job dirs under `scratch`. */
 export function jobOptions(scratch: string, source: PrepareSourceDeployOptions["source"]): PrepareSourceDeployOptions {
   return { source, token: TOKEN, cacheDir: join(scratch, "cache"), workDir: join(scratch, "jobs"), signal: new AbortController().signal, allowLocalHttp: true };
+}
+
+/** The SourceError a promise rejects with (anything else fails the test). */
+export async function sourceFailure(p: Promise<unknown>): Promise<SourceError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof SourceError)) throw new Error(`expected a SourceError, got ${String(err)}`);
+  return err;
 }
