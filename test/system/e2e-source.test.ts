@@ -3,7 +3,6 @@
 // `node runner/main.ts` manager and worker fetch that commit from a real git server (token from the
 // runners' store), convert it and validate it against the Salesforce double → succeeded, as the
 // `sfp-edge task watch` a user runs shows it.
-import { createHmac } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +10,7 @@ import type { Task } from "../../protocol/index.ts";
 import { registerRepo } from "../../runner/credentials/index.ts";
 import { FIXTURE_COMPONENTS, type FixtureServer, startFixtureServer, TOKEN } from "../../runner/source/testing.ts";
 import { startCli } from "./cli-process.ts";
-import { STEP_MS, type Stack, startStack } from "./stack.ts";
+import { deliverGithub, STEP_MS, type Stack, startStack } from "./stack.ts";
 
 const WEBHOOK_SECRET = `github-webhook-secret-${crypto.randomUUID()}`;
 
@@ -60,16 +59,7 @@ async function pullRequestOpened(headSha: string): Promise<string> {
     pull_request: { number: 42, head: { sha: headSha, ref: "main", repo: { full_name: "acme/crm", clone_url: fx.url } }, base: { ref: "release" } },
     repository: { full_name: "acme/crm", clone_url: fx.url },
   });
-  const res = await fetch(hookUrl, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": "pull_request",
-      "x-github-delivery": crypto.randomUUID(),
-      "x-hub-signature-256": `sha256=${createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex")}`,
-    },
-    body,
-  });
+  const res = await deliverGithub(hookUrl, WEBHOOK_SECRET, "pull_request", body);
   expect(res.status).toBe(202);
   const { tasks } = (await res.json()) as { tasks: string[] };
   expect(tasks).toHaveLength(1);

@@ -3,7 +3,6 @@
 // jsforce, credentials from the local store) → the task's end, seen by the `sfp-edge` CLI as a user
 // runs it, by the dashboard in headless Chromium, and by a desktop-style WebSocket client that loses
 // its connection mid-task and resumes.
-import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +17,7 @@ import { cli, startCli } from "./cli-process.ts";
 import { chromiumAvailable, openDashboard } from "./dashboard-browser.ts";
 import { createProject, startEdge, type Edge } from "./edge-process.ts";
 import { killAllManagers, startManager, waitFor, type ManagerProcess } from "./manager-process.ts";
+import { deliverGithub } from "./stack.ts";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 
 const haveChromium = chromiumAvailable("the dashboard checks of test/system/e2e.test.ts");
@@ -104,16 +104,7 @@ let pushes = 0;
 /** A push to main, signed as GitHub signs it; answers the task it made. */
 async function push(): Promise<string> {
   const body = JSON.stringify({ ref: "refs/heads/main", after: `e2e${++pushes}`.padEnd(40, "0"), repository: { full_name: "acme/force-app" } });
-  const res = await fetch(hookUrl, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": "push",
-      "x-github-delivery": crypto.randomUUID(),
-      "x-hub-signature-256": `sha256=${createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex")}`,
-    },
-    body,
-  });
+  const res = await deliverGithub(hookUrl, WEBHOOK_SECRET, "push", body);
   expect(res.status).toBe(202);
   const { tasks } = (await res.json()) as { tasks: string[] };
   expect(tasks).toHaveLength(1);

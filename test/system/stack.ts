@@ -1,6 +1,7 @@
 // The stack a system test drives as a user would: the edge in workerd, a project with orgs on the
 // Salesforce double (registered in a local credential store), a real `node runner/main.ts` manager
 // registered for the default pool, and a logged-in CLI config. Each test file starts its own.
+import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -79,4 +80,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** POSTs a delivery to a webhook source's URL signed as GitHub signs it (a fresh delivery id each time). */
+export function deliverGithub(hookUrl: string, secret: string, event: string, body: string): Promise<Response> {
+  return fetch(hookUrl, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": crypto.randomUUID(),
+      "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+    },
+    body,
+  });
 }
