@@ -4,6 +4,7 @@
 // a race between runners, a lost answer or an expired offer can never give one task two leases.
 // The concepts live in their own modules (dispatch-queue, dispatch-offers, dispatch-parked,
 // runner-registry, runner-leases); this file is the RPC surface and the rules that tie them together.
+import { log as logLine } from "../common/log.ts";
 import { DurableObject } from "cloudflare:workers";
 import { timings } from "../common/timings.ts";
 import { taskStub, type Env } from "./env.ts";
@@ -369,5 +370,5 @@ function unrunnable(pool: string, labels: string[], refused: boolean): string {
 }
 
 function log(level: "info" | "warn", msg: string, fields: Record<string, unknown>): void {
-  console.log(JSON.stringify({ level, msg, actor: "dispatcher", ...fields }));
+  logLine(level, msg, { actor: "dispatcher", ...fields });
 }

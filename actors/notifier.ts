@@ -4,6 +4,7 @@
 // want the event, and commit statuses (notify-statuses.ts) — in the same commit as the task index
 // update. Sending happens after, from those rows, never inside the transition: the first attempt at
 // once, retries on the `notify` timer with the schedule of notify-deliveries.ts.
+import { log } from "../common/log.ts";
 import { checkEndpointUrl } from "../common/endpoint-url.ts";
 import { boxSecret } from "../common/secret-box.ts";
 import { isTerminal, type TaskSummary } from "../protocol/index.ts";
@@ -211,8 +212,4 @@ export function taskBrief(task: TaskSummary, origin: string | null): Record<stri
 
 export function dashboardLink(origin: string | null, taskId: string): string | null {
   return origin ? `${origin}/#task=${taskId}` : null;
-}
-
-function log(level: "warn" | "error", msg: string, fields: Record<string, unknown>): void {
-  console.log(JSON.stringify({ level, msg, ...fields }));
 }

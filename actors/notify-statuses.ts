@@ -3,6 +3,7 @@
 // token. Rows queue in the same commit as the task index update (notifier.ts), one in flight per task
 // so a commit never sees an older state after a newer one; a newer state supersedes one still waiting.
 // 5xx, 429 and no answer retry on the webhook schedule; 401/403 mark the token refused on the source.
+import { log } from "../common/log.ts";
 import type { TaskStatus, TaskSummary } from "../protocol/index.ts";
 import type { CommitProvider, CommitRef } from "../protocol/notify.ts";
 import { dashboardLink, type NotifyChannel } from "./notifier.ts";
@@ -196,8 +197,4 @@ function describe(body: StatusBody): string {
   if (body.status === "succeeded") return `${body.type} succeeded`;
   if (body.status === "canceled") return `${body.type} canceled`;
   return `${body.type} failed${body.errorCode ? `: ${body.errorCode}` : ""}`;
-}
-
-function log(level: "warn" | "error", msg: string, fields: Record<string, unknown>): void {
-  console.log(JSON.stringify({ level, msg, ...fields }));
 }

@@ -5,14 +5,20 @@
 // the task, not to a runner: only the task's own terminal state (or cancel) gives it back. Every
 // notice to a task goes through this actor's durable outbox, committed with the change that causes it.
 import { DurableObject } from "cloudflare:workers";
+import { log } from "../common/log.ts";
 import { rpcError, type OrgSettings } from "../protocol/index.ts";
 import { projectStub, taskStub, type Env } from "./env.ts";
-import { LINE_TABLE, OrgLine, type LineNotice, type LockRequest } from "./org-line.ts";
+import { LINE_ORDER_INDEX, LINE_TABLE, OrgLine, RETELL_MS, type LineNotice, type LockRequest } from "./org-line.ts";
 import { Outbox, OUTBOX_TABLE, type OutboxMessage, type Senders } from "./outbox.ts";
 import { migrate } from "./sql.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
 
-const MIGRATIONS = [["CREATE TABLE sfp_settings (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)", LINE_TABLE, OUTBOX_TABLE, TIMERS_TABLE]] as const;
+const MIGRATIONS = [
+  ["CREATE TABLE sfp_settings (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)", LINE_TABLE, OUTBOX_TABLE, TIMERS_TABLE],
+  [LINE_ORDER_INDEX],
+] as const;
+/** The timer of the pass that re-tells waiters past the exact places (OrgLine.retell). */
+const RETELL_TIMER = "retell";
 
 /** What the org actor tells a task (TaskActor.orgNotice). */
 export type OrgNotice = LineNotice | { kind: "approval"; taskId: string; timeoutSeconds: number };
@@ -67,19 +73,20 @@ export class OrgActor extends DurableObject<Env> {
       this.send([{ kind: "granted", taskId: req.taskId }], req.project);
     } else if (state === "waiting") {
       this.line.forgetTold(req.taskId);
-      this.pump();
+      this.pump(req.taskId);
     } else if (settings.protected && !req.approved) {
       this.send([{ kind: "approval", taskId: req.taskId, timeoutSeconds: settings.approvalTimeoutSeconds }], req.project);
     } else {
-      this.line.join(req);
-      this.pump();
+      const atTheEnd = this.line.join(req);
+      this.pump(req.taskId, !atTheEnd && this.line.hasDeep());
     }
     await this.outbox.flush();
   }
 
   /** The task ended or was canceled: it leaves the line, and the lock passes on. */
   async release(taskId: string): Promise<void> {
-    if (this.line.leave(taskId)) this.pump();
+    const was = this.line.leave(taskId);
+    if (was) this.pump(undefined, was === "waiting" && this.line.hasDeep());
     await this.outbox.flush();
   }
 
@@ -88,10 +95,17 @@ export class OrgActor extends DurableObject<Env> {
     return { settings: this.settings(), line: this.line.list() };
   }
 
-  private pump(): void {
+  /** Grants what can be granted and tells who must be told; `tell` asked just now, `moved` shifted waiters. */
+  private pump(tell?: string, moved = false): void {
     const settings = this.settings();
     if (!settings) return;
-    this.send(this.line.pump(settings.maxConcurrentDeploys, Date.now()), settings.project);
+    const { notices, deepMoved } = this.line.pump(settings.maxConcurrentDeploys, Date.now(), tell);
+    this.send(notices, settings.project);
+    if ((deepMoved || moved) && this.timers.get(RETELL_TIMER) === null) {
+      this.timers.set(RETELL_TIMER, Date.now() + RETELL_MS);
+      // Issued before this yields, so the alarm joins the commit of the timer it serves.
+      this.timers.arm().catch((err: unknown) => log("error", "could not arm the retell timer", { actor: "org", error: String(err) }));
+    }
   }
 
   private send(notices: OrgNotice[], project: string): void {
@@ -123,6 +137,11 @@ export class OrgActor extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     for (const name of this.timers.takeDue(Date.now())) {
+      if (name === RETELL_TIMER) {
+        const settings = this.settings();
+        if (settings) this.send(this.line.retell(), settings.project);
+        await this.outbox.flush();
+      }
       if (name === this.outbox.timer) await this.outbox.flush();
     }
     await this.timers.arm();

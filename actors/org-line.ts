@@ -1,12 +1,26 @@
 // The line of one org's lock (actors/org-actor.ts): who holds it and who waits, in priority then
 // arrival order. `pump` grants the lock while fewer than the org's limit hold it and says which
-// waiters' places changed, so the actor tells each task in the same commit.
+// waiters must be told their place, so the actor tells each task in the same commit.
+//
+// Telling every waiter each time its place changes costs a task-actor commit per waiter per change:
+// a line of n costs n² as it drains (or as deploys join ahead of waiting batch validates). So the
+// first EXACT_PLACES waiters are told exactly and at once; further back a waiter is told its place
+// when it joins, then only when that place has halved or doubled, in one pass per RETELL_MS
+// (`retell`). Each waiter is told O(log n) times.
 import type { Priority } from "../protocol/index.ts";
 
 export const LINE_TABLE = `CREATE TABLE sfp_line (seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL UNIQUE, rank INTEGER NOT NULL,
        created_at TEXT NOT NULL, holding INTEGER NOT NULL DEFAULT 0, granted_at INTEGER, told_position INTEGER, told_holder TEXT)`;
+/** The line's order as an index, so a place is counted without reading the line. */
+export const LINE_ORDER_INDEX = "CREATE INDEX sfp_line_order ON sfp_line (holding, rank, created_at, seq)";
+
+/** Waiters this close to the lock always know their exact place and holder. */
+export const EXACT_PLACES = 10;
+/** How often, at most, waiters further back are re-told their place. */
+export const RETELL_MS = 1_000;
 
 const RANK: Record<Priority, number> = { critical: 0, normal: 1, batch: 2 };
+const ORDER = "ORDER BY rank, created_at, seq";
 
 /** A task asking for the lock. */
 export interface LockRequest {
@@ -22,7 +36,14 @@ export interface LockRequest {
 /** What the line's change means for the tasks in it. */
 export type LineNotice = { kind: "granted"; taskId: string } | { kind: "waiting"; taskId: string; position: number; holder: string | null };
 
-type Row = { seq: number; task_id: string; holding: number; told_position: number | null; told_holder: string | null };
+type Row = { seq: number; task_id: string; rank: number; created_at: string; holding: number; told_position: number | null; told_holder: string | null };
+
+/** What a pump decided: the notices to send, and whether waiters past the exact places moved. */
+export interface Pumped {
+  notices: LineNotice[];
+  /** Some waiter past EXACT_PLACES may have a new place: `retell` soon. */
+  deepMoved: boolean;
+}
 
 export class OrgLine {
   private readonly sql: SqlStorage;
@@ -33,49 +54,62 @@ export class OrgLine {
 
   /** Where the task stands: "holding", "waiting", or null when it is not in line. */
   state(taskId: string): "holding" | "waiting" | null {
-    const row = this.sql.exec<Row>("SELECT * FROM sfp_line WHERE task_id = ?", taskId).toArray()[0];
+    const row = this.row(taskId);
     if (!row) return null;
     return row.holding ? "holding" : "waiting";
   }
 
-  join(req: LockRequest): void {
+  /** The task joins the line; true when it joined behind everyone (no one else's place changed). */
+  join(req: LockRequest): boolean {
     this.sql.exec("INSERT OR IGNORE INTO sfp_line (task_id, rank, created_at) VALUES (?, ?, ?)", req.taskId, RANK[req.priority] ?? RANK.normal, req.createdAt);
+    const row = this.row(req.taskId);
+    return !row || this.behind(row) === 0;
   }
 
-  /** The task leaves the line, holding or waiting; true when it was in it. */
-  leave(taskId: string): boolean {
-    return this.sql.exec("DELETE FROM sfp_line WHERE task_id = ?", taskId).rowsWritten > 0;
+  /** The task leaves the line; what it was doing there, or null when it was not in it. */
+  leave(taskId: string): "holding" | "waiting" | null {
+    const state = this.state(taskId);
+    if (state) this.sql.exec("DELETE FROM sfp_line WHERE task_id = ?", taskId);
+    return state;
   }
 
-  /** Forgets what each waiter was told, so the next pump tells every one of them again. */
+  /** More waiters than know their exact place: a shift in the line moves someone who is re-told later. */
+  hasDeep(): boolean {
+    return this.waiting() > EXACT_PLACES;
+  }
+
+  /** Forgets what the waiter was told, so the next pump tells it again. */
   forgetTold(taskId: string): void {
     this.sql.exec("UPDATE sfp_line SET told_position = NULL, told_holder = NULL WHERE task_id = ?", taskId);
   }
 
   /**
-   * Grants the lock to the first waiters while fewer than `limit` hold it, then lists every waiter
-   * whose position or holder changed since it was last told. Synchronous: the caller commits the
-   * grants and their notices together.
+   * Grants the lock to the first waiters while fewer than `limit` hold it, then tells the first
+   * EXACT_PLACES waiters whose place or holder changed, and `tell` (a task that just asked) its place
+   * wherever it stands. Synchronous: the caller commits the grants and their notices together.
    */
-  pump(limit: number, now: number): LineNotice[] {
+  pump(limit: number, now: number, tell?: string): Pumped {
     const notices: LineNotice[] = [];
-    let holding = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 1").one().n;
-    const waiting = this.sql.exec<Row>("SELECT * FROM sfp_line WHERE holding = 0 ORDER BY rank, created_at, seq").toArray();
-    let next = 0;
-    for (; holding < limit && next < waiting.length; next++, holding++) {
-      const row = waiting[next];
+    const holding = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 1").one().n;
+    const granted = holding < limit ? this.sql.exec<Row>(`SELECT * FROM sfp_line WHERE holding = 0 ${ORDER} LIMIT ?`, limit - holding).toArray() : [];
+    for (const row of granted) {
       this.sql.exec("UPDATE sfp_line SET holding = 1, granted_at = ? WHERE seq = ?", now, row.seq);
       notices.push({ kind: "granted", taskId: row.task_id });
     }
-    const holder = this.sql.exec<{ task_id: string }>("SELECT task_id FROM sfp_line WHERE holding = 1 ORDER BY granted_at, seq LIMIT 1").toArray()[0];
-    const holderId = holder?.task_id ?? null;
-    for (let i = next; i < waiting.length; i++) {
-      const row = waiting[i];
-      const position = i - next + 1;
-      if (row.told_position === position && row.told_holder === holderId) continue;
-      this.sql.exec("UPDATE sfp_line SET told_position = ?, told_holder = ? WHERE seq = ?", position, holderId, row.seq);
-      notices.push({ kind: "waiting", taskId: row.task_id, position, holder: holderId });
-    }
+    const holder = this.holder();
+    const near = this.sql.exec<Row>(`SELECT * FROM sfp_line WHERE holding = 0 ${ORDER} LIMIT ?`, EXACT_PLACES).toArray();
+    for (const [i, row] of near.entries()) this.tellIfChanged(row, i + 1, holder, notices, true);
+    const asker = tell ? this.row(tell) : undefined;
+    if (asker && !asker.holding && !near.some((r) => r.seq === asker.seq)) this.tellIfChanged(asker, this.ahead(asker) + 1, holder, notices, true);
+    return { notices, deepMoved: granted.length > 0 && this.hasDeep() };
+  }
+
+  /** The pass over waiters past the exact places: each is told when its place halved or doubled. */
+  retell(): LineNotice[] {
+    const notices: LineNotice[] = [];
+    const holder = this.holder();
+    const deep = this.sql.exec<Row>(`SELECT * FROM sfp_line WHERE holding = 0 ${ORDER} LIMIT -1 OFFSET ?`, EXACT_PLACES).toArray();
+    for (const [i, row] of deep.entries()) this.tellIfChanged(row, EXACT_PLACES + i + 1, holder, notices, false);
     return notices;
   }
 
@@ -85,5 +119,54 @@ export class OrgLine {
       .exec<Row>("SELECT * FROM sfp_line ORDER BY holding DESC, rank, created_at, seq")
       .toArray()
       .map((r) => ({ taskId: r.task_id, holding: r.holding === 1 }));
+  }
+
+  private tellIfChanged(row: Row, position: number, holder: string | null, notices: LineNotice[], exact: boolean): void {
+    const told = row.told_position;
+    const changed = exact ? told !== position || row.told_holder !== holder : told === null || position * 2 <= told || position >= told * 2;
+    if (!changed) return;
+    this.sql.exec("UPDATE sfp_line SET told_position = ?, told_holder = ? WHERE seq = ?", position, holder, row.seq);
+    notices.push({ kind: "waiting", taskId: row.task_id, position, holder });
+  }
+
+  private row(taskId: string): Row | undefined {
+    return this.sql.exec<Row>("SELECT * FROM sfp_line WHERE task_id = ?", taskId).toArray()[0];
+  }
+
+  private holder(): string | null {
+    const row = this.sql.exec<{ task_id: string }>("SELECT task_id FROM sfp_line WHERE holding = 1 ORDER BY granted_at, seq LIMIT 1").toArray()[0];
+    return row?.task_id ?? null;
+  }
+
+  private waiting(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0").one().n;
+  }
+
+  /** Waiters in front of `row`, counted on the order index. */
+  private ahead(row: Row): number {
+    return this.sql
+      .exec<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0 AND (rank < ? OR (rank = ? AND (created_at < ? OR (created_at = ? AND seq < ?))))",
+        row.rank,
+        row.rank,
+        row.created_at,
+        row.created_at,
+        row.seq,
+      )
+      .one().n;
+  }
+
+  /** Waiters behind `row`. */
+  private behind(row: Row): number {
+    return this.sql
+      .exec<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0 AND (rank > ? OR (rank = ? AND (created_at > ? OR (created_at = ? AND seq > ?))))",
+        row.rank,
+        row.rank,
+        row.created_at,
+        row.created_at,
+        row.seq,
+      )
+      .one().n;
   }
 }

@@ -2,6 +2,7 @@
 // written in one commit, together with the retry timer that guarantees their delivery: should the
 // actor be reset before it sends them, the alarm (or its next start, see `resume`) sends them then.
 // Delivery is in order, one flight at a time; a failed send waits for the timer, backing off.
+import { log } from "../common/log.ts";
 import { SingleFlight } from "./single-flight.ts";
 import type { Timers } from "./timers.ts";
 
@@ -137,8 +138,4 @@ export class Outbox<Bodies> {
   private armTimers(): void {
     this.timers.arm().catch((err: unknown) => log("error", "could not arm the outbox timer", { ...this.logFields(), error: String(err) }));
   }
-}
-
-function log(level: "warn" | "error", msg: string, fields: Record<string, unknown>): void {
-  console.log(JSON.stringify({ level, msg, ...fields }));
 }

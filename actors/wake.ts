@@ -3,6 +3,7 @@
 // nonce, and the hex HMAC-SHA256 of `${timestamp}.${nonce}.${body}` under a key derived from the
 // token (protocol/runner.ts WAKE_KEY_LABEL), which the runner manager checks. Whoever sees the token
 // in the request (a proxy, a log) still cannot sign a wake, and a captured wake cannot be replayed.
+import { log as logLine } from "../common/log.ts";
 import {
   ORIGIN_TOKEN_HEADER,
   WAKE_KEY_LABEL,
@@ -65,5 +66,5 @@ function hex(bytes: Uint8Array): string {
 }
 
 function log(level: "info" | "warn", msg: string, fields: Record<string, unknown>): void {
-  console.log(JSON.stringify({ level, msg, actor: "dispatcher", ...fields }));
+  logLine(level, msg, { actor: "dispatcher", ...fields });
 }

@@ -1,0 +1,63 @@
+// The org lock's long lines (actors/org-line.ts): the first EXACT_PLACES waiters always know their
+// exact place; further back a waiter is re-told only when its place halved or doubled, in one
+// pass per RETELL_MS — so a line of n costs O(n log n) notices as it drains, not n².
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { EXACT_PLACES } from "../../actors/org-line.ts";
+import { createTask, putOrg, setup } from "./helpers.ts";
+import { events, line, orgActor, until } from "./org-lock-helpers.ts";
+import { readTask } from "./runner-helpers.ts";
+
+const WAITERS = 40;
+
+async function lockEvents(owner: string, taskId: string) {
+  return (await events(owner, taskId)).filter((e) => e.type === "lock");
+}
+
+describe("a long line at one org", () => {
+  it("tells near waiters exactly, and far waiters only when their place halved", async () => {
+    const { project, owner } = await setup();
+    const holder = await createTask(project, owner);
+    const waiters = [];
+    for (let i = 0; i < WAITERS; i++) waiters.push(await createTask(project, owner));
+    // Every waiter joined behind everyone and is told its place at once, wherever it stands.
+    for (const [i, w] of waiters.entries()) expect(w.waitingFor).toEqual({ org: "demo", position: i + 1, holder: holder.id });
+
+    // 15 more may hold the lock: every waiter moves up 15 places.
+    await putOrg(project, owner, "demo", { maxConcurrentDeploys: 16 });
+    await until(owner, waiters[14].id, (t) => t.waitingFor === undefined, "holding");
+    expect((await line(project)).filter((l) => l.holding)).toHaveLength(16);
+    for (let i = 15; i < 15 + EXACT_PLACES; i++) {
+      await until(owner, waiters[i].id, (t) => t.waitingFor?.position === i - 14 && t.waitingFor.holder === holder.id, `at place ${i - 14}`);
+    }
+
+    // The pass over the far waiters (its timer made due rather than waited for).
+    const org = orgActor(project);
+    await runInDurableObject(org, (_i, state) => {
+      state.storage.sql.exec("UPDATE sfp_timers SET at = ? WHERE name = 'retell'", Date.now() - 1);
+    });
+    await runDurableObjectAlarm(org);
+
+    // Told 26..30, now 11..15: halved, so re-told exactly.
+    for (let i = 25; i < 30; i++) await until(owner, waiters[i].id, (t) => t.waitingFor?.position === i - 14, `re-told place ${i - 14}`);
+    // Told 31..40, now 16..25: not halved, so still their first place and one lock event each.
+    for (let i = 30; i < WAITERS; i++) {
+      expect((await readTask(owner, waiters[i].id)).waitingFor?.position).toBe(i + 1);
+      expect(await lockEvents(owner, waiters[i].id)).toHaveLength(1);
+    }
+    expect(await lockEvents(owner, waiters[25].id)).toHaveLength(2);
+  });
+
+  it("re-tells a far waiter whose place doubled when higher priorities joined ahead of it", async () => {
+    const { project, owner } = await setup();
+    await createTask(project, owner);
+    const batch = [];
+    for (let i = 0; i < 12; i++) batch.push(await createTask(project, owner, { type: "validate", priority: "batch" }));
+    const last = batch[11];
+    expect(last.waitingFor?.position).toBe(12);
+    for (let i = 0; i < 12; i++) await createTask(project, owner, { priority: "critical" });
+    // Re-told by the pass RETELL_MS after the first critical joined (the alarm fires on its own).
+    await until(owner, last.id, (t) => t.waitingFor?.position === 24, "re-told place 24");
+    expect(await lockEvents(owner, last.id)).toHaveLength(2);
+  });
+});
