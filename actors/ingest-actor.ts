@@ -4,7 +4,7 @@
 // record over the first time anyone touches it, so a delivery costs one actor round trip and no
 // task-actor commit until somebody reads or runs the task.
 import { DurableObject } from "cloudflare:workers";
-import { dispatcherStub, projectStub, taskStub, type Env } from "./env.ts";
+import { dispatcherStub, orgStub, projectStub, type Env } from "./env.ts";
 import { needsOrgLock, taskSummary, WEBHOOK_DELIVERY_MEMORY_SECONDS, type Task } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
 import { queueEntry, type NewTask } from "../common/messages.ts";
@@ -30,7 +30,17 @@ const MIGRATIONS = [
        received_at INTEGER NOT NULL, PRIMARY KEY (source_id, digest))`,
     "CREATE INDEX sfp_bodies_age ON sfp_bodies (received_at)",
   ],
+  // issue 17: the shard asks the org's lock for its tasks in batches (OrgActor.requestMany).
+  ["ALTER TABLE sfp_tasks ADD COLUMN lock_asked INTEGER NOT NULL DEFAULT 0"],
 ] as const;
+
+/** A task as the shard holds it, for its TaskActor to take over. */
+export interface HeldTask {
+  /** The task's JSON, with `waitingFor` once its org's line answered. */
+  body: string;
+  /** The shard asked the org's lock for the task already: its actor must not ask again. */
+  lockAsked: boolean;
+}
 
 export interface IngestItem {
   sourceId: string;
@@ -124,11 +134,11 @@ export class IngestActor extends DurableObject<Env> {
   }
 
   /** A task's record as stored (JSON), for its TaskActor to materialize from; null once it has (or never existed). */
-  async peek(taskId: string): Promise<string | null> {
+  async peek(taskId: string): Promise<HeldTask | null> {
     const row = this.ctx.storage.sql
-      .exec<{ body: string; materialized: number }>("SELECT body, materialized FROM sfp_tasks WHERE task_id = ?", taskId)
+      .exec<{ body: string; materialized: number; lock_asked: number }>("SELECT body, materialized, lock_asked FROM sfp_tasks WHERE task_id = ?", taskId)
       .toArray()[0];
-    return row && !row.materialized ? row.body : null;
+    return row && !row.materialized ? { body: row.body, lockAsked: row.lock_asked === 1 } : null;
   }
 
   /** The TaskActor now holds the task: forget it once the hand-off is done too. */
@@ -162,7 +172,10 @@ export class IngestActor extends DurableObject<Env> {
         return;
       }
       const tasks = rows.map((r) => JSON.parse(r.body) as Task);
+      let placed: Task[];
       try {
+        // The org lines first, so the index learns where each waiting task stands.
+        placed = await this.toOrgLines(tasks);
         await Promise.all([...this.toDispatchers(tasks), ...this.toProjects(tasks)]);
       } catch (err) {
         console.log(JSON.stringify({ level: "warn", msg: "ingest hand-off failed; retrying", shard: this.ctx.id.name, error: String(err) }));
@@ -173,20 +186,45 @@ export class IngestActor extends DurableObject<Env> {
       // The batch is a prefix of the unhanded rows in seq order, so its first and last seq bound it
       // (through the (handed, seq) index: rows handed earlier and never touched may be many).
       const [first, last] = [rows[0].seq, rows[rows.length - 1].seq];
+      for (const task of placed) sql.exec("UPDATE sfp_tasks SET body = ?, lock_asked = 1 WHERE task_id = ?", JSON.stringify(task), task.id);
       sql.exec("UPDATE sfp_tasks SET handed = 1 WHERE handed = 0 AND seq BETWEEN ? AND ?", first, last);
       sql.exec("DELETE FROM sfp_tasks WHERE handed = 1 AND seq BETWEEN ? AND ? AND materialized = 1", first, last);
     }
   }
 
+  /**
+   * A task that changes its org waits for the org's lock first (issue 13): one request per org for the
+   * batch. A task that must wait gets its place written into `tasks` (in place) and is returned with
+   * the others the line took, for the shard to record; a granted task's own actor hears it and queues it.
+   */
+  private async toOrgLines(tasks: Task[]): Promise<Task[]> {
+    const byOrg = groupBy(
+      tasks.filter((t) => needsOrgLock(t.type)),
+      (t) => `${t.project}/${t.org}`,
+      (t) => t,
+    );
+    const asked = await Promise.all(
+      [...byOrg.values()].map(async (group) => {
+        const { project, org } = group[0];
+        const reqs = group.map((t) => ({ project, org, taskId: t.id, priority: t.priority, createdAt: t.createdAt, approved: false }));
+        const places = await orgStub(this.env, project, org).requestMany(project, org, reqs);
+        for (const task of group) {
+          const place = places[task.id];
+          if (place) task.waitingFor = { org, ...place };
+        }
+        return group;
+      }),
+    );
+    return asked.flat();
+  }
+
   private toDispatchers(tasks: Task[]): Promise<unknown>[] {
-    // A task that changes its org waits for the org's lock first: its own actor takes it over and asks (issue 13).
-    const locking = tasks.filter((t) => needsOrgLock(t.type)).map((t) => taskStub(this.env, t.id).takeOver());
     const byPool = groupBy(
       tasks.filter((t) => !needsOrgLock(t.type)),
       (t) => `${t.project}/${t.pool}`,
       queueEntry,
     );
-    return [...locking, ...[...byPool.values()].map((entries) => dispatcherStub(this.env, entries[0].project, entries[0].pool).enqueueMany(entries))];
+    return [...byPool.values()].map((entries) => dispatcherStub(this.env, entries[0].project, entries[0].pool).enqueueMany(entries));
   }
 
   private toProjects(tasks: Task[]): Promise<void>[] {

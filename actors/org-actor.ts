@@ -6,19 +6,28 @@
 // notice to a task goes through this actor's durable outbox, committed with the change that causes it.
 import { DurableObject } from "cloudflare:workers";
 import { log } from "../common/log.ts";
-import { rpcError, type OrgSettings } from "../protocol/index.ts";
+import { rpcError, WEBHOOK_DELIVERY_MEMORY_SECONDS, type OrgSettings } from "../protocol/index.ts";
 import { projectStub, taskStub, type Env } from "./env.ts";
-import { LINE_ORDER_INDEX, LINE_TABLE, OrgLine, RETELL_MS, type LineNotice, type LockRequest } from "./org-line.ts";
+import { LEFT_AGE_INDEX, LEFT_TABLE, LINE_ORDER_INDEX, LINE_TABLE, OrgLine, RETELL_MS, type LineNotice, type LockRequest } from "./org-line.ts";
 import { Outbox, OUTBOX_TABLE, type OutboxMessage, type Senders } from "./outbox.ts";
 import { migrate } from "./sql.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
 
 const MIGRATIONS = [
   ["CREATE TABLE sfp_settings (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)", LINE_TABLE, OUTBOX_TABLE, TIMERS_TABLE],
-  [LINE_ORDER_INDEX],
+  [LINE_ORDER_INDEX, LEFT_TABLE, LEFT_AGE_INDEX],
 ] as const;
 /** The timer of the pass that re-tells waiters past the exact places (OrgLine.retell). */
 const RETELL_TIMER = "retell";
+
+/** How long a task that left is kept out of the line (a retried ingest hand-off may ask for it later). */
+const LEFT_MEMORY_MS = WEBHOOK_DELIVERY_MEMORY_SECONDS * 1000;
+
+/** Where a task an ingest shard asked for stands, when it waits (the shard records it in the task). */
+export interface LinePlace {
+  position: number;
+  holder: string | null;
+}
 
 /** What the org actor tells a task (TaskActor.orgNotice). */
 export type OrgNotice = LineNotice | { kind: "approval"; taskId: string; timeoutSeconds: number };
@@ -64,29 +73,63 @@ export class OrgActor extends DurableObject<Env> {
   /**
    * A task asks for the lock (through its outbox, so possibly more than once). A task already in
    * line is told again where it stands; a task to a protected org that no approver let through is
-   * sent back for approval and does not join. The answer waits until the task has been told.
+   * sent back for approval and does not join; a task that already left (ended) is ignored. The answer
+   * waits until the task has been told.
    */
   async request(req: LockRequest): Promise<void> {
     const settings = this.settings() ?? (await this.fetchSettings(req.project, req.org));
+    this.pump(this.ask(req, settings));
+    await this.outbox.flush();
+  }
+
+  /**
+   * An ingest shard's batch of new webhook tasks of this org, none of whose actors has started: one
+   * call and one commit for the lot. Grants and approvals go to the tasks' actors as usual; a task
+   * that waits is not told here but answered, so the shard records its place in the task it still
+   * holds and no task actor starts until the line moves it.
+   */
+  async requestMany(project: string, org: string, reqs: LockRequest[]): Promise<Record<string, LinePlace>> {
+    const settings = this.settings() ?? (await this.fetchSettings(project, org));
+    const asked = reqs.flatMap((req) => this.ask(req, settings));
+    const places: Record<string, LinePlace> = {};
+    const batch = new Set(reqs.map((r) => r.taskId));
+    const notices = this.pumped(asked).filter((n) => {
+      if (n.kind !== "waiting" || !batch.has(n.taskId)) return true;
+      places[n.taskId] = { position: n.position, holder: n.holder };
+      return false;
+    });
+    this.send(notices, project);
+    await this.outbox.flush();
+    return places;
+  }
+
+  /** Files one request; the ids of tasks the next pump must tell where they stand. */
+  private ask(req: LockRequest, settings: StoredSettings): string[] {
     const state = this.line.state(req.taskId);
     if (state === "holding") {
       this.send([{ kind: "granted", taskId: req.taskId }], req.project);
-    } else if (state === "waiting") {
-      this.line.forgetTold(req.taskId);
-      this.pump(req.taskId);
-    } else if (settings.protected && !req.approved) {
-      this.send([{ kind: "approval", taskId: req.taskId, timeoutSeconds: settings.approvalTimeoutSeconds }], req.project);
-    } else {
-      const atTheEnd = this.line.join(req);
-      this.pump(req.taskId, !atTheEnd && this.line.hasDeep());
+      return [];
     }
-    await this.outbox.flush();
+    if (state === "waiting") {
+      this.line.forgetTold(req.taskId);
+      return [req.taskId];
+    }
+    if (this.line.hasLeft(req.taskId)) return [];
+    if (settings.protected && !req.approved) {
+      this.send([{ kind: "approval", taskId: req.taskId, timeoutSeconds: settings.approvalTimeoutSeconds }], req.project);
+      return [];
+    }
+    if (!this.line.join(req) && this.line.hasDeep()) this.retellSoon();
+    return [req.taskId];
   }
 
   /** The task ended or was canceled: it leaves the line, and the lock passes on. */
   async release(taskId: string): Promise<void> {
-    const was = this.line.leave(taskId);
-    if (was) this.pump(undefined, was === "waiting" && this.line.hasDeep());
+    const now = Date.now();
+    this.line.pruneLeft(now - LEFT_MEMORY_MS);
+    const was = this.line.leave(taskId, now);
+    if (was === "waiting" && this.line.hasDeep()) this.retellSoon();
+    if (was) this.pump();
     await this.outbox.flush();
   }
 
@@ -95,17 +138,26 @@ export class OrgActor extends DurableObject<Env> {
     return { settings: this.settings(), line: this.line.list() };
   }
 
-  /** Grants what can be granted and tells who must be told; `tell` asked just now, `moved` shifted waiters. */
-  private pump(tell?: string, moved = false): void {
+  /** Grants what can be granted and tells who must be told; `tell` asked just now. */
+  private pump(tell: readonly string[] = []): void {
     const settings = this.settings();
-    if (!settings) return;
+    if (settings) this.send(this.pumped(tell), settings.project);
+  }
+
+  private pumped(tell: readonly string[]): OrgNotice[] {
+    const settings = this.settings();
+    if (!settings) return [];
     const { notices, deepMoved } = this.line.pump(settings.maxConcurrentDeploys, Date.now(), tell);
-    this.send(notices, settings.project);
-    if ((deepMoved || moved) && this.timers.get(RETELL_TIMER) === null) {
-      this.timers.set(RETELL_TIMER, Date.now() + RETELL_MS);
-      // Issued before this yields, so the alarm joins the commit of the timer it serves.
-      this.timers.arm().catch((err: unknown) => log("error", "could not arm the retell timer", { actor: "org", error: String(err) }));
-    }
+    if (deepMoved) this.retellSoon();
+    return notices;
+  }
+
+  /** Waiters past the exact places moved: the re-telling pass runs within RETELL_MS. */
+  private retellSoon(): void {
+    if (this.timers.get(RETELL_TIMER) !== null) return;
+    this.timers.set(RETELL_TIMER, Date.now() + RETELL_MS);
+    // Issued before this yields, so the alarm joins the commit of the timer it serves.
+    this.timers.arm().catch((err: unknown) => log("error", "could not arm the retell timer", { actor: "org", error: String(err) }));
   }
 
   private send(notices: OrgNotice[], project: string): void {

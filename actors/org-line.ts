@@ -5,14 +5,22 @@
 // Telling every waiter each time its place changes costs a task-actor commit per waiter per change:
 // a line of n costs n² as it drains (or as deploys join ahead of waiting batch validates). So the
 // first EXACT_PLACES waiters are told exactly and at once; further back a waiter is told its place
-// when it joins, then only when that place has halved or doubled, in one pass per RETELL_MS
-// (`retell`). Each waiter is told O(log n) times.
+// when it joins, then only when that place has halved, in one pass per RETELL_MS (`retell`). Each
+// waiter is told O(log n) times. Higher priorities joining ahead push a far waiter back without a
+// word (its place is shown too small until it halves again or reaches the exact places): telling
+// it would cost a notice per waiter per joiner again.
 import type { Priority } from "../protocol/index.ts";
 
 export const LINE_TABLE = `CREATE TABLE sfp_line (seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL UNIQUE, rank INTEGER NOT NULL,
        created_at TEXT NOT NULL, holding INTEGER NOT NULL DEFAULT 0, granted_at INTEGER, told_position INTEGER, told_holder TEXT)`;
 /** The line's order as an index, so a place is counted without reading the line. */
 export const LINE_ORDER_INDEX = "CREATE INDEX sfp_line_order ON sfp_line (holding, rank, created_at, seq)";
+/**
+ * Tasks that left the line (ended or canceled), remembered as long as a delivery is: an ingest
+ * shard's hand-off may be retried after its task already ended, and must not put it back in line.
+ */
+export const LEFT_TABLE = "CREATE TABLE sfp_left (task_id TEXT PRIMARY KEY, left_at INTEGER NOT NULL)";
+export const LEFT_AGE_INDEX = "CREATE INDEX sfp_left_age ON sfp_left (left_at)";
 
 /** Waiters this close to the lock always know their exact place and holder. */
 export const EXACT_PLACES = 10;
@@ -59,6 +67,16 @@ export class OrgLine {
     return row.holding ? "holding" : "waiting";
   }
 
+  /** The task left the line before (ended or canceled): it must not join again. */
+  hasLeft(taskId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM sfp_left WHERE task_id = ?", taskId).toArray().length > 0;
+  }
+
+  /** Forgets the tasks that left before `before` (ms). */
+  pruneLeft(before: number): void {
+    this.sql.exec("DELETE FROM sfp_left WHERE left_at < ?", before);
+  }
+
   /** The task joins the line; true when it joined behind everyone (no one else's place changed). */
   join(req: LockRequest): boolean {
     this.sql.exec("INSERT OR IGNORE INTO sfp_line (task_id, rank, created_at) VALUES (?, ?, ?)", req.taskId, RANK[req.priority] ?? RANK.normal, req.createdAt);
@@ -67,9 +85,10 @@ export class OrgLine {
   }
 
   /** The task leaves the line; what it was doing there, or null when it was not in it. */
-  leave(taskId: string): "holding" | "waiting" | null {
+  leave(taskId: string, now: number): "holding" | "waiting" | null {
     const state = this.state(taskId);
     if (state) this.sql.exec("DELETE FROM sfp_line WHERE task_id = ?", taskId);
+    this.sql.exec("INSERT OR IGNORE INTO sfp_left (task_id, left_at) VALUES (?, ?)", taskId, now);
     return state;
   }
 
@@ -85,10 +104,10 @@ export class OrgLine {
 
   /**
    * Grants the lock to the first waiters while fewer than `limit` hold it, then tells the first
-   * EXACT_PLACES waiters whose place or holder changed, and `tell` (a task that just asked) its place
-   * wherever it stands. Synchronous: the caller commits the grants and their notices together.
+   * EXACT_PLACES waiters whose place or holder changed, and the tasks in `tell` (that just asked)
+   * their place wherever they stand. Synchronous: the caller commits the grants and their notices together.
    */
-  pump(limit: number, now: number, tell?: string): Pumped {
+  pump(limit: number, now: number, tell: readonly string[] = []): Pumped {
     const notices: LineNotice[] = [];
     const holding = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 1").one().n;
     const granted = holding < limit ? this.sql.exec<Row>(`SELECT * FROM sfp_line WHERE holding = 0 ${ORDER} LIMIT ?`, limit - holding).toArray() : [];
@@ -99,12 +118,27 @@ export class OrgLine {
     const holder = this.holder();
     const near = this.sql.exec<Row>(`SELECT * FROM sfp_line WHERE holding = 0 ${ORDER} LIMIT ?`, EXACT_PLACES).toArray();
     for (const [i, row] of near.entries()) this.tellIfChanged(row, i + 1, holder, notices, true);
-    const asker = tell ? this.row(tell) : undefined;
-    if (asker && !asker.holding && !near.some((r) => r.seq === asker.seq)) this.tellIfChanged(asker, this.ahead(asker) + 1, holder, notices, true);
+    this.tellAskers(tell, near.length, holder, notices);
     return { notices, deepMoved: granted.length > 0 && this.hasDeep() };
   }
 
-  /** The pass over waiters past the exact places: each is told when its place halved or doubled. */
+  /** Tells tasks that just asked (past the near places) where they stand: one count each, or one pass for many. */
+  private tellAskers(tell: readonly string[], nearCount: number, holder: string | null, notices: LineNotice[]): void {
+    if (tell.length <= EXACT_PLACES) {
+      for (const taskId of tell) {
+        const row = this.row(taskId);
+        if (!row || row.holding) continue;
+        const position = this.ahead(row) + 1;
+        if (position > nearCount) this.tellIfChanged(row, position, holder, notices, true);
+      }
+      return;
+    }
+    const asking = new Set(tell);
+    const deep = this.sql.exec<Row>(`SELECT * FROM sfp_line WHERE holding = 0 ${ORDER} LIMIT -1 OFFSET ?`, nearCount).toArray();
+    for (const [i, row] of deep.entries()) if (asking.has(row.task_id)) this.tellIfChanged(row, nearCount + i + 1, holder, notices, true);
+  }
+
+  /** The pass over waiters past the exact places: each is told when its place halved. */
   retell(): LineNotice[] {
     const notices: LineNotice[] = [];
     const holder = this.holder();
@@ -123,7 +157,7 @@ export class OrgLine {
 
   private tellIfChanged(row: Row, position: number, holder: string | null, notices: LineNotice[], exact: boolean): void {
     const told = row.told_position;
-    const changed = exact ? told !== position || row.told_holder !== holder : told === null || position * 2 <= told || position >= told * 2;
+    const changed = exact ? told !== position || row.told_holder !== holder : told === null || position * 2 <= told;
     if (!changed) return;
     this.sql.exec("UPDATE sfp_line SET told_position = ?, told_holder = ? WHERE seq = ?", position, holder, row.seq);
     notices.push({ kind: "waiting", taskId: row.task_id, position, holder });

@@ -98,8 +98,18 @@ export class TaskActor extends DurableObject<Env> {
     if (id === undefined || shard === null) return;
     const record = await ingestStub(this.env, shard).peek(id);
     if (!record) return;
-    const born: Task = JSON.parse(record);
-    this.birth(born, [{ kind: "materialized", body: { shard, taskId: id } }, ...this.gate.materialized(born)], { indexed: true });
+    const born: Task = JSON.parse(record.body);
+    // The shard already asked the org's lock for it (and may know its place): the gate only adopts that.
+    const lockMessages = record.lockAsked ? this.gate.adopted() : this.gate.materialized(born);
+    const waiting: EventDraft[] = born.waitingFor ? [{ type: "lock", state: "waiting", ...born.waitingFor }] : [];
+    this.commit(
+      born,
+      [{ type: "status", status: "queued", attempt: born.attempt }, ...waiting],
+      [{ kind: "materialized", body: { shard, taskId: id } }, ...lockMessages],
+      {
+        indexed: true,
+      },
+    );
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -210,11 +220,6 @@ export class TaskActor extends DurableObject<Env> {
     if (!this.task || this.task.project !== project) return;
     this.gate.notice(this.task, notice);
     await this.timers.arm();
-  }
-
-  /** An ingest shard hands over a webhook task that waits for its org's lock: starting this actor takes it over. */
-  async takeOver(): Promise<boolean> {
-    return this.task !== null;
   }
 
   /** The dispatcher found no runner that could ever take this queued attempt (queue TTL). */

@@ -56,6 +56,12 @@ export class TaskOrgGate {
     return needsOrgLock(task.type) ? [this.request(task, false)] : [];
   }
 
+  /** A webhook task whose ingest shard asked the org's lock for it (OrgActor.requestMany): nothing to send. */
+  adopted(): TaskMessage[] {
+    this.setLock("requested");
+    return [];
+  }
+
   /** What a move to `status` also sends: the lock back at a terminal state. Called inside the move's commit. */
   onMove(from: TaskStatus, status: TaskStatus, task: Task): TaskMessage[] {
     if (from === "awaiting_approval" && status !== "awaiting_approval") this.timers.clear(APPROVAL_TIMER);

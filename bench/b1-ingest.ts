@@ -32,13 +32,16 @@ async function writeRequests(file: string, count: number): Promise<void> {
 
 /** The peer's mapping, as rules: push → normal, `/` comments → critical, finished workflow runs → batch. */
 const RULES = [
-  { on: "push", task: { type: "deploy", org: "demo", priority: "normal", payload: { ref: "{{ref}}", sha: "{{after}}" } } },
+  { on: "push", task: { type: process.env.B1_FREE ? "run-tests" : "deploy", org: "demo", priority: "normal", payload: { ref: "{{ref}}", sha: "{{after}}" } } },
   {
     on: "issue_comment.created",
     if: { "comment.body": "/*" },
     task: { type: "run-tests", org: "demo", priority: "critical", payload: { command: "{{comment.body}}" } },
   },
-  { on: "workflow_run.completed", task: { type: "validate", org: "demo", priority: "batch", payload: { run: "{{workflow_run.id}}" } } },
+  {
+    on: "workflow_run.completed",
+    task: { type: process.env.B1_FREE ? "retrieve" : "validate", org: "demo", priority: "batch", payload: { run: "{{workflow_run.id}}" } },
+  },
 ];
 
 export async function b1(opts: B1Options): Promise<Row[]> {

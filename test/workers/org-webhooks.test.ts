@@ -1,21 +1,25 @@
 // Webhook-made tasks and the org lock (issue 13): a deploy a rule makes waits for its org's lock like
 // any other (its ingest shard hands it to its own actor, which asks the lock, not to the queue), and a
 // rule marked `validate-only` makes its deploy to a protected org a validate.
-import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import { ingestShardOf } from "../../protocol/index.ts";
 import { api, createTask, ingestSettled, newProject, putOrg } from "./helpers.ts";
-import { line, until } from "./org-lock-helpers.ts";
+import { events, line, orgActor, until } from "./org-lock-helpers.ts";
 import { dispatcher, readTask } from "./runner-helpers.ts";
 import { deliver, GITHUB_SECRET, githubSignature, putSource } from "./webhooks-helpers.ts";
 import push from "../fixtures/webhooks/github-push.json?raw";
 
-async function pushDelivery(sourceId: string, delivery: string) {
+/** A push delivery; `after` makes a distinct push (the same body again would be a replay). */
+async function pushDelivery(sourceId: string, delivery: string, after?: string) {
+  const body = after === undefined ? push : JSON.stringify({ ...JSON.parse(push), after });
   const headers = {
     "content-type": "application/json",
     "x-github-event": "push",
     "x-github-delivery": delivery,
-    "x-hub-signature-256": await githubSignature(push),
+    "x-hub-signature-256": await githubSignature(body),
   };
-  return deliver(sourceId, push, headers);
+  return deliver(sourceId, body, headers);
 }
 
 const DEPLOY = { type: "deploy", payload: { zipUrl: "https://ci.example/x.zip" } };
@@ -34,6 +38,51 @@ describe("webhook tasks at the org lock", () => {
     expect(task.waitingFor).toEqual({ org: "uat", position: 1, holder: holder.id });
     expect(await dispatcher(project).queued()).toEqual([holder.id]);
     expect((await line(project, "uat")).map((r) => r.taskId)).toEqual([holder.id, taskId]);
+  });
+
+  it("asks the line for a batch itself: the shard keeps each task's place until its actor starts, whose history shows the wait", async () => {
+    const { project, owner } = await newProject();
+    await putOrg(project, owner, "uat");
+    const holder = await createTask(project, owner, { org: "uat" });
+    const source = await putSource(project, owner, "gh", { kind: "github", secret: GITHUB_SECRET, rules: [{ on: "push", task: { ...DEPLOY, org: "uat" } }] });
+    const ids: string[] = [];
+    for (const d of ["a", "b", "c"]) ids.push(...((await pushDelivery(source.id, `d-${d}`, d.repeat(40))).json.tasks ?? []));
+    await ingestSettled();
+    // Three shards may hand their deliveries over in any order: the line decides the places.
+    const inLine = (await line(project, "uat")).map((r) => r.taskId);
+    expect(inLine[0]).toBe(holder.id);
+    expect(inLine.slice(1).sort()).toEqual([...ids].sort());
+    const placeOf = (id: string) => inLine.indexOf(id);
+    // No task actor has started: the shard holds each task, marked as asked, with its place.
+    for (const id of ids) {
+      const shard = ingestShardOf(id);
+      if (shard === null) throw new Error("a webhook task id names its shard");
+      const held = await env.INGEST.get(env.INGEST.idFromName(`ingest-${shard}`)).peek(id);
+      expect(held?.lockAsked).toBe(true);
+      expect(JSON.parse(held?.body ?? "{}").waitingFor).toEqual({ org: "uat", position: placeOf(id), holder: holder.id });
+    }
+    const list = await api("GET", `/v1/projects/${project}/tasks`, { token: owner });
+    for (const id of ids) expect(list.body.tasks.find((t: { id: string }) => t.id === id)?.waitingFor?.position).toBe(placeOf(id));
+    // Its actor takes the place over, with the wait in its events, and the line is not asked again.
+    const last = inLine[3];
+    expect((await readTask(owner, last)).waitingFor).toEqual({ org: "uat", position: 3, holder: holder.id });
+    expect((await events(owner, last)).filter((e) => e.type === "lock")).toEqual([
+      expect.objectContaining({ state: "waiting", position: 3, holder: holder.id }),
+    ]);
+    expect((await line(project, "uat")).map((r) => r.taskId)).toEqual(inLine);
+  });
+
+  it("keeps a task that left the line out of it when a retried hand-off asks for it again", async () => {
+    const { project, owner } = await newProject();
+    await putOrg(project, owner, "uat");
+    const holder = await createTask(project, owner, { org: "uat" });
+    const waiter = await createTask(project, owner, { org: "uat" });
+    expect((await api("POST", `/v1/tasks/${waiter.id}/cancel`, { token: owner })).status).toBeLessThan(300);
+    await vi.waitFor(async () => expect((await line(project, "uat")).map((r) => r.taskId)).toEqual([holder.id]));
+    const req = { project, org: "uat", taskId: waiter.id, priority: waiter.priority, createdAt: waiter.createdAt, approved: false };
+    expect(await orgActor(project, "uat").requestMany(project, "uat", [req])).toEqual({});
+    expect((await line(project, "uat")).map((r) => r.taskId)).toEqual([holder.id]);
+    expect((await readTask(owner, waiter.id)).status).toBe("canceled");
   });
 
   it("makes a deploy to a protected org a validate under validate-only, and lets it await approval otherwise", async () => {
