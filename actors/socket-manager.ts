@@ -54,6 +54,16 @@ export class SocketManager<S, M = ServerMessage> {
     return tag === undefined ? mine : mine.filter((ws) => this.ctx.getTags(ws).includes(tag));
   }
 
+  /** How many sockets this manager holds. */
+  count(): number {
+    return this.ctx.getWebSockets(this.tag).length;
+  }
+
+  /** The sockets accepted with `tag` (the runtime's own index: no attachment is read). */
+  tagged(tag: string): WebSocket[] {
+    return this.ctx.getWebSockets(tag);
+  }
+
   /** Sends one message; false when the socket is already closing (the caller may stop there). */
   send(ws: WebSocket, message: M): boolean {
     return sendText(ws, JSON.stringify(message));

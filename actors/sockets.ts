@@ -7,6 +7,8 @@ export const FORWARD_PROJECT_HEADER = "x-sfp-project";
 export const FORWARD_AFTER_HEADER = "x-sfp-after";
 /** The edge's request id, so an actor's refusal carries the same `requestId` as every other answer. */
 export const FORWARD_REQUEST_ID_HEADER = "x-sfp-request-id";
+/** Set (to "1") when the client asked for batch frames (`?batch=1`): several events in one frame. */
+export const FORWARD_BATCH_HEADER = "x-sfp-batch";
 /** The id of the token the edge authenticated the upgrade with (bearer or ticket). */
 export const FORWARD_TOKEN_HEADER = "x-sfp-token";
 

@@ -21,7 +21,7 @@ import {
 import { ingestStub, projectStub, type Env } from "./env.ts";
 import type { OrgNotice } from "./org-actor.ts";
 import { Outbox } from "./outbox.ts";
-import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER } from "./sockets.ts";
+import { FORWARD_AFTER_HEADER, FORWARD_BATCH_HEADER, FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER } from "./sockets.ts";
 import { refuseUpgrade, requireUpgrade } from "./socket-manager.ts";
 import { migrate, nowIso } from "./sql.ts";
 import { ARTIFACTS_TABLE, artifactLimits, TaskArtifacts, type ArtifactRecorded, type ArtifactUpload, type StoredArtifact } from "./task-artifacts.ts";
@@ -369,7 +369,8 @@ export class TaskActor extends DurableObject<Env> {
     const after = afterHeader === null ? null : Math.max(0, Number(afterHeader) || 0);
     const tokenId = request.headers.get(FORWARD_TOKEN_HEADER) ?? "";
     const tokenLive = () => (tokenId ? projectStub(this.env, project).watchTask(tokenId, task.id) : Promise.resolve(true));
-    return this.watchers.connect(task, project, after, tokenId, tokenLive);
+    const batch = request.headers.get(FORWARD_BATCH_HEADER) === "1";
+    return this.watchers.connect(task, project, { after, batch }, tokenId, tokenLive);
   }
 
   /** The ProjectActor revoked the token: its sockets on this task close with 4401. */

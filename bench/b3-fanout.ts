@@ -40,9 +40,11 @@ export async function b3(opts: FanoutOptions): Promise<Row[]> {
       body: JSON.stringify({ registrationToken: reg.token, name: "bench", labels: [], slots: 1, ephemeral: false, version: "bench" }),
     }).then((r) => r.json() as Promise<{ runnerToken: string }>);
     const rows: Row[] = [];
-    for (const [label, interval] of [
-      ["paced", opts.intervalMs],
-      ["burst", 0],
+    // Batch frames (?batch=1) are what a client that can take them gets; plain frames as before, paced.
+    for (const [label, interval, batch] of [
+      ["paced", opts.intervalMs, true],
+      ["paced, plain frames", opts.intervalMs, false],
+      ["burst", 0, true],
     ] as const) {
       const latency: { p50: number; p99: number; n: number }[] = [];
       const cpuUs: number[] = [];
@@ -53,10 +55,11 @@ export async function b3(opts: FanoutOptions): Promise<Row[]> {
         const accepted = await apiCall(edge.url, "POST", `/v1/jobs/${task.id}/accept`, registered.runnerToken, {
           assignmentId: poll.assignments[0].assignmentId,
         });
-        child.send({ cmd: "connect", url: `${edge.url.replace("http", "ws")}/v1/tasks/${task.id}/ws`, token: owner, count: opts.clients });
+        const url = `${edge.url.replace("http", "ws")}/v1/tasks/${task.id}/ws${batch ? "?batch=1" : ""}`;
+        child.send({ cmd: "connect", url, token: owner, count: opts.clients });
         await next(child, (m) => m.connected);
         const cpu0 = cpuSeconds(edge.pid);
-        const collected = next(child, (m) => (m.done ? m : undefined)) as Promise<{ received: number; samples: number[] }>;
+        const collected = next(child, (m) => (m.done ? m : undefined)) as Promise<{ received: number; samples: number[]; disorder: number }>;
         child.send({ cmd: "collect", expected: opts.clients * opts.events, timeoutMs: 60_000 });
         for (let i = 1; i <= opts.events; i++) {
           const started = performance.now();
@@ -74,7 +77,7 @@ export async function b3(opts: FanoutOptions): Promise<Row[]> {
         const s = result.samples.sort((a, b) => a - b);
         latency.push({ p50: percentile(s, 50), p99: percentile(s, 99), n: s.length });
         cpuUs.push((cpu / Math.max(1, result.received)) * 1e6);
-        checks.push(`${result.received}/${opts.clients * opts.events}`);
+        checks.push(`${result.received}/${opts.clients * opts.events}${result.disorder ? ` (${result.disorder} out of order)` : ""}`);
       }
       rows.push({
         id: "B3",

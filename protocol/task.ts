@@ -268,6 +268,8 @@ export type TaskList = z.infer<typeof TaskList>;
 export type ServerMessage =
   | { type: "hello"; taskId?: string; project?: string; version: number; lastSeq: number }
   | { type: "event"; taskId: string; seq: number; event: TaskEvent }
+  // On sockets opened with ?batch=1: consecutive events in one frame, in seq order.
+  | { type: "events"; taskId: string; events: TaskEvent[] }
   // The task socket sends the whole task; the project feed sends its summary.
   | { type: "task"; task: TaskSummary }
   | { type: "error"; error: { code: string; message: string } };

@@ -13,7 +13,15 @@ interface Collect {
   timeoutMs: number;
 }
 
+interface Ev {
+  seq: number;
+  type: string;
+  message?: string;
+}
+
 const sockets: WebSocket[] = [];
+/** Events that came with a seq not above the socket's last one. */
+let disorder = 0;
 let samples: number[] = [];
 let received = 0;
 
@@ -33,14 +41,22 @@ async function connect(m: Connect): Promise<void> {
         ws.addEventListener("error", () => reject(new Error("socket error")));
       }),
     );
+    // Batch frames (?batch=1) carry several events; every event's latency counts, and each socket
+    // checks that seqs only rise (nothing twice, nothing out of order).
+    let lastSeq = 0;
     ws.addEventListener("message", (e) => {
       const text = String(e.data);
       if (!text.includes('"progress"')) return;
       const at = process.hrtime.bigint();
-      const sent = /"message":"(\d+)"/.exec(text);
-      if (!sent) return;
-      samples.push(Number(at - BigInt(sent[1])) / 1e6);
-      received++;
+      const msg = JSON.parse(text) as { type: string; seq?: number; event?: Ev; events?: Ev[] };
+      const events = msg.type === "events" ? (msg.events ?? []) : msg.event ? [msg.event] : [];
+      for (const ev of events) {
+        if (ev.seq <= lastSeq) disorder++;
+        lastSeq = ev.seq;
+        if (ev.type !== "progress" || !ev.message) continue;
+        samples.push(Number(at - BigInt(ev.message)) / 1e6);
+        received++;
+      }
     });
     // Open in slices so the server's accept loop is not one giant burst.
     if (i % 100 === 99) await Promise.all(opened.slice(i - 99));
@@ -55,7 +71,8 @@ async function collect(m: Collect): Promise<void> {
   samples = [];
   const got = received;
   received = 0;
-  process.send!({ done: true, received: got, samples: out, cpu: process.cpuUsage() });
+  process.send!({ done: true, received: got, samples: out, disorder, cpu: process.cpuUsage() });
+  disorder = 0;
 }
 
 process.on("message", (m: Connect | Collect | { cmd: "exit" }) => {

@@ -2,7 +2,14 @@
 // for browsers) and forwards it to the actor, which accepts it with the Hibernation API. hono's
 // upgradeWebSocket would keep the socket in the Worker, where it cannot hibernate.
 import { ApiError } from "../../protocol/index.ts";
-import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_REQUEST_ID_HEADER, FORWARD_TOKEN_HEADER, isUpgrade } from "../../actors/sockets.ts";
+import {
+  FORWARD_AFTER_HEADER,
+  FORWARD_BATCH_HEADER,
+  FORWARD_PROJECT_HEADER,
+  FORWARD_REQUEST_ID_HEADER,
+  FORWARD_TOKEN_HEADER,
+  isUpgrade,
+} from "../../actors/sockets.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
 import { verifyToken } from "../../common/tokens.ts";
 import { projectStub } from "../../actors/env.ts";
@@ -36,6 +43,8 @@ function forward(c: AppContext, { project, tokenId }: { project: string; tokenId
   headers.delete(FORWARD_AFTER_HEADER);
   const after = c.req.query("after");
   if (after !== undefined && /^\d+$/.test(after)) headers.set(FORWARD_AFTER_HEADER, after);
+  headers.delete(FORWARD_BATCH_HEADER);
+  if (c.req.query("batch") === "1") headers.set(FORWARD_BATCH_HEADER, "1");
   return new Request(c.req.raw.url, { method: "GET", headers });
 }
 

@@ -29,6 +29,13 @@ export function appendProgress(taskId: string, percent: number, step?: string) {
   return inside(taskId, (a) => a.commit({ ...a.task! }, [{ type: "progress", percent, ...(step ? { step } : {}) }]));
 }
 
+/** Several progress events, each its own commit, all in one turn of the actor. */
+export function appendProgressInOneTurn(taskId: string, percents: number[]) {
+  return inside(taskId, (a) => {
+    for (const percent of percents) a.commit({ ...a.task! }, [{ type: "progress", percent }]);
+  });
+}
+
 /** queued → running → succeeded (with a result), as a runner would drive it. */
 export async function runToSuccess(taskId: string, result: unknown = { ok: true }) {
   if ((await inside(taskId, (a) => a.task!.status)) === "queued") await moveTo(taskId, "running");

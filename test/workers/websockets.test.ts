@@ -1,7 +1,7 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { TaskActor } from "../../actors/task-actor.ts";
-import { appendLog, appendProgress, moveTo, runToSuccess } from "./drive.ts";
+import { appendLog, appendProgress, appendProgressInOneTurn, moveTo, runToSuccess } from "./drive.ts";
 import { projectStub } from "../../actors/env.ts";
 import { api, createTask, openSocket, setup } from "./helpers.ts";
 
@@ -61,6 +61,38 @@ describe("task WebSocket", () => {
     expect(seqs(s.messages)).toEqual([1, 2, 3, 4]);
     expect(s.events().at(-1).event).toMatchObject({ type: "status", status: "succeeded" });
     expect(s.closed!.code).toBe(1000);
+  });
+
+  it("sends a ?batch=1 socket the events committed together as one events frame, and a plain socket one frame each", async () => {
+    const { project, owner } = await setup();
+    const t = await createTask(project, owner);
+    await moveTo(t.id, "running");
+    const batch = (await openSocket(`/v1/tasks/${t.id}/ws?batch=1`, owner)).socket!;
+    const plain = (await openSocket(`/v1/tasks/${t.id}/ws`, owner)).socket!;
+    for (const s of [batch, plain]) await s.until((m) => m.length >= 2);
+    await appendProgressInOneTurn(t.id, [10, 20, 30, 40, 50]); // seqs 3..7
+    await plain.until((m) => seqs(m).length === 5);
+    expect(seqs(plain.messages)).toEqual([3, 4, 5, 6, 7]);
+    await batch.until((m) => m.some((x) => x.type === "events"));
+    const frames = batch.messages.filter((m) => m.type === "events");
+    expect(frames).toHaveLength(1);
+    expect(frames[0].taskId).toBe(t.id);
+    expect(frames[0].events.map((e: { seq: number }) => e.seq)).toEqual([3, 4, 5, 6, 7]);
+    expect(frames[0].events[4]).toMatchObject({ type: "progress", percent: 50 });
+    expect(seqs(batch.messages)).toEqual([]);
+
+    // A replay comes in events frames too, in seq order, then live; the terminal event closes it.
+    const late = (await openSocket(`/v1/tasks/${t.id}/ws?after=0&batch=1`, owner)).socket!;
+    const batchSeqs = (m: any[]) => m.filter((x) => x.type === "events").flatMap((x) => x.events.map((e: { seq: number }) => e.seq));
+    await late.until((m) => batchSeqs(m).length === 7);
+    expect(batchSeqs(late.messages)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    await runToSuccess(t.id);
+    for (const s of [late, batch]) {
+      await s.until(() => s.closed !== null);
+      expect(batchSeqs(s.messages).slice(-2)).toEqual([8, 9]);
+      expect(s.closed!.code).toBe(1000);
+    }
+    plain.close();
   });
 
   it("keeps working after the actor is evicted while sockets hibernate", async () => {
