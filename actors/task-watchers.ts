@@ -63,6 +63,13 @@ export class TaskWatchers {
    * greeting or replay): the flush sends them only what is newer.
    */
   private readonly liveFrom = new Map<WebSocket, number>();
+  /**
+   * Tokens the ProjectActor found live and recorded as watching this task (or is being asked about):
+   * another socket with one of them needs no second question, since a revocation finds that record
+   * and closes every socket of the token here (closeToken). Memory only; forgotten when the token
+   * is revoked and when the task finishes (the ProjectActor then drops its records).
+   */
+  private readonly confirmed = new Map<string, Promise<boolean | null>>();
 
   constructor(ctx: DurableObjectState, store: TaskEventStore, timers: Timers, current: () => Task | null) {
     this.sockets = new SocketManager<WatcherState>(ctx, "task");
@@ -83,7 +90,7 @@ export class TaskWatchers {
     const tags = [...(tokenId ? [tokenTag(tokenId)] : []), ...(batch ? [BATCH_TAG] : [])];
     const { response, socket } = this.sockets.accept({ project, floorSeq: task.version, batch }, tags);
     this.catchingUp.add(socket);
-    const live = await tokenLive().catch(() => null);
+    const live = await this.checkToken(tokenId, tokenLive);
     if (!live) {
       this.catchingUp.delete(socket);
       // null: the ProjectActor did not answer, so the token is unchecked and the socket goes (1011).
@@ -107,8 +114,23 @@ export class TaskWatchers {
     return response;
   }
 
+  /** Asks the ProjectActor about a token once for any number of sockets opened with it at a time. */
+  private checkToken(tokenId: string, tokenLive: () => Promise<boolean>): Promise<boolean | null> {
+    const known = this.confirmed.get(tokenId);
+    if (known) return known;
+    const asked = tokenLive().catch(() => null);
+    if (isTerminal(this.current()?.status ?? "queued")) return asked;
+    this.confirmed.set(tokenId, asked);
+    // Only a yes is remembered: a no or no answer is asked again next time.
+    void asked.then((live) => {
+      if (live !== true && this.confirmed.get(tokenId) === asked) this.confirmed.delete(tokenId);
+    });
+    return asked;
+  }
+
   /** The token was revoked: its sockets close with 4401. */
   closeToken(tokenId: string): void {
+    this.confirmed.delete(tokenId);
     for (const ws of this.sockets.sockets(tokenTag(tokenId))) this.sockets.close(ws, TOKEN_REVOKED_CLOSE, "token revoked");
   }
 
@@ -131,6 +153,7 @@ export class TaskWatchers {
    * sockets close after its last event.
    */
   announce(task: Task, events: readonly TaskEvent[]): void {
+    if (isTerminal(task.status)) this.confirmed.clear();
     this.pending.push(...events);
     this.pendingTask = task;
     if (this.flushTimer === null) this.flushTimer = setTimeout(() => this.flush(), this.linger());

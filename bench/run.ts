@@ -10,13 +10,14 @@ import { b1 } from "./b1-ingest.ts";
 import { b2b4 } from "./b2-b4-latency.ts";
 import { b3 } from "./b3-fanout.ts";
 import { b5 } from "./b5-runner.ts";
+import { b7 } from "./b7-hibernation.ts";
 import { PEER_DIR, type Row } from "./lib/common.ts";
 import { REPO } from "./lib/edge.ts";
 import { median } from "./lib/wrk.ts";
 
 const { values: o } = parseArgs({
   options: {
-    only: { type: "string", default: "B1,B2,B3,B4,B5" },
+    only: { type: "string", default: "B1,B2,B3,B4,B5,B7" },
     peer: { type: "boolean", default: false },
     runs: { type: "string", default: "3" },
     seconds: { type: "string", default: "8" },
@@ -37,6 +38,15 @@ const scenarios: [string[], Scenario][] = [
   [["B1"], (dir) => b1({ runs, seconds, connections, requests: 150_000, scratch: dir })],
   [["B2", "B4"], () => b2b4({ runs, count: Number(process.env.BENCH_COUNT ?? 300) })],
   [["B5"], () => b5({ runs, count: Number(process.env.BENCH_FORKS ?? 20) })],
+  [
+    ["B7"],
+    () =>
+      b7({
+        tasks: Number(process.env.BENCH_B7_TASKS ?? 1000),
+        perTask: Number(process.env.BENCH_B7_PER_TASK ?? 10),
+        idleSeconds: Number(process.env.BENCH_B7_IDLE ?? 60),
+      }),
+  ],
   [["B3"], () => b3({ runs, clients: Number(process.env.BENCH_CLIENTS ?? 1000), events: Number(process.env.BENCH_EVENTS ?? 200), intervalMs: 20 })],
 ];
 

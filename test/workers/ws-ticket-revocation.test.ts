@@ -3,7 +3,8 @@
 // project-feed socket is tagged with its token id, so revocation can find it. The socket half:
 // revoking a token closes its open feed and task sockets with 4401.
 import { env, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { ProjectActor } from "../../actors/project-actor.ts";
 import { projectStub } from "../../actors/env.ts";
 import { tokenTag } from "../../actors/sockets.ts";
 import { appendLog } from "./drive.ts";
@@ -126,5 +127,27 @@ describe("WebSocket tickets and revocation", () => {
     await onTask.until(() => onTask.closed !== null);
     expect(onTask.closed?.code).toBe(4401);
     expect(onTask.messages.some((m) => m?.type === "task")).toBe(false);
+  });
+
+  it("asks the project once for many sockets of one token on a task, and shuts the token's sockets out again once it is revoked", async () => {
+    const { project, owner } = await setup();
+    const task = await createTask(project, owner);
+    const viewer = await newToken(project, owner, "viewer");
+    const asked = vi.spyOn(ProjectActor.prototype, "watchTask");
+    const sockets = await Promise.all(Array.from({ length: 6 }, async () => (await openSocket(`/v1/tasks/${task.id}/ws`, viewer.token)).socket!));
+    for (const s of sockets) await s.until((m) => m.some((x) => x.type === "task"));
+    expect(asked.mock.calls.filter(([tokenId]) => tokenId === viewer.id)).toHaveLength(1);
+
+    await projectStub(env, project).revokeToken(viewer.id);
+    for (const s of sockets) {
+      await s.until(() => s.closed !== null);
+      expect(s.closed?.code).toBe(4401);
+    }
+    // The edge's cached view still lets the upgrade through; the task asks the project again.
+    const late = (await openSocket(`/v1/tasks/${task.id}/ws`, viewer.token)).socket!;
+    await late.until(() => late.closed !== null);
+    expect(late.closed?.code).toBe(4401);
+    expect(asked.mock.calls.filter(([tokenId]) => tokenId === viewer.id)).toHaveLength(2);
+    asked.mockRestore();
   });
 });
