@@ -21,17 +21,35 @@ interface Ev {
 
 let subs: Sub[] = [];
 
-/** Opens one socket and resolves once it has every event up to its hello's lastSeq (ms taken) — or rejects. */
-function open(base: string, token: string, sub: Sub, after: number | null): Promise<{ ms: number; gaps: number }> {
-  const started = performance.now();
+/** Retries of sockets that failed or closed before catching up, as a real client retries. */
+let retries = 0;
+const MAX_TRIES = 20;
+
+/**
+ * Opens one socket and resolves once it has every event up to its hello's lastSeq (ms taken, from
+ * the first try); a socket that fails or closes before that is retried after a short random pause,
+ * resuming from what it has.
+ */
+function open(base: string, token: string, sub: Sub, after: number | null, tries = 0, started = performance.now()): Promise<{ ms: number; gaps: number }> {
   return new Promise((resolve, reject) => {
     const query = after === null ? "?batch=1" : `?batch=1&after=${after}`;
     const ws = new WebSocket(`${base}/v1/tasks/${sub.taskId}/ws${query}`, { headers: { authorization: `Bearer ${token}` } });
     sub.ws = ws;
     let target = -1;
     let gaps = 0;
+    let settled = false;
     const done = () => {
-      if (target >= 0 && sub.lastSeq >= target) resolve({ ms: performance.now() - started, gaps });
+      if (settled || target < 0 || sub.lastSeq < target) return;
+      settled = true;
+      resolve({ ms: performance.now() - started, gaps });
+    };
+    const retry = (why: string) => {
+      if (settled) return;
+      settled = true;
+      if (tries + 1 >= MAX_TRIES) return reject(new Error(`socket ${why} ${MAX_TRIES} times`));
+      retries++;
+      const resumeFrom = after === null && target < 0 ? null : sub.lastSeq;
+      setTimeout(() => open(base, token, sub, resumeFrom, tries + 1, started).then(resolve, reject), 100 + Math.random() * 400);
     };
     ws.addEventListener("message", (e) => {
       const msg = JSON.parse(String(e.data)) as { type: string; lastSeq?: number; event?: Ev; events?: Ev[] };
@@ -47,11 +65,12 @@ function open(base: string, token: string, sub: Sub, after: number | null): Prom
       }
       done();
     });
-    ws.addEventListener("error", () => reject(new Error("socket error")));
+    ws.addEventListener("error", () => retry("failed"));
+    ws.addEventListener("close", () => retry("closed"));
   });
 }
 
-async function connectAll(m: IdleConnect, reconnect: boolean): Promise<{ ms: number[]; gaps: number; totalMs: number }> {
+async function connectAll(m: IdleConnect, reconnect: boolean): Promise<{ ms: number[]; gaps: number; totalMs: number; retries: number }> {
   if (!reconnect) subs = m.taskIds.flatMap((taskId) => Array.from({ length: m.perTask }, () => ({ taskId, lastSeq: 0, ws: null })));
   const started = performance.now();
   const results: Promise<{ ms: number; gaps: number }>[] = [];
@@ -61,7 +80,9 @@ async function connectAll(m: IdleConnect, reconnect: boolean): Promise<{ ms: num
     if (!reconnect && i % 200 === 199) await Promise.all(results.slice(i - 199));
   }
   const all = await Promise.all(results);
-  return { ms: all.map((r) => r.ms), gaps: all.reduce((n, r) => n + r.gaps, 0), totalMs: performance.now() - started };
+  const tried = retries;
+  retries = 0;
+  return { ms: all.map((r) => r.ms), gaps: all.reduce((n, r) => n + r.gaps, 0), totalMs: performance.now() - started, retries: tried };
 }
 
 process.on("message", (m: IdleConnect | { cmd: "drop" } | { cmd: "exit" }) => {
