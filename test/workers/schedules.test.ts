@@ -4,6 +4,8 @@
 // Time is the actor's test clock, alarms are run by the test (schedule-helpers.ts).
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { taskBrief } from "../../actors/notifier.ts";
+import { taskSummary } from "../../protocol/index.ts";
 import { api, newToken, setup } from "./helpers.ts";
 import { readTask } from "./runner-helpers.ts";
 import { alarmAt, putSchedule, runsOf, scheduleActor, scheduledTasks, setClock } from "./schedule-helpers.ts";
@@ -97,6 +99,16 @@ describe("schedule slots", () => {
     await alarmAt(p.project, "h", "2026-06-01T10:00:05Z");
     expect((await runsOf(p.project, p.owner, "h")).runs).toMatchObject([{ slot: "2026-06-01T10:00:00.000Z", outcome: "created", taskId: first }]);
     expect((await scheduledTasks(p.project, p.owner)).map((t) => t.id)).toEqual([first]);
+  });
+
+  it("a slot's task names its schedule and slot, also in outbound notifications", async () => {
+    const p = await setup();
+    await setClock(p.project, "h", "2026-06-01T09:30:00Z");
+    await putSchedule(p.project, p.owner, "h", HOURLY);
+    await alarmAt(p.project, "h", "2026-06-01T10:00:00Z");
+    const [run] = (await runsOf(p.project, p.owner, "h")).runs;
+    const task = await readTask(p.owner, run.taskId ?? "");
+    expect(taskBrief(taskSummary(task), null).source).toEqual({ kind: "schedule", schedule: "h", slot: "2026-06-01T10:00:00.000Z" });
   });
 
   it("an actor evicted between slots loses nothing: its cursor, runs and last task survive", async () => {
