@@ -2,6 +2,8 @@ import type { DispatcherActor } from "./dispatcher-actor.ts";
 import type { IngestActor } from "./ingest-actor.ts";
 import type { OrgActor } from "./org-actor.ts";
 import type { ProjectActor } from "./project-actor.ts";
+import type { ScheduleActor } from "./schedule-actor.ts";
+import type { ScheduleListActor } from "./schedule-list.ts";
 import type { TaskActor } from "./task-actor.ts";
 
 // The Worker's bindings and the typed stubs of its actors. It lives with the actors because the
@@ -13,6 +15,9 @@ export interface Env {
   DISPATCHER: DurableObjectNamespace<DispatcherActor>;
   INGEST: DurableObjectNamespace<IngestActor>;
   ORG: DurableObjectNamespace<OrgActor>;
+  /** issue 15: one ScheduleActor per (project, schedule), one ScheduleListActor per project. */
+  SCHEDULE: DurableObjectNamespace<ScheduleActor>;
+  SCHEDULE_LIST: DurableObjectNamespace<ScheduleListActor>;
   API_LIMIT: RateLimit;
   WEBHOOK_LIMIT: RateLimit;
   UNAUTH_LIMIT: RateLimit;
@@ -55,4 +60,14 @@ export function dispatcherStub(env: Env, projectId: string, pool: string) {
 /** The lock of one org of a project (actors/org-actor.ts). */
 export function orgStub(env: Env, projectId: string, org: string) {
   return env.ORG.get(env.ORG.idFromName(`${projectId}/${org}`));
+}
+
+/** One schedule of a project (actors/schedule-actor.ts). */
+export function scheduleStub(env: Env, projectId: string, name: string) {
+  return env.SCHEDULE.get(env.SCHEDULE.idFromName(`${projectId}/${name}`));
+}
+
+/** The names of a project's schedules (actors/schedule-list.ts). */
+export function scheduleListStub(env: Env, projectId: string) {
+  return env.SCHEDULE_LIST.get(env.SCHEDULE_LIST.idFromName(projectId));
 }

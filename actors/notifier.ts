@@ -188,10 +188,18 @@ export class Notifier {
   }
 }
 
+/** Where a task came from, without a token id or a source's credential id. */
+function briefSource(source: TaskSummary["source"]): Record<string, unknown> {
+  if (source.kind === "webhook") return { kind: "webhook", sourceName: source.sourceName, event: source.event };
+  // issue 15: a schedule's slot.
+  if (source.kind === "schedule") return { kind: "schedule", schedule: source.schedule, slot: source.slot };
+  return { kind: "api" };
+}
+
 /** What a delivery tells of a task: a summary without payload, result, labels or tokens, and its dashboard link. */
 export function taskBrief(task: TaskSummary, origin: string | null): Record<string, unknown> {
   const { id, project, type, org, pool, status, attempt, createdAt, startedAt, finishedAt, error } = task;
-  const source = task.source.kind === "webhook" ? { kind: "webhook", sourceName: task.source.sourceName, event: task.source.event } : { kind: "api" };
+  const source = briefSource(task.source);
   return {
     id,
     project,

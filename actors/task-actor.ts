@@ -30,6 +30,7 @@ import { LEASE_TIMER, LEASES_TABLE, TaskLease, type TaskChange } from "./task-le
 import { taskSenders, type TaskMessage, type TaskMessageBodies } from "./task-outbox.ts";
 import { APPROVAL_TIMER, ORG_GATE_TABLE, TaskOrgGate, type Decider } from "./task-org-gate.ts";
 import { checkpointOf } from "./task-checkpoint.ts";
+import { armRunAt, RUN_AT_TIMER, runAtDue } from "./task-run-at.ts";
 import { bornTask, canMove } from "./task-state.ts";
 import { CLOSE_SOCKETS_TIMER, TaskWatchers } from "./task-watchers.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
@@ -167,7 +168,9 @@ export class TaskActor extends DurableObject<Env> {
       return { task: this.task, created: false };
     }
     const born = bornTask(input, nowIso());
-    const task = this.birth(born, this.gate.born(born), { indexed: false });
+    // A `scheduled` task (issue 15) goes to the queue or its org's lock when its runAt timer fires.
+    const task = this.birth(born, born.status === "scheduled" ? [] : this.gate.born(born), { indexed: false });
+    armRunAt(this.timers, task);
     // The answer waits for the project index and the queue (or the org's lock) to have the task, so a
     // client that lists right after creating sees it; should either be down, the outbox's timer retries.
     await this.outbox.flush();
@@ -186,7 +189,8 @@ export class TaskActor extends DurableObject<Env> {
     let next: Task;
     if (task.status === "queued") {
       next = this.moveTo(task, "canceled", { outbox: [{ kind: "dequeue", body: { project: task.project, pool: task.pool, taskId: task.id } }] });
-    } else if (task.status === "awaiting_approval") {
+    } else if (task.status === "awaiting_approval" || task.status === "scheduled") {
+      this.timers.clear(RUN_AT_TIMER);
       next = this.moveTo(task, "canceled");
     } else {
       next = this.moveTo(task, "canceling", { outbox: this.lease.cancelNotices(task) });
@@ -292,7 +296,7 @@ export class TaskActor extends DurableObject<Env> {
 
   /** A new task: its born record (task-state.ts `bornTask`), its first event, its first messages. */
   private birth(born: Task, outbox: TaskMessage[], opts: { indexed: boolean }): Task {
-    return this.commit(born, [{ type: "status", status: "queued", attempt: born.attempt }], outbox, opts);
+    return this.commit(born, [{ type: "status", status: born.status, attempt: born.attempt }], outbox, opts);
   }
 
   /** Moves `task` to `status` (checked against the state machine) with a status event, in one commit. */
@@ -352,6 +356,10 @@ export class TaskActor extends DurableObject<Env> {
       if (name === CLOSE_SOCKETS_TIMER) this.watchers.closeFinished();
       if (name === LEASE_TIMER && this.task) await this.lease.lapsed(this.task);
       if (name === APPROVAL_TIMER && this.task) this.gate.expired(this.task);
+      if (name === RUN_AT_TIMER && runAtDue(this.task)) {
+        this.moveTo(this.task, "queued", { outbox: this.gate.born(this.task) });
+        await this.outbox.flush();
+      }
     }
     await this.timers.arm();
   }

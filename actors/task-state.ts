@@ -8,6 +8,8 @@ export const TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
   // ever take it (queue TTL).
   // → awaiting_approval when its org is protected (issue 13).
   queued: ["running", "canceled", "failed", "awaiting_approval"],
+  // scheduled (issue 15: a future `runAt`) → queued when its actor's alarm comes; → canceled by a client.
+  scheduled: ["queued", "canceled"],
   // awaiting_approval → queued when approved; → canceled when rejected or canceled; → failed when the
   // approval expired (approval_expired).
   awaiting_approval: ["queued", "canceled", "failed"],
@@ -26,10 +28,11 @@ export function canMove(from: TaskStatus, to: TaskStatus): boolean {
 }
 
 /**
- * A task as it is born — queued, first attempt, version 1, its first event the `queued` status at
- * `createdAt` — whichever path makes it: the API's create, or a webhook through an ingest shard
- * (whose record the TaskActor later takes over as it is).
+ * A task as it is born — queued (scheduled when its `runAt` is still ahead), first attempt, version 1,
+ * its first event that status at `createdAt` — whichever path makes it: the API's create, or a webhook
+ * through an ingest shard (whose record the TaskActor later takes over as it is).
  */
 export function bornTask(input: NewTask, at: string): Task {
-  return { ...input, status: "queued", attempt: 1, version: 1, createdAt: at, updatedAt: at };
+  const scheduled = input.runAt !== undefined && Date.parse(input.runAt) > Date.parse(at);
+  return { ...input, status: scheduled ? "scheduled" : "queued", attempt: 1, version: 1, createdAt: at, updatedAt: at };
 }

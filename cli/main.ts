@@ -7,6 +7,7 @@ import { ARTIFACT_USAGE, taskArtifacts, taskDownload } from "./commands/artifact
 import { REPO_USAGE, repoRegister } from "./commands/repo.ts";
 import { NOTIFY_USAGE, notifyDeliveries, notifyList, notifyPut, notifyRedeliver } from "./commands/notify.ts";
 import { APPROVAL_USAGE, taskApprove, taskReject } from "./commands/approval.ts";
+import { SCHEDULE_USAGE, schedulePause, schedulePut, scheduleResume, scheduleList, scheduleRuns } from "./commands/schedule.ts";
 import { TASK_USAGE, taskCancel, taskCreate, taskGet, taskList, taskLogs, taskWatch } from "./commands/task.ts";
 
 type Command = (io: Io, globals: Globals, argv: string[]) => Promise<number>;
@@ -37,6 +38,11 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   "notify deliveries": { run: notifyDeliveries, usage: NOTIFY_USAGE.deliveries },
   "notify redeliver": { run: notifyRedeliver, usage: NOTIFY_USAGE.redeliver },
   "runner start": { run: runnerStart, usage: LOCAL_USAGE.runnerStart },
+  "schedule put": { run: schedulePut, usage: SCHEDULE_USAGE.put },
+  "schedule list": { run: scheduleList, usage: SCHEDULE_USAGE.list },
+  "schedule runs": { run: scheduleRuns, usage: SCHEDULE_USAGE.runs },
+  "schedule pause": { run: schedulePause, usage: SCHEDULE_USAGE.pause },
+  "schedule resume": { run: scheduleResume, usage: SCHEDULE_USAGE.resume },
 };
 
 export function helpText(): string {

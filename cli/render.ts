@@ -56,6 +56,7 @@ export function taskSummary(task: Task): string[] {
     out.push(
       `waiting for org ${task.waitingFor.org}: position ${task.waitingFor.position}${task.waitingFor.holder ? `, held by ${task.waitingFor.holder}` : ""}`,
     );
+  if (task.status === "scheduled" && task.runAt) out.push(`scheduled: queued at ${task.runAt}`);
   if (task.status === "awaiting_approval" && task.approval) out.push(`awaiting approval until ${task.approval.expiresAt}`);
   if (task.approval?.decision) out.push(`approval: ${task.approval.decision} by ${task.approval.by} at ${task.approval.at}`);
   if (task.progress) out.push(`progress: ${progressBar(task.progress)}`);

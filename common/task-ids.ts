@@ -2,7 +2,7 @@
 // socket or job call naming an id this deployment never minted is answered 404 at the edge without a
 // TaskActor being born for it (nor, for `tsk_Z…` ids, a peek at an ingest shard every project shares).
 // The body is what it always was: a time-ordered id for API tasks, `Z<shard><digest>` for webhook ones.
-import { ingestShard, ingestTaskId, newId } from "../protocol/ids.ts";
+import { encodeBytes, ingestShard, ingestTaskId, newId } from "../protocol/ids.ts";
 import { idTag, tagMatches } from "./id-tags.ts";
 
 const TASK_ID = /^tsk_([0-9A-HJKMNP-TV-Z]{26})([0-9A-HJKMNP-TV-Z]{13})$/;
@@ -19,6 +19,15 @@ export function mintTaskId(signingKey: string, now = Date.now()): Promise<string
 /** The id of the task rule `rule` makes from a delivery in ingest shard `shard`: the same inputs always name it. */
 export async function mintWebhookTaskId(signingKey: string, shard: number, dedupeKey: string, deliveryId: string, rule: number): Promise<string> {
   return tagged(signingKey, await ingestTaskId(shard, dedupeKey, deliveryId, String(rule)));
+}
+
+/**
+ * The task a schedule's slot makes (issue 15): the slot's time, then a digest of (project, schedule,
+ * slot), so a retried alarm names the same task and its second create answers the first one.
+ */
+export async function scheduleTaskId(signingKey: string, project: string, schedule: string, slot: number): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`schedule\u0000${project}\u0000${schedule}\u0000${slot}`)));
+  return tagged(signingKey, `${newId("tsk", slot).slice(0, 14)}${encodeBytes(digest, 16)}`);
 }
 
 /**

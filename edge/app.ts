@@ -12,6 +12,7 @@ import { jobs } from "./routes/jobs.ts";
 import { notifications } from "./routes/notifications.ts";
 import { projects } from "./routes/projects.ts";
 import { runners } from "./routes/runners.ts";
+import { schedules } from "./routes/schedules.ts";
 import { system } from "./routes/system.ts";
 import { tasks } from "./routes/tasks.ts";
 import { webhooks } from "./routes/webhooks.ts";
@@ -59,6 +60,7 @@ app.route("/", ws);
 app.route("/", webhooks);
 app.route("/", artifacts);
 app.route("/", notifications);
+app.route("/", schedules);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/v1/openapi.json", {

@@ -7,6 +7,8 @@ export { ProjectActor } from "../actors/project-actor.ts";
 export { DispatcherActor } from "../actors/dispatcher-actor.ts";
 export { IngestActor } from "../actors/ingest-actor.ts";
 export { OrgActor } from "../actors/org-actor.ts";
+export { ScheduleActor } from "../actors/schedule-actor.ts";
+export { ScheduleListActor } from "../actors/schedule-list.ts";
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),

@@ -8,6 +8,7 @@ import {
   DEFAULT_POOL,
   DEFAULT_TIMEOUT_SECONDS,
   MAX_PAYLOAD_BYTES,
+  MAX_RUN_AT_DAYS,
   type CreateTaskBody,
   type Task,
   type TaskSource,
@@ -48,6 +49,7 @@ export async function newTask(
   if (new TextEncoder().encode(JSON.stringify(payload)).length > MAX_PAYLOAD_BYTES) {
     throw new ApiError("too_large", `payload is over ${MAX_PAYLOAD_BYTES} bytes; pass large artifacts by URL`, { field: "payload" });
   }
+  const runAt = runAtOf(body.runAt);
   const org = await orgOf(env, project, body.org, "org");
   const validateOnly = opts.protectedOrg === "validate-only" && org.protected && body.type === "deploy";
   return {
@@ -63,7 +65,20 @@ export async function newTask(
     maxAttempts: body.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     source,
     ...(body.commit ? { commit: body.commit } : {}),
+    ...(runAt ? { runAt } : {}),
   };
+}
+
+/**
+ * A task's `runAt` (issue 15) as the UTC instant it is kept as: at most MAX_RUN_AT_DAYS ahead (400
+ * naming `runAt` past that); an instant not in the future is no `runAt` at all: the task is queued now.
+ */
+export function runAtOf(value: string | undefined, now = Date.now()): string | undefined {
+  if (value === undefined) return undefined;
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) throw new ApiError("invalid_request", "runAt: not an ISO 8601 instant", { field: "runAt" });
+  if (at > now + MAX_RUN_AT_DAYS * 86_400_000) throw new ApiError("invalid_request", `runAt: at most ${MAX_RUN_AT_DAYS} days ahead`, { field: "runAt" });
+  return at > now ? new Date(at).toISOString() : undefined;
 }
 
 /** The task API's create, at the task's own actor: idempotent by id, so an Idempotency-Key retry lands on the same task. */

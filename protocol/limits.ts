@@ -44,3 +44,12 @@ export const WEBHOOK_DELIVERY_MEMORY_SECONDS = 72 * 3600;
 export const WS_TICKET_SECONDS = 60;
 /** A revoked token or deleted source stops working at every other edge within this. */
 export const REVOCATION_SECONDS = 30;
+
+/** How far ahead a task's `runAt` may be (issue 15). */
+export const MAX_RUN_AT_DAYS = 366;
+/** Schedules (issue 15): per project, and the next runs / last runs a listing may ask for. */
+export const MAX_SCHEDULES_PER_PROJECT = 100;
+export const MAX_SCHEDULE_NEXT_RUNS = 50;
+export const MAX_SCHEDULE_RUNS_KEPT = 200;
+/** A slot this late when its alarm runs counts as missed (the `missed` policy decides what happens to it). */
+export const SCHEDULE_MISSED_GRACE_SECONDS = 60;

@@ -8,6 +8,7 @@ import {
   MAX_ERROR_MESSAGE_CHARS,
   MAX_PROGRESS_MESSAGE_CHARS,
   MAX_PROGRESS_STEP_CHARS,
+  MAX_RUN_AT_DAYS,
   MAX_TIMEOUT_SECONDS,
 } from "./limits.ts";
 
@@ -17,7 +18,8 @@ import { CommitRef } from "./notify.ts";
 export const TASK_TYPES = ["deploy", "validate", "quick-deploy", "retrieve", "run-tests", "query", "org-check"] as const;
 export const PRIORITIES = ["critical", "normal", "batch"] as const;
 // `awaiting_approval` (issue 13) came after v1's first six: a task to a protected org waits there for an approver.
-export const TASK_STATUSES = ["queued", "running", "canceling", "succeeded", "failed", "canceled", "awaiting_approval"] as const;
+// `scheduled` (issue 15) after that: a task created with a future `runAt` waits there until its actor queues it.
+export const TASK_STATUSES = ["queued", "running", "canceling", "succeeded", "failed", "canceled", "awaiting_approval", "scheduled"] as const;
 export const TERMINAL_STATUSES = ["succeeded", "failed", "canceled"] as const;
 
 export const TaskType = z.enum(TASK_TYPES).openapi("TaskType");
@@ -86,6 +88,8 @@ export type TaskErrorInfo = z.infer<typeof TaskErrorInfo>;
 export const TaskSource = z
   .discriminatedUnion("kind", [
     z.object({ kind: z.literal("api"), tokenId: z.string() }),
+    // issue 15: a slot of a project's schedule (protocol/schedule.ts) made the task.
+    z.object({ kind: z.literal("schedule"), schedule: z.string(), slot: z.string().openapi({ description: "the slot's instant (ISO 8601, UTC)" }) }),
     z.object({
       kind: z.literal("webhook"),
       // A source's id is a credential (for a salesforce source, the only one): tasks carry a reference.
@@ -155,6 +159,7 @@ export const Task = z
     waitingFor: WaitingFor.optional(),
     approval: Approval.optional(),
     checkpoint: Checkpoint.optional().openapi({ description: "the Salesforce job an attempt started, which a later attempt resumes" }),
+    runAt: z.string().optional().openapi({ description: "when a task created with a future `runAt` is queued (it is `scheduled` until then; issue 15)" }),
   })
   .openapi("Task");
 export type Task = z.infer<typeof Task>;
@@ -174,6 +179,12 @@ export const CreateTaskBody = z
     timeoutSeconds: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).optional(),
     maxAttempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
     commit: CommitRef.optional(),
+    runAt: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .openapi({
+        description: `queue the task at this instant (ISO 8601 with Z or an offset), at most ${MAX_RUN_AT_DAYS} days ahead; until then it is \`scheduled\` and cancelable. An instant not in the future queues it at once`,
+      }),
   })
   .strict()
   .openapi("CreateTaskBody");
@@ -258,6 +269,7 @@ export function taskSummary(task: TaskSummary): TaskSummary {
   if (task.commit !== undefined) summary.commit = task.commit;
   if (waitingFor !== undefined) summary.waitingFor = waitingFor;
   if (approval !== undefined) summary.approval = approval;
+  if (task.runAt !== undefined) summary.runAt = task.runAt;
   return summary;
 }
 

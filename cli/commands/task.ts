@@ -6,10 +6,11 @@ import { connect, getText, projectPath, type Session } from "../connect.ts";
 import { CliError, EXIT, line, parse, printJson, UsageError, type Globals, type Io } from "../io.ts";
 import { EventPrinter, taskSummary } from "../render.ts";
 import { WATCH_POLICY, watchTask } from "../watch.ts";
+import { runAtFlag } from "./schedule-at.ts";
 
 export const TASK_USAGE = {
   create:
-    "sfp-edge task create <type> --org <alias> [--payload-file <file|->] [--priority critical|normal|batch] [--pool <pool>] [--label <l>]… [--timeout-seconds <n>] [--max-attempts <n>] [--idempotency-key <k>] [--wait] [--poll]",
+    "sfp-edge task create <type> --org <alias> [--payload-file <file|->] [--priority critical|normal|batch] [--pool <pool>] [--label <l>]… [--timeout-seconds <n>] [--max-attempts <n>] [--idempotency-key <k>] [--at <ISO instant|+10m>] [--wait] [--poll]",
   get: "sfp-edge task get <id>",
   watch: "sfp-edge task watch <id> [--poll]",
   logs: "sfp-edge task logs <id> [--follow]",
@@ -30,6 +31,7 @@ export async function createBody(argv: string[], io: Io): Promise<{ body: Create
       "timeout-seconds": { type: "string" },
       "max-attempts": { type: "string" },
       "idempotency-key": { type: "string" },
+      at: { type: "string" },
       wait: { type: "boolean" },
       poll: { type: "boolean" },
     },
@@ -44,6 +46,7 @@ export async function createBody(argv: string[], io: Io): Promise<{ body: Create
   if (values.label?.length) raw.labels = values.label;
   if (values["timeout-seconds"] !== undefined) raw.timeoutSeconds = integer(values["timeout-seconds"], "--timeout-seconds", TASK_USAGE.create);
   if (values["max-attempts"] !== undefined) raw.maxAttempts = integer(values["max-attempts"], "--max-attempts", TASK_USAGE.create);
+  if (values.at !== undefined) raw.runAt = runAtFlag(values.at, TASK_USAGE.create);
   const parsed = CreateTaskBody.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -53,7 +56,7 @@ export async function createBody(argv: string[], io: Io): Promise<{ body: Create
   return { body: parsed.data, idempotencyKey: values["idempotency-key"], wait: values.wait === true, poll: values.poll === true };
 }
 
-async function readPayload(file: string, io: Io): Promise<unknown> {
+export async function readPayload(file: string, io: Io): Promise<unknown> {
   let text: string;
   try {
     text = file === "-" ? await io.readStdin() : await readFile(file, "utf8");
@@ -86,7 +89,11 @@ export async function taskCreate(io: Io, globals: Globals, argv: string[]): Prom
   });
   const task = res.body.task;
   if (globals.json) printJson(io, { task, created: res.status === 201 });
-  else line(io, `${res.status === 201 ? "created" : "already created (same Idempotency-Key)"}: ${task.id} (${task.type} on ${task.org}, ${task.status})`);
+  else
+    line(
+      io,
+      `${res.status === 201 ? "created" : "already created (same Idempotency-Key)"}: ${task.id} (${task.type} on ${task.org}, ${task.status}${task.status === "scheduled" && task.runAt ? ` until ${task.runAt}` : ""})`,
+    );
   if (!wait) return EXIT.ok;
   return follow(io, globals, s, task.id, poll);
 }

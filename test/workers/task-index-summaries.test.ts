@@ -32,6 +32,8 @@ const SUMMARY_FIELDS = [
   "commit",
   "waitingFor",
   "approval",
+  // issue 15: when a scheduled task is queued
+  "runAt",
 ];
 
 const bigPayload = () => ({ blob: "p".repeat(200 * 1024) });
