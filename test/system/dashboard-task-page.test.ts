@@ -86,7 +86,7 @@ describe.skipIf(!haveChromium)("a task's page, with a real runner", () => {
     expect(new Set(lines).size).toBe(lines.length);
     const { body } = await stack.api.request<string>("GET", `/v1/tasks/${id}/logs`);
     expect(log).toBe(body);
-  });
+  }, 4 * STEP_MS);
 
   it("cancels a running deploy from the page with the owner token; a viewer's page has no cancel button", async () => {
     stack.org.controls.deployPolls = HOLD;
@@ -121,5 +121,5 @@ describe.skipIf(!haveChromium)("a task's page, with a real runner", () => {
     expect(await page.isHidden("#task-cancel")).toBe(true);
     const events = await stack.api.request<{ events: { type: string; status?: string }[] }>("GET", `/v1/tasks/${id}/events?limit=1000`);
     expect(events.body.events.filter((e) => e.type === "status").map((e) => e.status)).toEqual(["queued", "running", "canceling", "canceled"]);
-  });
+  }, 4 * STEP_MS);
 });

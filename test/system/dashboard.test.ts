@@ -169,7 +169,7 @@ describe.skipIf(!haveChromium)("the dashboard", () => {
       await rm(other, { recursive: true, force: true });
     }
     for (const t of [waiter, holder, again]) await api.request("POST", `/v1/tasks/${t.id}/cancel`);
-  });
+  }, 120_000);
 
   it("shows a viewer no cancel, approve or reject button, and says the role", async () => {
     const gated = (await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "deploy", org: "prod" } })).body.task;
@@ -190,7 +190,7 @@ describe.skipIf(!haveChromium)("the dashboard", () => {
       await rm(other, { recursive: true, force: true });
     }
     await api.request("POST", `/v1/tasks/${gated.id}/cancel`);
-  });
+  }, 120_000);
 
   it("shows the runners panel, empty before any runner registers", async () => {
     // A string, evaluated in the page: the test's own type-check has no DOM library.
