@@ -60,8 +60,12 @@ function signedOut() {
 }
 
 async function start() {
-  await loadWhoami();
   await loadTasks();
+  // An edge without whoami (older than the dashboard) leaves the role unknown: every button stays hidden.
+  await loadWhoami().catch((err) => {
+    if (err.status === 401) throw err;
+    session.role = "unknown";
+  });
   started = true;
   show(true);
   const role = $("#role");
