@@ -13,7 +13,6 @@ import type {
   PutOrgBody,
   Role,
   TaskList,
-  TaskStatus,
   TaskSummary,
   TokenInfo,
 } from "../protocol/index.ts";
@@ -23,7 +22,7 @@ import { TOKEN_REVOKED_CLOSE } from "./sockets.ts";
 import { migrate } from "./sql.ts";
 import { ProjectFeed } from "./project-feed.ts";
 import { IdempotencyKeys } from "./project-idempotency.ts";
-import { TaskIndex } from "./project-index.ts";
+import { TaskIndex, type TaskListQuery } from "./project-index.ts";
 import { ProjectOrgs, settingsOf } from "./project-orgs.ts";
 import { RunnerRegistry } from "./project-runners.ts";
 import { PROJECT_MIGRATIONS } from "./project-schema.ts";
@@ -172,7 +171,7 @@ export class ProjectActor extends DurableObject<Env> {
     this.notifier.tasksChanged(changed);
   }
 
-  async listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskList> {
+  async listTasks(opts: TaskListQuery): Promise<TaskList> {
     this.tokens.project();
     return this.index.list(opts);
   }

@@ -2,9 +2,23 @@
 // last status change (the TaskActor is authoritative), paged newest first by an opaque (createdAt, id)
 // cursor. Summaries keep a page of 200 tasks small in the actor that also checks the project's tokens.
 import { publicSourceId } from "../common/source-ids.ts";
-import { rpcError, taskSummary, type TaskList, type TaskStatus, type TaskSummary } from "../protocol/index.ts";
+import { rpcError, taskSummary, type TaskList, type TaskStatus, type TaskSummary, type TaskType } from "../protocol/index.ts";
 
 const MAX_LIST = 200;
+
+/**
+ * A page of the list and its filters (all optional, all must match). `source` is `api`, `webhook`, or
+ * `webhook:<name>` (the webhook source's name). Filters other than status read the stored summary's
+ * JSON, so a rare match may walk many rows: the page stays bounded, the scan does not.
+ */
+export interface TaskListQuery {
+  status?: TaskStatus;
+  type?: TaskType;
+  org?: string;
+  source?: string;
+  limit: number;
+  cursor?: string;
+}
 
 export class TaskIndex {
   private readonly sql: SqlStorage;
@@ -31,13 +45,30 @@ export class TaskIndex {
   }
 
   /** Newest first; the cursor is the (createdAt, id) of the last task returned. */
-  list(opts: { status?: TaskStatus; limit: number; cursor?: string }): TaskList {
+  list(opts: TaskListQuery): TaskList {
     const limit = Math.max(1, Math.min(opts.limit, MAX_LIST));
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (opts.status) {
       where.push("status = ?");
       args.push(opts.status);
+    }
+    if (opts.type) {
+      where.push("json_extract(body, '$.type') = ?");
+      args.push(opts.type);
+    }
+    if (opts.org) {
+      where.push("json_extract(body, '$.org') = ?");
+      args.push(opts.org);
+    }
+    if (opts.source) {
+      const [kind, name] = opts.source.split(/:(.*)/s);
+      where.push("json_extract(body, '$.source.kind') = ?");
+      args.push(kind ?? opts.source);
+      if (name) {
+        where.push("json_extract(body, '$.source.sourceName') = ?");
+        args.push(name);
+      }
     }
     if (opts.cursor) {
       const [at, id] = decodeCursor(opts.cursor);

@@ -95,4 +95,20 @@ export const Org = z
   .openapi("Org");
 export type Org = z.infer<typeof Org>;
 
+/** Who a project token is (`GET /v1/projects/:project/whoami`): its role and what that role may do, so clients show only what works. */
+export const WhoAmI = z
+  .object({
+    project: z.string(),
+    tokenId: z.string(),
+    role: Role,
+    permissions: z.array(z.enum(Object.keys(PERMISSIONS) as [Permission, ...Permission[]])),
+  })
+  .openapi("WhoAmI");
+export type WhoAmI = z.infer<typeof WhoAmI>;
+
+/** The permissions a role holds, in PERMISSIONS' order. */
+export function permissionsOf(role: Role): Permission[] {
+  return (Object.keys(PERMISSIONS) as Permission[]).filter((p) => allows(role, p));
+}
+
 export const WsTicket = z.object({ ticket: z.string(), expiresAt: z.string() }).openapi("WsTicket");

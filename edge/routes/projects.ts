@@ -9,7 +9,9 @@ import {
   Org,
   OrgAlias,
   PutOrgBody,
+  permissionsOf,
   TokenInfo,
+  WhoAmI,
   WsTicket,
 } from "../../protocol/index.ts";
 import { requireAdmin, requireProjectToken } from "../auth/middleware.ts";
@@ -135,5 +137,21 @@ projects.openapi(
     const { project } = c.req.valid("param");
     const caller = await requireProjectToken(c, "read", project);
     return c.json(await projectStub(c.env, project).issueTicket(caller.tokenId, caller.role), 201);
+  },
+);
+
+projects.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/projects/{project}/whoami",
+    summary: "The calling token's id, role and permissions (any role): what a client such as the dashboard may offer",
+    security: bearerAuth,
+    request: { params: ProjectParam },
+    responses: { 200: json(WhoAmI, "the caller"), ...errors(401, 403, 404, 429) },
+  }),
+  async (c) => {
+    const { project } = c.req.valid("param");
+    const caller = await requireProjectToken(c, "read", project);
+    return c.json({ project, tokenId: caller.tokenId, role: caller.role, permissions: permissionsOf(caller.role) }, 200);
   },
 );

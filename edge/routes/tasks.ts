@@ -11,9 +11,11 @@ import {
   MAX_EVENTS_PAGE,
   MAX_LONG_POLL_SECONDS,
   MAX_TASK_LIST,
+  OrgAlias,
   Task,
   TaskList,
   TaskStatus,
+  TaskType,
 } from "../../protocol/index.ts";
 import { requireProjectToken } from "../auth/middleware.ts";
 import { taskActorOf } from "../auth/task-id.ts";
@@ -65,12 +67,20 @@ tasks.openapi(
   createRoute({
     method: "get",
     path: "/v1/projects/{project}/tasks",
-    summary: "List the project's tasks, newest first",
+    summary: "List the project's tasks, newest first; filter by status, type, org and source",
     security: bearerAuth,
     request: {
       params: ProjectParam,
       query: z.object({
         status: TaskStatus.optional(),
+        type: TaskType.optional(),
+        org: OrgAlias.optional(),
+        source: z
+          .string()
+          .max(120)
+          .regex(/^(api|webhook(:[A-Za-z0-9][A-Za-z0-9._-]{0,99})?)$/, "api, webhook or webhook:<source name>")
+          .optional()
+          .openapi({ description: "who made the task: `api`, `webhook`, or `webhook:<name>` for one webhook source" }),
         limit: z.coerce.number().int().min(1).max(MAX_TASK_LIST).default(DEFAULT_TASK_LIST),
         cursor: z.string().max(200).optional(),
       }),

@@ -1,5 +1,7 @@
 // The dashboard served by the edge, in headless Chromium: sign in, see a task appear live over the
-// project feed when it is created through the API, see its status change live, open it for events.
+// project feed when it is created through the API, see its status change live, open its page for
+// events, filter the list, approve or reject from a task's page by role. A running deploy's page
+// (progress, log, result, cancel) is in dashboard-task-page.test.ts, with a real runner.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,6 +48,8 @@ describe.skipIf(!haveChromium)("the dashboard", () => {
   });
 
   const row = (id: string) => page.locator(`#tasks tr[data-id="${id}"]`);
+  // Strings, evaluated in the page: the test's own type-check has no DOM library.
+  const board = () => page.evaluate("location.hash = '#/'");
 
   it("shows a task the moment it is created through the API, and its status change", async () => {
     const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "validate", org: "demo" } });
@@ -62,12 +66,60 @@ describe.skipIf(!haveChromium)("the dashboard", () => {
     const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "deploy", org: "demo" } });
     const id = body.task.id;
     await row(id).click();
-    await page.waitForSelector("#detail-events li:has-text('status queued')");
-    expect(await page.textContent("#detail-status")).toBe("queued");
+    await page.waitForSelector("#task-events li:has-text('status queued')");
+    expect(page.url()).toMatch(new RegExp(`#/tasks/${id}$`));
+    expect(await page.textContent("#task-status")).toBe("queued");
+    expect(await page.textContent('#task-facts dd[data-fact="created-by"]')).toMatch(/^API \(tok_/);
     await api.request("POST", `/v1/tasks/${id}/cancel`);
-    await page.waitForSelector("#detail-events li:has-text('status canceled')");
-    expect(await page.textContent("#detail-status")).toBe("canceled");
-    expect(await page.locator("#detail-events li").count()).toBe(2);
+    await page.waitForSelector("#task-events li:has-text('status canceled')");
+    expect(await page.textContent("#task-status")).toBe("canceled");
+    expect(await page.locator("#task-events li").count()).toBe(2);
+    await board();
+    await row(id).waitFor();
+  });
+
+  it("opens a task's page from the link notifications carry (#task=<id>)", async () => {
+    const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "org-check", org: "demo" } });
+    await page.goto(`${edge.url}/#task=${body.task.id}`);
+    await page.waitForSelector("#task-events li:has-text('status queued')");
+    expect(page.url()).toMatch(new RegExp(`#/tasks/${body.task.id}$`));
+    await api.request("POST", `/v1/tasks/${body.task.id}/cancel`);
+    await board();
+  });
+
+  it("narrows the list by status, type, org and source, from the edge", async () => {
+    await api.request("PUT", `/v1/projects/${project}/orgs/uat`, { body: {} });
+    const create = async (type: string, org: string) =>
+      (await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type, org } })).body.task;
+    const query = await create("query", "uat");
+    const check = await create("org-check", "uat");
+    const retrieve = await create("retrieve", "demo");
+    await api.request("POST", `/v1/tasks/${check.id}/cancel`);
+    await page.reload();
+    await page.waitForSelector("#feed-state.live");
+    const shown = async () => (await page.evaluate("[...document.querySelectorAll('#tasks tbody tr')].map((r) => r.dataset.id)")) as string[];
+    const choose = async (name: string, value: string) => {
+      await page.selectOption(`#filters select[name="${name}"]`, value);
+      await page.waitForSelector("#filters-note:has-text('Filtered by the edge')");
+    };
+    await choose("org", "uat");
+    await expect.poll(shown).toEqual([check.id, query.id]);
+    await choose("status", "canceled");
+    await expect.poll(shown).toEqual([check.id]);
+    await page.selectOption('#filters select[name="status"]', "");
+    await choose("type", "query");
+    await expect.poll(shown).toEqual([query.id]);
+    // A task made while the filter is on joins the list live only when it matches.
+    const later = await create("query", "uat");
+    await create("query", "demo");
+    await expect.poll(shown).toEqual([later.id, query.id]);
+    await page.click('#filters button[type="reset"]');
+    await choose("source", "webhook");
+    await expect.poll(shown).toEqual([]);
+    await page.selectOption('#filters select[name="source"]', "api");
+    await expect.poll(shown).toEqual(expect.arrayContaining([later.id, retrieve.id, query.id]));
+    await page.click('#filters button[type="reset"]');
+    for (const t of [query, retrieve, later]) await api.request("POST", `/v1/tasks/${t.id}/cancel`);
   });
 
   it("shows where a deploy waits for its org's lock, and a task awaiting approval (issue 13)", async () => {
@@ -78,15 +130,67 @@ describe.skipIf(!haveChromium)("the dashboard", () => {
     const holder = await create("locked");
     const waiter = await create("locked");
     await page.waitForSelector(`#tasks tr[data-id="${waiter.id}"] td:has-text("queued · #1 for locked")`);
+    await page.waitForSelector(`#orgs tr[data-org="locked"] td:has-text("2")`);
     await row(waiter.id).click();
-    await page.waitForSelector(`#detail-events li:has-text('lock: waiting for org locked, position 1, held by ${holder.id}')`);
-    expect(await page.textContent("#detail-status")).toBe("queued · #1 for locked");
+    await page.waitForSelector(`#task-events li:has-text('lock: waiting for org locked, position 1, held by ${holder.id}')`);
+    expect(await page.textContent("#task-status")).toBe("queued · #1 for locked");
+    await board();
     const gated = await create("prod");
     await page.waitForSelector(`#tasks tr[data-id="${gated.id}"][data-status="awaiting_approval"] td:has-text("awaiting approval")`);
-    await api.request("POST", `/v1/tasks/${gated.id}/reject`);
+    await row(gated.id).click();
+    // An owner may approve, reject and cancel; the page shows all three while the task awaits approval.
+    await page.waitForSelector("#task-approve:visible");
+    expect(await page.isVisible("#task-reject")).toBe(true);
+    expect(await page.isVisible("#task-cancel")).toBe(true);
+    await page.click("#task-reject");
+    await page.waitForSelector("#task-events li:has-text('approval rejected')");
+    await page.waitForSelector('#task-status[data-status="canceled"]');
+    expect(await page.isHidden("#task-approve")).toBe(true);
+    expect(await page.isHidden("#task-cancel")).toBe(true);
+    await board();
     await page.waitForSelector(`#tasks tr[data-id="${gated.id}"][data-status="canceled"]`);
-    for (const t of [waiter, holder]) await api.request("POST", `/v1/tasks/${t.id}/cancel`);
-  });
+
+    // An approver sees approve and reject but no cancel; approving sends the task back to its org's lock.
+    const again = await create("prod");
+    const approver = await api.request<{ token: string }>("POST", `/v1/projects/${project}/tokens`, { body: { name: "approver", role: "approver" } });
+    const other = await mkdtemp(join(tmpdir(), "sfp-chromium-"));
+    const second = await openDashboard(edge.url, project, approver.body.token, other);
+    try {
+      expect(await second.page.textContent("#role")).toBe("approver");
+      await second.page.evaluate(`location.hash = '#/tasks/${again.id}'`);
+      await second.page.waitForSelector("#task-approve:visible");
+      expect(await second.page.isHidden("#task-cancel")).toBe(true);
+      await second.page.click("#task-approve");
+      await second.page.waitForSelector("#task-events li:has-text('approval approved')");
+      await second.page.waitForSelector('#task-status[data-status="queued"]');
+      expect(await second.page.isHidden("#task-approve")).toBe(true);
+    } finally {
+      await second.context.close();
+      await rm(other, { recursive: true, force: true });
+    }
+    for (const t of [waiter, holder, again]) await api.request("POST", `/v1/tasks/${t.id}/cancel`);
+  }, 120_000);
+
+  it("shows a viewer no cancel, approve or reject button, and says the role", async () => {
+    const gated = (await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, { body: { type: "deploy", org: "prod" } })).body.task;
+    const viewer = await api.request<{ token: string }>("POST", `/v1/projects/${project}/tokens`, { body: { name: "viewer", role: "viewer" } });
+    const other = await mkdtemp(join(tmpdir(), "sfp-chromium-"));
+    const second = await openDashboard(edge.url, project, viewer.body.token, other);
+    try {
+      expect(await second.page.textContent("#role")).toBe("viewer");
+      await second.page.evaluate(`location.hash = '#/tasks/${gated.id}'`);
+      await second.page.waitForSelector('#task-status[data-status="awaiting_approval"]');
+      await second.page.waitForSelector("#task-events li:has-text('approval required')");
+      for (const button of ["#task-cancel", "#task-approve", "#task-reject"]) expect(await second.page.isHidden(button)).toBe(true);
+      // Owners' panels say they are owners' without erroring.
+      await second.page.evaluate("location.hash = '#/'");
+      await second.page.waitForSelector("#endpoints-note:has-text('Only owners')");
+    } finally {
+      await second.context.close();
+      await rm(other, { recursive: true, force: true });
+    }
+    await api.request("POST", `/v1/tasks/${gated.id}/cancel`);
+  }, 120_000);
 
   it("shows the runners panel, empty before any runner registers", async () => {
     // A string, evaluated in the page: the test's own type-check has no DOM library.
@@ -108,6 +212,9 @@ describe.skipIf(!haveChromium)("the dashboard", () => {
     const runnerRow = page.locator("#runners tbody tr", { hasText: "dash-runner" });
     await runnerRow.waitFor();
     expect((await runnerRow.locator("td").allTextContents()).slice(0, 6)).toEqual(["dash-runner", "default", "busy", "3/4", "37%", "200 MiB"]);
+    // Its chart has the heartbeat's sample, and its pool counts its slots.
+    expect(await runnerRow.locator("svg.spark").getAttribute("data-points")).toBe("1");
+    expect(await page.locator('#pools tr[data-pool="default"] td').allTextContents()).toEqual(["default", "1", "3/4", expect.any(String), expect.any(String)]);
   });
 
   it("lists the notification endpoints with their newest delivery (issue 14)", async () => {
