@@ -12,6 +12,7 @@ import type {
   Project,
   PutOrgBody,
   Role,
+  RunnerLoad,
   TaskList,
   TaskStatus,
   TaskSummary,
@@ -321,8 +322,13 @@ export class ProjectActor extends DurableObject<Env> {
     );
   }
 
-  override async webSocketMessage(ws: WebSocket): Promise<void> {
-    this.feed.message(ws);
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.feed.message(ws, message);
+  }
+
+  /** A runner's load from its heartbeat, to the feed (rate-limited per runner there); true when it went out. */
+  async runnerLoad(load: RunnerLoad): Promise<boolean> {
+    return this.feed.runner(load);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {

@@ -7,6 +7,7 @@ import type { AcceptAnswer, NewTask } from "../common/messages.ts";
 import {
   type Artifact,
   ingestShardOf,
+  FEED_PROGRESS_SECONDS,
   isTerminal,
   rpcError,
   type FinishBody,
@@ -63,6 +64,8 @@ export class TaskActor extends DurableObject<Env> {
   private readonly watchers: TaskWatchers;
   private readonly artifactStore: TaskArtifacts;
   private readonly waiters = new Set<() => void>();
+  /** When the project last heard of this task (memory only): progress goes to its feed at most every FEED_PROGRESS_SECONDS. */
+  private feedSentAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -328,7 +331,10 @@ export class TaskActor extends DurableObject<Env> {
     // The project index hears of every status change (a task born in an ingest shard is in it already),
     // and of where a task stands with its org's lock and approval.
     const statusChanged = prev ? prev.status !== task.status || gateChanged(prev, task) : !birth?.indexed;
-    this.outbox.add(statusChanged ? [...outbox, { kind: "project", body: { task } }] : outbox);
+    const now = Date.now();
+    const progressDue = drafts.some((d) => d.type === "progress") && now - this.feedSentAt >= FEED_PROGRESS_SECONDS * 1000;
+    if (statusChanged || progressDue) this.feedSentAt = now;
+    this.outbox.add(statusChanged || progressDue ? [...outbox, { kind: "project", body: { task } }] : outbox);
     this.task = task;
     this.announce(task, events);
     return task;

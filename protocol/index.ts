@@ -7,3 +7,4 @@ export * from "./project.ts";
 export * from "./runner.ts";
 export * from "./client.ts";
 export * from "./artifacts.ts";
+export * from "./live.ts";

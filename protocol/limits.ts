@@ -44,3 +44,11 @@ export const WEBHOOK_DELIVERY_MEMORY_SECONDS = 72 * 3600;
 export const WS_TICKET_SECONDS = 60;
 /** A revoked token or deleted source stops working at every other edge within this. */
 export const REVOCATION_SECONDS = 30;
+
+/** The project feed replays at most this many messages, none older than this (past it: `reset`). */
+export const FEED_REPLAY_MESSAGES = 1_000;
+export const FEED_REPLAY_SECONDS = 600;
+/** A task's progress reaches the project feed at most this often (status changes always do). */
+export const FEED_PROGRESS_SECONDS = 2;
+/** A runner's load reaches the project feed at most this often. */
+export const FEED_RUNNER_SECONDS = 2;
