@@ -6,7 +6,8 @@
 // runner-registry, runner-leases); this file is the RPC surface and the rules that tie them together.
 import { DurableObject } from "cloudflare:workers";
 import { timings } from "../common/timings.ts";
-import { taskStub, type Env } from "./env.ts";
+import { projectStub, taskStub, type Env } from "./env.ts";
+import { PerKeyLimit, runnerLoadOf } from "./runner-load.ts";
 import { NO_RUNNER, rpcError, type Accepted, type Assignment, type RunnerAction, type RunnerHeartbeatBody, type RunnerInfo } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
 import type { AcceptAnswer, QueueEntry } from "../common/messages.ts";
@@ -38,6 +39,8 @@ export class DispatcherActor extends DurableObject<Env> {
   private readonly leases: RunnerLeases;
   private readonly parked = new ParkedPolls();
   private lastWake = 0;
+  /** When each runner's load last went to the project feed. */
+  private readonly loadLimit = new PerKeyLimit();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -202,10 +205,27 @@ export class DispatcherActor extends DurableObject<Env> {
   /** A runner's heartbeat: records its state and resources, answers what it should do. */
   async heartbeat(runnerId: string, body: RunnerHeartbeatBody): Promise<RunnerAction[]> {
     const runner = this.runners.live(runnerId);
-    this.runners.reported(runnerId, body, Date.now());
+    const now = Date.now();
+    this.runners.reported(runnerId, body, now);
+    this.pushLoad(runner, body, now);
     const actions: RunnerAction[] = this.leases.cancelsOf(runnerId).map((taskId) => ({ type: "cancel", taskId }));
     if (runner.drain && body.state !== "draining") actions.push({ type: "drain" });
     return actions;
+  }
+
+  /** The runner's load to the project feed (issue 16), rate-limited per runner; a failed push waits for the next heartbeat. */
+  private pushLoad(runner: { id: string; name: string; slots: number }, body: RunnerHeartbeatBody, now: number): void {
+    const identity = this.identityOrNull();
+    if (!identity || !this.loadLimit.take(runner.id, now)) return;
+    const load = runnerLoadOf(runner, identity.pool, body, now);
+    this.ctx.waitUntil(
+      projectStub(this.env, identity.project)
+        .runnerLoad(load)
+        .then(
+          () => undefined,
+          () => undefined,
+        ),
+    );
   }
 
   /** `DELETE /v1/runners/self`: repeated calls of a deregistered runner succeed; a revoked one's do not. */

@@ -4,8 +4,9 @@
 // (project-feed-log.ts); `?after=SEQ` at connect and `{"type":"resume","after":SEQ}` later replay
 // what a client missed, or answer `reset` past the window. Each socket is tagged with the id of the
 // token that opened it, so that token's sockets can be found (and closed) by it.
-import { ClientMessage, FEED_RUNNER_SECONDS, type RunnerLoad, type TaskSummary } from "../protocol/index.ts";
+import { ClientMessage, type RunnerLoad, type TaskSummary } from "../protocol/index.ts";
 import { FeedLog } from "./project-feed-log.ts";
+import { PerKeyLimit } from "./runner-load.ts";
 import { refuseUpgrade, requireUpgrade, SocketManager } from "./socket-manager.ts";
 import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER, tokenTag } from "./sockets.ts";
 
@@ -20,14 +21,11 @@ export interface FeedState {
   floorSeq?: number;
 }
 
-/** The runner sends the feed remembers, for rate-limiting; trimmed past this many. */
-const RUNNER_SENDS_KEPT = 4096;
-
 export class ProjectFeed {
   private readonly sockets: SocketManager<FeedState>;
   private readonly log: FeedLog;
-  /** When each runner's load last went out (memory only: an evicted actor may send one early, no harm). */
-  private readonly runnerSentAt = new Map<string, number>();
+  /** When each runner's load last went out. */
+  private readonly runnerLimit = new PerKeyLimit();
 
   constructor(ctx: DurableObjectState) {
     this.sockets = new SocketManager<FeedState>(ctx, "project");
@@ -64,13 +62,7 @@ export class ProjectFeed {
 
   /** A runner's load, at most once per FEED_RUNNER_SECONDS per runner, and only while someone watches. */
   runner(load: RunnerLoad, now = Date.now()): boolean {
-    const last = this.runnerSentAt.get(load.id);
-    if (last !== undefined && now - last < FEED_RUNNER_SECONDS * 1000) return false;
-    if (!this.sockets.sockets().length) return false;
-    if (this.runnerSentAt.size >= RUNNER_SENDS_KEPT) {
-      for (const [id, at] of this.runnerSentAt) if (now - at >= FEED_RUNNER_SECONDS * 1000) this.runnerSentAt.delete(id);
-    }
-    this.runnerSentAt.set(load.id, now);
+    if (!this.sockets.sockets().length || !this.runnerLimit.take(load.id, now)) return false;
     this.sockets.broadcastText(this.log.append([(seq) => JSON.stringify({ type: "runner", seq, runner: load })], false, now));
     return true;
   }

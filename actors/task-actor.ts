@@ -12,6 +12,7 @@ import {
   rpcError,
   type FinishBody,
   type JobHeartbeatAnswer,
+  type JobSample,
   type RunnerEvent,
   type EventsPage,
   type Task,
@@ -22,6 +23,7 @@ import {
 import { ingestStub, projectStub, type Env } from "./env.ts";
 import type { OrgNotice } from "./org-actor.ts";
 import { Outbox } from "./outbox.ts";
+import { withSample } from "./task-resources.ts";
 import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER } from "./sockets.ts";
 import { refuseUpgrade, requireUpgrade } from "./socket-manager.ts";
 import { migrate, nowIso } from "./sql.ts";
@@ -233,8 +235,17 @@ export class TaskActor extends DurableObject<Env> {
     return this.lease.accept(this.visible(project), offer);
   }
 
-  async jobHeartbeat(project: string, epoch: number): Promise<JobHeartbeatAnswer> {
-    return this.lease.heartbeat(this.visible(project), epoch);
+  /** Renews the lease; a sample of the worker goes to the task's sockets and its peak onto the record. */
+  async jobHeartbeat(project: string, epoch: number, sample?: JobSample): Promise<JobHeartbeatAnswer> {
+    const answer = await this.lease.heartbeat(this.visible(project), epoch);
+    const task = this.task;
+    if (sample && task) {
+      const next = withSample(task, sample);
+      this.ctx.storage.sql.exec("UPDATE sfp_task SET body = ? WHERE id = ?", JSON.stringify(next.task), task.id);
+      this.task = next.task;
+      this.watchers.sockets.broadcast([next.message]);
+    }
+    return answer;
   }
 
   async jobEvents(project: string, epoch: number, events: RunnerEvent[]): Promise<{ ackedSeq: number }> {

@@ -35,13 +35,15 @@ export interface StackOptions {
   orgs: Record<string, Record<string, unknown>>;
   /** Extra manager settings (SFP_RUNNER_SLOTS, SFP_SOURCE_*…). */
   managerEnv?: Record<string, string>;
+  /** Worker vars over wrangler.toml's [vars] (e.g. a short LEASE_SECONDS for quick heartbeats). */
+  edgeVars?: Record<string, string>;
   /** Runs after the orgs are registered and before the manager starts (e.g. repository tokens). */
   prepare?: (stack: Omit<Stack, "configDir" | "stop">) => Promise<void>;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const root = mkdtempSync(join(tmpdir(), `sfp-${opts.name}-`));
-  const [org, edge] = await Promise.all([startSalesforceOrg(), startEdge()]);
+  const [org, edge] = await Promise.all([startSalesforceOrg(), startEdge(opts.edgeVars ? { vars: opts.edgeVars } : {})]);
   org.controls.deployPolls = 1;
   const { project, ownerToken: owner } = await createProject(edge, opts.name);
   const api = new EdgeClient(edge.url, owner);
