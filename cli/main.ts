@@ -7,6 +7,8 @@ import { ARTIFACT_USAGE, taskArtifacts, taskDownload } from "./commands/artifact
 import { REPO_USAGE, repoRegister } from "./commands/repo.ts";
 import { NOTIFY_USAGE, notifyDeliveries, notifyList, notifyPut, notifyRedeliver } from "./commands/notify.ts";
 import { APPROVAL_USAGE, taskApprove, taskReject } from "./commands/approval.ts";
+import { RUNNER_USAGE, runnerDrain, runnerList, runnerRevoke } from "./commands/runner.ts";
+import { TOP_USAGE, top } from "./commands/top.ts";
 import { TASK_USAGE, taskCancel, taskCreate, taskGet, taskList, taskLogs, taskWatch } from "./commands/task.ts";
 
 type Command = (io: Io, globals: Globals, argv: string[]) => Promise<number>;
@@ -37,6 +39,10 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   "notify deliveries": { run: notifyDeliveries, usage: NOTIFY_USAGE.deliveries },
   "notify redeliver": { run: notifyRedeliver, usage: NOTIFY_USAGE.redeliver },
   "runner start": { run: runnerStart, usage: LOCAL_USAGE.runnerStart },
+  "runner list": { run: runnerList, usage: RUNNER_USAGE.list },
+  "runner drain": { run: runnerDrain, usage: RUNNER_USAGE.drain },
+  "runner revoke": { run: runnerRevoke, usage: RUNNER_USAGE.revoke },
+  top: { run: top, usage: TOP_USAGE },
 };
 
 export function helpText(): string {

@@ -7,6 +7,9 @@ import type { EdgeClient } from "../../protocol/client.ts";
 import type { ServerMessage, Task } from "../../protocol/index.ts";
 import { metadataZip } from "../doubles/salesforce-fixtures.ts";
 import type { SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
+import { execFile, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
+import { CLI_BIN, cli, startCli } from "./cli-process.ts";
 import type { Edge } from "./edge-process.ts";
 import { waitFor } from "./manager-process.ts";
 import { STEP_MS, type Stack, startStack } from "./stack.ts";
@@ -20,11 +23,12 @@ let edge: Edge;
 let project: string;
 let owner: string;
 let api: EdgeClient;
+let configDir: string;
 
 beforeAll(async () => {
   // A 6 s lease: the manager heartbeats (runner and job) every 2 s.
   stack = await startStack({ name: "live", orgs: { demo: {} }, edgeVars: { LEASE_SECONDS: "6" } });
-  ({ org, edge, project, owner, api } = stack);
+  ({ org, edge, project, owner, api, configDir } = stack);
 }, 240_000);
 
 afterAll(() => stack?.stop());
@@ -75,5 +79,100 @@ describe("resources pushed from a real manager", () => {
     expect(events.some((e) => !["status", "progress", "log", "result", "lock", "checkpoint", "artifact"].includes(e.type))).toBe(false);
     feed.ws.close();
     task.ws.close();
+  }, 240_000);
+});
+
+async function heldDeploy(): Promise<string> {
+  org.controls.deployPolls = HOLD;
+  const { body } = await api.request<{ task: Task }>("POST", `/v1/projects/${project}/tasks`, {
+    body: { type: "deploy", org: "demo", payload: { zipBase64: ZIP } },
+  });
+  await waitFor(async () => (await read(body.task.id)).status === "running", STEP_MS, "the deploy running");
+  return body.task.id;
+}
+
+async function logText(id: string): Promise<string> {
+  const res = await fetch(`${edge.url}/v1/tasks/${id}/logs`, { headers: { authorization: `Bearer ${owner}` } });
+  return res.status === 200 ? res.text() : "";
+}
+
+const tmux = promisify(execFile);
+const tmuxMissing = spawnSync("tmux", ["-V"]).error !== undefined;
+if (tmuxMissing) {
+  const reason = "tmux is not installed (apt-get install -y tmux): the `sfp-edge top` test cannot read a terminal";
+  if (process.env.SFP_REQUIRE_TOOLS === "1") throw new Error(`${reason}, and SFP_REQUIRE_TOOLS=1`);
+  console.warn(`\n*** SKIPPING the top test of test/system/live.test.ts: ${reason} ***\n`);
+}
+
+describe("the CLI's live commands against the stack", () => {
+  it("task logs --follow prints the whole log once, over the socket and by long-poll, and exits 0 on success", async () => {
+    for (const transport of [[], ["--poll"]]) {
+      const id = await heldDeploy();
+      const follow = startCli(["--config-dir", configDir, "task", "logs", id, "--follow", ...transport]);
+      await waitFor(async () => (await logText(id)).length > 0, STEP_MS, "the first log line");
+      org.controls.deployPolls = 1;
+      expect(await follow.exit).toBe(0);
+      const log = await logText(id);
+      expect(log.length).toBeGreaterThan(0);
+      expect(follow.stdout()).toBe(log);
+      // Over the socket unless told to poll: no fallback notice.
+      if (!transport.length) expect(follow.stderr()).not.toContain("long-polling");
+    }
+  }, 240_000);
+
+  it.skipIf(tmuxMissing)(
+    "top shows the running task and the busy runner live in a terminal (tmux), and quits on q",
+    async () => {
+      const session = `sfp-top-${process.pid}`;
+      const command = [process.execPath, CLI_BIN, "--config-dir", configDir, "top"].map((a) => `'${a}'`).join(" ");
+      await tmux("tmux", ["new-session", "-d", "-s", session, "-x", "200", "-y", "40", command]);
+      const screen = async () => (await tmux("tmux", ["capture-pane", "-p", "-t", session])).stdout;
+      try {
+        await waitFor(async () => (await screen()).includes("feed live"), STEP_MS, "top connected to the feed");
+        const id = await heldDeploy();
+        const row = await waitFor(
+          async () => (await screen()).split("\n").find((l) => l.includes(id) && l.includes("running") && /\d+MiB/.test(l) && l.includes("live")),
+          STEP_MS,
+          "the running task with its worker's load on the screen",
+        );
+        expect(row).toContain("deploy");
+        expect(await screen()).toMatch(/live\s+default\s+busy\s+1\/1/);
+        org.controls.deployPolls = 1;
+        await waitFor(async () => (await read(id)).status === "succeeded", STEP_MS, "the deploy to succeed");
+        await waitFor(async () => !(await screen()).includes(id), STEP_MS, "the finished task to leave the screen");
+        await tmux("tmux", ["send-keys", "-t", session, "q"]);
+        await waitFor(
+          async () =>
+            await tmux("tmux", ["has-session", "-t", session]).then(
+              () => false,
+              () => true,
+            ),
+          STEP_MS,
+          "top to quit on q",
+        );
+      } finally {
+        await tmux("tmux", ["kill-session", "-t", session]).catch(() => undefined);
+      }
+    },
+    240_000,
+  );
+
+  it("runner list shows the runner; drain marks it draining; revoke removes it", async () => {
+    const listed = await cli(["--config-dir", configDir, "runner", "list"]);
+    expect(listed.code).toBe(0);
+    const row = listed.stdout.split("\n").find((l) => /\blive\b/.test(l));
+    expect(row).toMatch(/^rnr_\S+\s+live\s+default\s+(idle|busy)\s+\d\/1/);
+    const id = row?.split(/\s+/)[0] ?? "";
+    const drained = await cli(["--config-dir", configDir, "runner", "drain", id]);
+    expect(drained).toMatchObject({ code: 0, stdout: expect.stringContaining(`asked runner ${id} to drain`) });
+    const json = await cli(["--config-dir", configDir, "--json", "runner", "list"]);
+    expect(JSON.parse(json.stdout).runners.find((r: { id: string }) => r.id === id)?.state).toBe("draining");
+    const revoked = await cli(["--config-dir", configDir, "runner", "revoke", id]);
+    expect(revoked).toMatchObject({ code: 0, stdout: expect.stringContaining(`revoked runner ${id}`) });
+    expect((await cli(["--config-dir", configDir, "runner", "list"])).stdout).not.toContain(id);
+    const unknown = await cli(["--config-dir", configDir, "runner", "drain", "rnr_nope"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("no such runner");
+    expect((await cli(["--config-dir", configDir, "runner", "drain"])).code).toBe(2);
   }, 240_000);
 });
