@@ -1,5 +1,6 @@
 import type { DispatcherActor } from "./dispatcher-actor.ts";
 import type { IngestActor } from "./ingest-actor.ts";
+import type { MetricsActor } from "./metrics-actor.ts";
 import type { OrgActor } from "./org-actor.ts";
 import type { ProjectActor } from "./project-actor.ts";
 import type { TaskActor } from "./task-actor.ts";
@@ -13,6 +14,9 @@ export interface Env {
   DISPATCHER: DurableObjectNamespace<DispatcherActor>;
   INGEST: DurableObjectNamespace<IngestActor>;
   ORG: DurableObjectNamespace<OrgActor>;
+  /** The edge's counters (actors/metrics-actor.ts), and the same records to Workers Analytics Engine. */
+  METRICS: DurableObjectNamespace<MetricsActor>;
+  METRICS_AE?: AnalyticsEngineDataset;
   API_LIMIT: RateLimit;
   WEBHOOK_LIMIT: RateLimit;
   UNAUTH_LIMIT: RateLimit;

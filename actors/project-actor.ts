@@ -32,6 +32,8 @@ import { WebhookSources } from "./project-sources.ts";
 import { WsTickets } from "./project-tickets.ts";
 import { type CreatedToken, ProjectTokens } from "./project-tokens.ts";
 import { TokenWatches } from "./project-watchers.ts";
+import { countTaskChange } from "./metrics-tasks.ts";
+import { count } from "./metrics.ts";
 import { Notifier, NOTIFY_TIMER } from "./notifier.ts";
 import type { NotificationDelivery, NotificationEndpoint, NotificationEndpointAnswer, PutNotificationEndpointBody } from "../protocol/notify.ts";
 import { Timers } from "./timers.ts";
@@ -160,7 +162,9 @@ export class ProjectActor extends DurableObject<Env> {
    * Only the task's summary is kept and broadcast, so callers may send either the task or its summary.
    */
   async taskChanged(task: TaskSummary): Promise<void> {
+    const known = this.indexed(task.id);
     const summary = this.index.put(task);
+    if (summary) for (const p of countTaskChange(this.env, summary, known)) this.ctx.waitUntil(p);
     if (summary) this.feed.broadcast([summary]);
     if (summary) this.notifier.tasksChanged([summary]);
     if (isTerminal(task.status)) this.watches.taskFinished(task.id);
@@ -168,9 +172,19 @@ export class ProjectActor extends DurableObject<Env> {
 
   /** The same for a batch (from an ingest shard's hand-off): one commit for all of them. */
   async tasksChanged(tasks: TaskSummary[]): Promise<void> {
-    const changed = tasks.flatMap((t) => this.index.put(t) ?? []);
+    const changed = tasks.flatMap((t) => {
+      const known = this.indexed(t.id);
+      const summary = this.index.put(t);
+      if (summary) for (const p of countTaskChange(this.env, summary, known)) this.ctx.waitUntil(p);
+      return summary ?? [];
+    });
     this.feed.broadcast(changed);
     this.notifier.tasksChanged(changed);
+  }
+
+  /** Whether the index holds the task yet (a task it did not is counted as created). */
+  private indexed(taskId: string): boolean {
+    return this.ctx.storage.sql.exec("SELECT 1 FROM sfp_tasks WHERE id = ?", taskId).toArray().length > 0;
   }
 
   async listTasks(opts: { status?: TaskStatus; limit: number; cursor?: string }): Promise<TaskList> {
@@ -332,6 +346,7 @@ export class ProjectActor extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.ctx.waitUntil(count(this.env, "sfp_sockets_closed_total", { kind: "project" }));
     this.feed.closed(ws, code);
   }
 }

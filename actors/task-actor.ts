@@ -24,6 +24,7 @@ import { ingestStub, projectStub, type Env } from "./env.ts";
 import type { OrgNotice } from "./org-actor.ts";
 import { Outbox } from "./outbox.ts";
 import { withSample } from "./task-resources.ts";
+import { count } from "./metrics.ts";
 import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER } from "./sockets.ts";
 import { refuseUpgrade, requireUpgrade } from "./socket-manager.ts";
 import { migrate, nowIso } from "./sql.ts";
@@ -362,7 +363,7 @@ export class TaskActor extends DurableObject<Env> {
     for (const name of this.timers.takeDue(Date.now())) {
       if (name === this.outbox.timer) await this.outbox.flush();
       if (name === CLOSE_SOCKETS_TIMER) this.watchers.closeFinished();
-      if (name === LEASE_TIMER && this.task) await this.lease.lapsed(this.task);
+      if (name === LEASE_TIMER && this.task && (await this.lease.lapsed(this.task))) this.ctx.waitUntil(count(this.env, "sfp_lease_lapses_total", {}));
       if (name === APPROVAL_TIMER && this.task) this.gate.expired(this.task);
     }
     await this.timers.arm();
@@ -394,6 +395,7 @@ export class TaskActor extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.ctx.waitUntil(count(this.env, "sfp_sockets_closed_total", { kind: "task" }));
     this.watchers.sockets.closed(ws, code);
   }
 }

@@ -9,6 +9,7 @@ import { router } from "./openapi.ts";
 import { artifacts, isArtifactUpload } from "./routes/artifacts.ts";
 import { approvals } from "./routes/approvals.ts";
 import { jobs } from "./routes/jobs.ts";
+import { metrics } from "./routes/metrics.ts";
 import { notifications } from "./routes/notifications.ts";
 import { projects } from "./routes/projects.ts";
 import { runners } from "./routes/runners.ts";
@@ -59,6 +60,7 @@ app.route("/", ws);
 app.route("/", webhooks);
 app.route("/", artifacts);
 app.route("/", notifications);
+app.route("/", metrics);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/v1/openapi.json", {

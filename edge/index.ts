@@ -7,6 +7,7 @@ export { ProjectActor } from "../actors/project-actor.ts";
 export { DispatcherActor } from "../actors/dispatcher-actor.ts";
 export { IngestActor } from "../actors/ingest-actor.ts";
 export { OrgActor } from "../actors/org-actor.ts";
+export { MetricsActor } from "../actors/metrics-actor.ts";
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
