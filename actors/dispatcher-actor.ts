@@ -7,7 +7,10 @@
 import { log as logLine } from "../common/log.ts";
 import { DurableObject } from "cloudflare:workers";
 import { timings } from "../common/timings.ts";
-import { taskStub, type Env } from "./env.ts";
+import { projectStub, taskStub, type Env } from "./env.ts";
+import { PerKeyLimit, runnerLoadOf } from "./runner-load.ts";
+import { gauge } from "./metrics.ts";
+import { QUEUE_OLDEST } from "./metrics-actor.ts";
 import { NO_RUNNER, rpcError, type Accepted, type Assignment, type RunnerAction, type RunnerHeartbeatBody, type RunnerInfo } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
 import type { AcceptAnswer, QueueEntry } from "../common/messages.ts";
@@ -39,6 +42,8 @@ export class DispatcherActor extends DurableObject<Env> {
   private readonly leases: RunnerLeases;
   private readonly parked = new ParkedPolls();
   private lastWake = 0;
+  /** When each runner's load last went to the project feed. */
+  private readonly loadLimit = new PerKeyLimit();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -78,6 +83,7 @@ export class DispatcherActor extends DurableObject<Env> {
     const now = Date.now();
     const known = (labels: string[]) => this.runners.everHad(labels);
     if (!this.queue.insert(entry, now, timings(this.env).queueTtlSeconds * 1000, known)) return false;
+    this.reportQueue();
     if (this.timers.get("prune") === null) this.timers.set("prune", now + PRUNE_EVERY_MS);
     return true;
   }
@@ -87,6 +93,7 @@ export class DispatcherActor extends DurableObject<Env> {
     const row = this.queue.row(taskId);
     this.offers.withdrawAll(taskId);
     this.queue.leave(taskId, FINAL, Date.now());
+    this.reportQueue();
     await this.timers.arm();
     return Boolean(row);
   }
@@ -181,6 +188,7 @@ export class DispatcherActor extends DurableObject<Env> {
       } else {
         // The task no longer wants a runner (canceled, finished, or running under another lease).
         if (this.queue.row(taskId)) this.queue.leave(taskId, refused.attempt, Date.now());
+        this.reportQueue();
         this.offers.move(assignmentId, "withdrawn");
       }
       this.dispatch();
@@ -189,6 +197,7 @@ export class DispatcherActor extends DurableObject<Env> {
     }
     const first = this.offers.move(assignmentId, "accepted");
     if (this.queue.row(taskId)) this.queue.leave(taskId, accepted.task.attempt, Date.now());
+    this.reportQueue();
     this.leases.record(taskId, runnerId, accepted.leaseEpoch);
     if (first) this.runners.countJob(runnerId, Date.now());
     await this.timers.arm();
@@ -203,10 +212,39 @@ export class DispatcherActor extends DurableObject<Env> {
   /** A runner's heartbeat: records its state and resources, answers what it should do. */
   async heartbeat(runnerId: string, body: RunnerHeartbeatBody): Promise<RunnerAction[]> {
     const runner = this.runners.live(runnerId);
-    this.runners.reported(runnerId, body, Date.now());
+    const now = Date.now();
+    this.runners.reported(runnerId, body, now);
+    this.pushLoad(runner, body, now);
     const actions: RunnerAction[] = this.leases.cancelsOf(runnerId).map((taskId) => ({ type: "cancel", taskId }));
     if (runner.drain && body.state !== "draining") actions.push({ type: "drain" });
     return actions;
+  }
+
+  /** The queue's depth and oldest entry to the edge's metrics (actors/metrics.ts). */
+  private reportQueue(): void {
+    const identity = this.identityOrNull();
+    if (!identity) return;
+    const { n, oldest } = this.ctx.storage.sql
+      .exec<{ n: number; oldest: string | null }>("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM sfp_queue")
+      .one();
+    const labels = { project: identity.project, pool: identity.pool };
+    this.ctx.waitUntil(gauge(this.env, "sfp_queue_depth", labels, n));
+    this.ctx.waitUntil(gauge(this.env, QUEUE_OLDEST, labels, oldest ? Date.parse(oldest) : 0));
+  }
+
+  /** The runner's load to the project feed (issue 16), rate-limited per runner; a failed push waits for the next heartbeat. */
+  private pushLoad(runner: { id: string; name: string; slots: number }, body: RunnerHeartbeatBody, now: number): void {
+    const identity = this.identityOrNull();
+    if (!identity || !this.loadLimit.take(runner.id, now)) return;
+    const load = runnerLoadOf(runner, identity.pool, body, now);
+    this.ctx.waitUntil(
+      projectStub(this.env, identity.project)
+        .runnerLoad(load)
+        .then(
+          () => undefined,
+          () => undefined,
+        ),
+    );
   }
 
   /** `DELETE /v1/runners/self`: repeated calls of a deregistered runner succeed; a revoked one's do not. */
@@ -299,6 +337,7 @@ export class DispatcherActor extends DurableObject<Env> {
       return;
     }
     this.queue.leave(taskId, FINAL, Date.now());
+    this.reportQueue();
     log("info", "task failed: no runner", { taskId, labels, refused });
   }
 

@@ -1,5 +1,6 @@
 import type { DispatcherActor } from "./dispatcher-actor.ts";
 import type { IngestActor } from "./ingest-actor.ts";
+import type { MetricsActor } from "./metrics-actor.ts";
 import type { OrgActor } from "./org-actor.ts";
 import type { ProjectActor } from "./project-actor.ts";
 import type { ScheduleActor } from "./schedule-actor.ts";
@@ -18,6 +19,9 @@ export interface Env {
   /** issue 15: one ScheduleActor per (project, schedule), one ScheduleListActor per project. */
   SCHEDULE: DurableObjectNamespace<ScheduleActor>;
   SCHEDULE_LIST: DurableObjectNamespace<ScheduleListActor>;
+  /** The edge's counters (actors/metrics-actor.ts), and the same records to Workers Analytics Engine. */
+  METRICS: DurableObjectNamespace<MetricsActor>;
+  METRICS_AE?: AnalyticsEngineDataset;
   API_LIMIT: RateLimit;
   WEBHOOK_LIMIT: RateLimit;
   UNAUTH_LIMIT: RateLimit;

@@ -12,6 +12,7 @@ import type {
   Project,
   PutOrgBody,
   Role,
+  RunnerLoad,
   TaskList,
   TaskSummary,
   TokenInfo,
@@ -30,6 +31,8 @@ import { WebhookSources } from "./project-sources.ts";
 import { WsTickets } from "./project-tickets.ts";
 import { type CreatedToken, ProjectTokens } from "./project-tokens.ts";
 import { TokenWatches } from "./project-watchers.ts";
+import { countTaskChange } from "./metrics-tasks.ts";
+import { count } from "./metrics.ts";
 import { Notifier, NOTIFY_TIMER } from "./notifier.ts";
 import type { NotificationDelivery, NotificationEndpoint, NotificationEndpointAnswer, PutNotificationEndpointBody } from "../protocol/notify.ts";
 import { Timers } from "./timers.ts";
@@ -158,7 +161,9 @@ export class ProjectActor extends DurableObject<Env> {
    * Only the task's summary is kept and broadcast, so callers may send either the task or its summary.
    */
   async taskChanged(task: TaskSummary): Promise<void> {
+    const known = this.indexed(task.id);
     const summary = this.index.put(task);
+    if (summary) for (const p of countTaskChange(this.env, summary, known)) this.ctx.waitUntil(p);
     if (summary) this.feed.broadcast([summary]);
     if (summary) this.notifier.tasksChanged([summary]);
     if (isTerminal(task.status)) this.watches.taskFinished(task.id);
@@ -166,9 +171,19 @@ export class ProjectActor extends DurableObject<Env> {
 
   /** The same for a batch (from an ingest shard's hand-off): one commit for all of them. */
   async tasksChanged(tasks: TaskSummary[]): Promise<void> {
-    const changed = tasks.flatMap((t) => this.index.put(t) ?? []);
+    const changed = tasks.flatMap((t) => {
+      const known = this.indexed(t.id);
+      const summary = this.index.put(t);
+      if (summary) for (const p of countTaskChange(this.env, summary, known)) this.ctx.waitUntil(p);
+      return summary ?? [];
+    });
     this.feed.broadcast(changed);
     this.notifier.tasksChanged(changed);
+  }
+
+  /** Whether the index holds the task yet (a task it did not is counted as created). */
+  private indexed(taskId: string): boolean {
+    return this.ctx.storage.sql.exec("SELECT 1 FROM sfp_tasks WHERE id = ?", taskId).toArray().length > 0;
   }
 
   async listTasks(opts: TaskListQuery): Promise<TaskList> {
@@ -320,11 +335,17 @@ export class ProjectActor extends DurableObject<Env> {
     );
   }
 
-  override async webSocketMessage(ws: WebSocket): Promise<void> {
-    this.feed.message(ws);
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.feed.message(ws, message);
+  }
+
+  /** A runner's load from its heartbeat, to the feed (rate-limited per runner there); true when it went out. */
+  async runnerLoad(load: RunnerLoad): Promise<boolean> {
+    return this.feed.runner(load);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.ctx.waitUntil(count(this.env, "sfp_sockets_closed_total", { kind: "project" }));
     this.feed.closed(ws, code);
   }
 }

@@ -1,21 +1,35 @@
-// The project feed: hibernating WebSockets that see every task's status changes, held through the
-// shared socket manager (socket-manager.ts) like the TaskActor's watchers. Each socket is tagged
-// with the id of the token that opened it, so that token's sockets can be found (and closed) by it.
-import type { ServerMessage, TaskSummary } from "../protocol/index.ts";
+// The project feed: hibernating WebSockets that see every task's status changes (and its progress,
+// throttled per task by the TaskActor) and every runner's load, held through the shared socket manager
+// (socket-manager.ts) like the TaskActor's watchers. Each message carries the feed's seq
+// (project-feed-log.ts); `?after=SEQ` at connect and `{"type":"resume","after":SEQ}` later replay
+// what a client missed, or answer `reset` past the window. Each socket is tagged with the id of the
+// token that opened it, so that token's sockets can be found (and closed) by it.
+import { ClientMessage, type RunnerLoad, type TaskSummary } from "../protocol/index.ts";
+import { FeedLog } from "./project-feed-log.ts";
+import { PerKeyLimit } from "./runner-load.ts";
 import { refuseUpgrade, requireUpgrade, SocketManager } from "./socket-manager.ts";
-import { FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER, tokenTag } from "./sockets.ts";
+import { FORWARD_AFTER_HEADER, FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER, tokenTag } from "./sockets.ts";
 
 export interface FeedState {
   project: string;
   /** The token the edge authenticated the upgrade with ("" for a socket opened before tagging). */
   tokenId: string;
+  /**
+   * Every message above this seq went out to the socket live (or in its connect-time replay); a
+   * `resume` replays those at or below it (and lowers it). Absent on sockets opened before seqs.
+   */
+  floorSeq?: number;
 }
 
 export class ProjectFeed {
   private readonly sockets: SocketManager<FeedState>;
+  private readonly log: FeedLog;
+  /** When each runner's load last went out. */
+  private readonly runnerLimit = new PerKeyLimit();
 
   constructor(ctx: DurableObjectState) {
     this.sockets = new SocketManager<FeedState>(ctx, "project");
+    this.log = new FeedLog(ctx.storage.sql);
   }
 
   /** Accepts an upgrade the edge authenticated for this project (and forwarded with its header). */
@@ -27,18 +41,43 @@ export class ProjectFeed {
     const tokenId = request.headers.get(FORWARD_TOKEN_HEADER) ?? "";
     // The edge checked the token against a view up to 30 s old; this actor holds the truth.
     if (tokenId && !tokenLive(tokenId)) return refuseUpgrade(request, 401, "the token is invalid, expired or revoked");
-    const { response, socket } = this.sockets.accept({ project, tokenId }, tokenId ? [tokenTag(tokenId)] : []);
-    this.sockets.send(socket, { type: "hello", project, version: 0, lastSeq: 0 });
+    const lastSeq = this.log.last();
+    const { response, socket } = this.sockets.accept({ project, tokenId, floorSeq: lastSeq }, tokenId ? [tokenTag(tokenId)] : []);
+    this.sockets.send(socket, { type: "hello", project, version: 0, lastSeq });
+    const after = request.headers.get(FORWARD_AFTER_HEADER);
+    // One synchronous block: the window is bounded, and no live message can slip in between.
+    if (after !== null) this.replay(socket, Number(after) || 0, lastSeq);
     return response;
   }
 
-  /** Each task's summary to every feed socket, serialized once. */
+  /** Each task's summary to every feed socket, serialized once, numbered and kept for replay. */
   broadcast(tasks: TaskSummary[]): void {
-    if (tasks.length) this.sockets.broadcast(tasks.map((task): ServerMessage => ({ type: "task", task })));
+    if (!tasks.length) return;
+    const texts = this.log.append(
+      tasks.map((task) => (seq) => JSON.stringify({ type: "task", seq, task })),
+      true,
+    );
+    this.sockets.broadcastText(texts);
   }
 
-  message(ws: WebSocket): void {
-    this.sockets.send(ws, { type: "error", error: { code: "invalid_request", message: 'the project feed takes no messages but the text "ping"' } });
+  /** A runner's load, at most once per FEED_RUNNER_SECONDS per runner, and only while someone watches. */
+  runner(load: RunnerLoad, now = Date.now()): boolean {
+    if (!this.sockets.sockets().length || !this.runnerLimit.take(load.id, now)) return false;
+    this.sockets.broadcastText(this.log.append([(seq) => JSON.stringify({ type: "runner", seq, runner: load })], false, now));
+    return true;
+  }
+
+  /** `{"type":"resume","after":SEQ}` replays what this socket was not sent; anything else is an error message. */
+  message(ws: WebSocket, message: string | ArrayBuffer): void {
+    let parsed: ClientMessage;
+    try {
+      parsed = ClientMessage.parse(JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message)));
+    } catch {
+      this.sockets.send(ws, { type: "error", error: { code: "invalid_request", message: 'expected {"type":"resume","after":<seq>} or the text "ping"' } });
+      return;
+    }
+    const state = this.sockets.state(ws);
+    this.replay(ws, parsed.after, state?.floorSeq ?? this.log.last());
   }
 
   /** Closes every feed socket opened with the token; answers how many there were. */
@@ -50,5 +89,17 @@ export class ProjectFeed {
 
   closed(ws: WebSocket, code: number): void {
     this.sockets.closed(ws, code);
+  }
+
+  /** Sends the kept messages in (after, upTo] — or `reset` when the window no longer holds them — and lowers the floor. */
+  private replay(ws: WebSocket, after: number, upTo: number): void {
+    const found = this.log.replay(after, upTo);
+    if (found.reset) {
+      this.sockets.send(ws, { type: "reset", lastSeq: found.lastSeq });
+      return;
+    }
+    for (const text of found.texts) if (!this.sockets.sendText(ws, text)) return;
+    const state = this.sockets.state(ws);
+    if (state) this.sockets.setState(ws, { ...state, floorSeq: Math.min(state.floorSeq ?? upTo, after) });
   }
 }

@@ -64,4 +64,11 @@ export const PROJECT_MIGRATIONS: readonly Migration[] = [
     "ALTER TABLE sfp_orgs ADD COLUMN max_concurrent_deploys INTEGER NOT NULL DEFAULT 1",
     "ALTER TABLE sfp_orgs ADD COLUMN approval_timeout_seconds INTEGER NOT NULL DEFAULT 86400",
   ],
+  // issue 16: the project feed resumes (project-feed.ts): its seq, the highest seq pruned from the
+  // replay window, and the task messages in that window.
+  [
+    "CREATE TABLE sfp_feed_seq (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL, pruned INTEGER NOT NULL)",
+    "INSERT INTO sfp_feed_seq (id, last, pruned) VALUES (1, 0, 0)",
+    "CREATE TABLE sfp_feed (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL)",
+  ],
 ];

@@ -89,6 +89,12 @@ export class SocketManager<S, M = ServerMessage> {
     }
   }
 
+  /** Sends frames serialized elsewhere to every socket, in order. */
+  broadcastText(texts: readonly string[]): void {
+    if (!texts.length) return;
+    for (const ws of this.sockets()) for (const text of texts) sendText(ws, text);
+  }
+
   /** Closes one socket; one already closed is left as it is. */
   close(ws: WebSocket, code: number, reason: string): void {
     try {

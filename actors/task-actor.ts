@@ -7,10 +7,12 @@ import type { AcceptAnswer, NewTask } from "../common/messages.ts";
 import {
   type Artifact,
   ingestShardOf,
+  FEED_PROGRESS_SECONDS,
   isTerminal,
   rpcError,
   type FinishBody,
   type JobHeartbeatAnswer,
+  type JobSample,
   type RunnerEvent,
   type EventsPage,
   type Task,
@@ -21,6 +23,8 @@ import {
 import { ingestStub, projectStub, type Env } from "./env.ts";
 import type { OrgNotice } from "./org-actor.ts";
 import { Outbox } from "./outbox.ts";
+import { withSample } from "./task-resources.ts";
+import { count } from "./metrics.ts";
 import { FORWARD_AFTER_HEADER, FORWARD_BATCH_HEADER, FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER } from "./sockets.ts";
 import { refuseUpgrade, requireUpgrade } from "./socket-manager.ts";
 import { migrate, nowIso } from "./sql.ts";
@@ -64,6 +68,8 @@ export class TaskActor extends DurableObject<Env> {
   private readonly watchers: TaskWatchers;
   private readonly artifactStore: TaskArtifacts;
   private readonly waiters = new Set<() => void>();
+  /** When the project last heard of this task (memory only): progress goes to its feed at most every FEED_PROGRESS_SECONDS. */
+  private feedSentAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -239,8 +245,17 @@ export class TaskActor extends DurableObject<Env> {
     return this.lease.accept(this.visible(project), offer);
   }
 
-  async jobHeartbeat(project: string, epoch: number): Promise<JobHeartbeatAnswer> {
-    return this.lease.heartbeat(this.visible(project), epoch);
+  /** Renews the lease; a sample of the worker goes to the task's sockets and its peak onto the record. */
+  async jobHeartbeat(project: string, epoch: number, sample?: JobSample): Promise<JobHeartbeatAnswer> {
+    const answer = await this.lease.heartbeat(this.visible(project), epoch);
+    const task = this.task;
+    if (sample && task) {
+      const next = withSample(task, sample);
+      this.ctx.storage.sql.exec("UPDATE sfp_task SET body = ? WHERE id = ?", JSON.stringify(next.task), task.id);
+      this.task = next.task;
+      this.watchers.sockets.broadcast([next.message]);
+    }
+    return answer;
   }
 
   async jobEvents(project: string, epoch: number, events: RunnerEvent[]): Promise<{ ackedSeq: number }> {
@@ -337,7 +352,10 @@ export class TaskActor extends DurableObject<Env> {
     // The project index hears of every status change (a task born in an ingest shard is in it already),
     // and of where a task stands with its org's lock and approval.
     const statusChanged = prev ? prev.status !== task.status || gateChanged(prev, task) : !birth?.indexed;
-    this.outbox.add(statusChanged ? [...outbox, { kind: "project", body: { task } }] : outbox);
+    const now = Date.now();
+    const progressDue = drafts.some((d) => d.type === "progress") && now - this.feedSentAt >= FEED_PROGRESS_SECONDS * 1000;
+    if (statusChanged || progressDue) this.feedSentAt = now;
+    this.outbox.add(statusChanged || progressDue ? [...outbox, { kind: "project", body: { task } }] : outbox);
     this.task = task;
     this.announce(task, events);
     return task;
@@ -354,7 +372,7 @@ export class TaskActor extends DurableObject<Env> {
     for (const name of this.timers.takeDue(Date.now())) {
       if (name === this.outbox.timer) await this.outbox.flush();
       if (name === CLOSE_SOCKETS_TIMER) this.watchers.closeFinished();
-      if (name === LEASE_TIMER && this.task) await this.lease.lapsed(this.task);
+      if (name === LEASE_TIMER && this.task && (await this.lease.lapsed(this.task))) this.ctx.waitUntil(count(this.env, "sfp_lease_lapses_total", {}));
       if (name === APPROVAL_TIMER && this.task) this.gate.expired(this.task);
       if (name === RUN_AT_TIMER && runAtDue(this.task)) {
         this.moveTo(this.task, "queued", { outbox: this.gate.born(this.task) });
@@ -391,6 +409,7 @@ export class TaskActor extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.ctx.waitUntil(count(this.env, "sfp_sockets_closed_total", { kind: "task" }));
     this.watchers.sockets.closed(ws, code);
   }
 }

@@ -162,11 +162,13 @@ export class TaskLease {
   }
 
   /** The "lease" timer fired: no heartbeat renewed the lease in time. */
-  async lapsed(task: Task): Promise<void> {
+  /** Answers whether a live lease lapsed (for the edge's metrics). */
+  async lapsed(task: Task): Promise<boolean> {
     const lease = this.row("live");
-    if (!lease || isTerminal(task.status)) return;
+    if (!lease || isTerminal(task.status)) return false;
     this.lose(task, lease, "the lease lapsed");
     await this.outbox.flush();
+    return true;
   }
 
   /** A cancel of a running task reaches its runner through the dispatcher's heartbeat answer too. */

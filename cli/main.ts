@@ -8,6 +8,8 @@ import { REPO_USAGE, repoRegister } from "./commands/repo.ts";
 import { NOTIFY_USAGE, notifyDeliveries, notifyList, notifyPut, notifyRedeliver } from "./commands/notify.ts";
 import { APPROVAL_USAGE, taskApprove, taskReject } from "./commands/approval.ts";
 import { SCHEDULE_USAGE, schedulePause, schedulePut, scheduleResume, scheduleList, scheduleRuns } from "./commands/schedule.ts";
+import { RUNNER_USAGE, runnerDrain, runnerList, runnerRevoke } from "./commands/runner.ts";
+import { TOP_USAGE, top } from "./commands/top.ts";
 import { TASK_USAGE, taskCancel, taskCreate, taskGet, taskList, taskLogs, taskWatch } from "./commands/task.ts";
 
 type Command = (io: Io, globals: Globals, argv: string[]) => Promise<number>;
@@ -43,6 +45,10 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   "schedule runs": { run: scheduleRuns, usage: SCHEDULE_USAGE.runs },
   "schedule pause": { run: schedulePause, usage: SCHEDULE_USAGE.pause },
   "schedule resume": { run: scheduleResume, usage: SCHEDULE_USAGE.resume },
+  "runner list": { run: runnerList, usage: RUNNER_USAGE.list },
+  "runner drain": { run: runnerDrain, usage: RUNNER_USAGE.drain },
+  "runner revoke": { run: runnerRevoke, usage: RUNNER_USAGE.revoke },
+  top: { run: top, usage: TOP_USAGE },
 };
 
 export function helpText(): string {

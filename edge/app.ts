@@ -9,6 +9,7 @@ import { router } from "./openapi.ts";
 import { artifacts, isArtifactUpload } from "./routes/artifacts.ts";
 import { approvals } from "./routes/approvals.ts";
 import { jobs } from "./routes/jobs.ts";
+import { metrics } from "./routes/metrics.ts";
 import { notifications } from "./routes/notifications.ts";
 import { projects } from "./routes/projects.ts";
 import { runners } from "./routes/runners.ts";
@@ -61,6 +62,7 @@ app.route("/", webhooks);
 app.route("/", artifacts);
 app.route("/", notifications);
 app.route("/", schedules);
+app.route("/", metrics);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/v1/openapi.json", {

@@ -9,6 +9,7 @@ export { IngestActor } from "../actors/ingest-actor.ts";
 export { OrgActor } from "../actors/org-actor.ts";
 export { ScheduleActor } from "../actors/schedule-actor.ts";
 export { ScheduleListActor } from "../actors/schedule-list.ts";
+export { MetricsActor } from "../actors/metrics-actor.ts";
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),

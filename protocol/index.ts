@@ -8,3 +8,4 @@ export * from "./runner.ts";
 export * from "./client.ts";
 export * from "./artifacts.ts";
 export * from "./schedule.ts";
+export * from "./live.ts";

@@ -53,3 +53,10 @@ export const MAX_SCHEDULE_NEXT_RUNS = 50;
 export const MAX_SCHEDULE_RUNS_KEPT = 200;
 /** A slot this late when its alarm runs counts as missed (the `missed` policy decides what happens to it). */
 export const SCHEDULE_MISSED_GRACE_SECONDS = 60;
+/** The project feed replays at most this many messages, none older than this (past it: `reset`). */
+export const FEED_REPLAY_MESSAGES = 1_000;
+export const FEED_REPLAY_SECONDS = 600;
+/** A task's progress reaches the project feed at most this often (status changes always do). */
+export const FEED_PROGRESS_SECONDS = 2;
+/** A runner's load reaches the project feed at most this often. */
+export const FEED_RUNNER_SECONDS = 2;

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { MAX_EVENT_BATCH, MAX_LOG_LINE_CHARS, MAX_LOG_LINES_PER_EVENT, MAX_RUNNER_POLL_SECONDS } from "./limits.ts";
 import { CheckpointFields } from "./checkpoint.ts";
 import { Label, PoolName, Progress, Task, TaskErrorInfo } from "./task.ts";
+import { JobSample, RunnerLoadReport } from "./live.ts";
 
 // How the edge answers the runner protocol, in brief (docs/API.md "Runner protocol" has each route):
 // - accept: 409 `assignment_expired` (offer expired, unknown, or another runner's), `conflict` (the
@@ -90,7 +91,12 @@ export const Accepted = z.object({ jobToken: z.string(), leaseEpoch: z.number().
 export type Accepted = z.infer<typeof Accepted>;
 
 export const JobHeartbeatBody = z
-  .object({ leaseEpoch: z.number().int().min(1) })
+  .object({
+    leaseEpoch: z.number().int().min(1),
+    resources: JobSample.optional().openapi({
+      description: "the job's worker process as last sampled (issue 16): pushed to the task's sockets, its peak kept",
+    }),
+  })
   .strict()
   .openapi("JobHeartbeatBody");
 export const JobHeartbeatAnswer = z.object({ leaseExpiresAt: z.string(), cancelRequested: z.boolean() }).openapi("JobHeartbeatAnswer");
@@ -129,6 +135,9 @@ export const Resources = z.object({
   cpuPercent: z.number().min(0).max(100_000),
   memoryRssBytes: z.number().int().min(0),
   load1: z.number().min(0),
+  // Issue 16 (protocol/live.ts): the manager process itself, each job's worker, and the container's cgroup.
+  manager: JobSample.optional().openapi({ description: "the manager process's own CPU % (100 = one core) and RSS" }),
+  ...RunnerLoadReport,
 });
 export type Resources = z.infer<typeof Resources>;
 export const RunnerHeartbeatBody = z

@@ -14,6 +14,7 @@ import {
 
 export { MAX_PAYLOAD_BYTES } from "./limits.ts";
 import { CommitRef } from "./notify.ts";
+import { type LiveMessage, TaskResources } from "./live.ts";
 
 export const TASK_TYPES = ["deploy", "validate", "quick-deploy", "retrieve", "run-tests", "query", "org-check"] as const;
 export const PRIORITIES = ["critical", "normal", "batch"] as const;
@@ -160,6 +161,7 @@ export const Task = z
     approval: Approval.optional(),
     checkpoint: Checkpoint.optional().openapi({ description: "the Salesforce job an attempt started, which a later attempt resumes" }),
     runAt: z.string().optional().openapi({ description: "when a task created with a future `runAt` is queued (it is `scheduled` until then; issue 15)" }),
+    resources: TaskResources.optional(),
   })
   .openapi("Task");
 export type Task = z.infer<typeof Task>;
@@ -238,7 +240,7 @@ export type EventsPage = z.infer<typeof EventsPage>;
  * project feed carry, as of the task's last status change (no `checkpoint` either: it is the runner's).
  * `GET /v1/tasks/:id` has the whole task.
  */
-export const TaskSummary = Task.omit({ payload: true, result: true, artifacts: true, checkpoint: true }).openapi("TaskSummary");
+export const TaskSummary = Task.omit({ payload: true, result: true, artifacts: true, checkpoint: true, resources: true }).openapi("TaskSummary");
 export type TaskSummary = z.infer<typeof TaskSummary>;
 
 /** The summary of a task (or of a summary), field by field, so nothing large can ride along. */
@@ -282,8 +284,9 @@ export type ServerMessage =
   | { type: "event"; taskId: string; seq: number; event: TaskEvent }
   // On sockets opened with ?batch=1: consecutive events in one frame, in seq order.
   | { type: "events"; taskId: string; events: TaskEvent[] }
-  // The task socket sends the whole task; the project feed sends its summary.
-  | { type: "task"; task: TaskSummary }
-  | { type: "error"; error: { code: string; message: string } };
+  // The task socket sends the whole task; the project feed sends its summary, with the feed's seq.
+  | { type: "task"; task: TaskSummary; seq?: number }
+  | { type: "error"; error: { code: string; message: string } }
+  | LiveMessage;
 export const ClientMessage = z.discriminatedUnion("type", [z.object({ type: z.literal("resume"), after: z.number().int().min(0) })]);
 export type ClientMessage = z.infer<typeof ClientMessage>;

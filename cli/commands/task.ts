@@ -5,7 +5,7 @@ import { CreateTaskBody, isTerminal, TASK_STATUSES, type Task, type TaskList } f
 import { connect, getText, projectPath, type Session } from "../connect.ts";
 import { CliError, EXIT, line, parse, printJson, UsageError, type Globals, type Io } from "../io.ts";
 import { EventPrinter, taskSummary } from "../render.ts";
-import { WATCH_POLICY, watchTask } from "../watch.ts";
+import { watchTask } from "../watch.ts";
 import { runAtFlag } from "./schedule-at.ts";
 
 export const TASK_USAGE = {
@@ -13,7 +13,7 @@ export const TASK_USAGE = {
     "sfp-edge task create <type> --org <alias> [--payload-file <file|->] [--priority critical|normal|batch] [--pool <pool>] [--label <l>]… [--timeout-seconds <n>] [--max-attempts <n>] [--idempotency-key <k>] [--at <ISO instant|+10m>] [--wait] [--poll]",
   get: "sfp-edge task get <id>",
   watch: "sfp-edge task watch <id> [--poll]",
-  logs: "sfp-edge task logs <id> [--follow]",
+  logs: "sfp-edge task logs <id> [--follow [--poll]]",
   cancel: "sfp-edge task cancel <id>",
   list: "sfp-edge task list [--status <status>] [--limit <n>] [--cursor <c>]",
 } as const;
@@ -166,7 +166,7 @@ export async function taskList(io: Io, globals: Globals, argv: string[]): Promis
 
 /** Prints the log; with --follow, keeps reading from the last byte until the task is finished. */
 export async function taskLogs(io: Io, globals: Globals, argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { follow: { type: "boolean", short: "f" } }, TASK_USAGE.logs);
+  const { values, positionals } = parse(argv, { follow: { type: "boolean", short: "f" }, poll: { type: "boolean" } }, TASK_USAGE.logs);
   const id = encodeURIComponent(oneId(positionals, TASK_USAGE.logs));
   const s = await connect(io, globals);
   let offset = 0;
@@ -200,14 +200,23 @@ export async function taskLogs(io: Io, globals: Globals, argv: string[]): Promis
     await readMore();
     return EXIT.ok;
   }
-  // The version is read before the log, so a line logged in between moves the version past it and
-  // the long-poll below answers at once rather than sleeping on a change already made.
-  let { body } = await s.client.request<{ task: Task }>("GET", `/v1/tasks/${id}`);
+  // The version is read before the log, so a line logged in between comes as an event after it.
+  const { body } = await s.client.request<{ task: Task }>("GET", `/v1/tasks/${id}`);
   await readMore();
-  while (!isTerminal(body.task.status)) {
-    ({ body } = await s.client.request<{ task: Task }>("GET", `/v1/tasks/${id}?wait=${WATCH_POLICY.pollWaitSeconds}&version=${body.task.version}`));
-    await readMore();
-  }
+  // The task socket (or, when WebSockets do not get through, long-polls) says when lines arrive; the
+  // text itself comes by Range from where the last read stopped, so nothing is printed twice.
+  let reading = Promise.resolve();
+  const final = await watchTask({
+    client: s.client,
+    taskId: decodeURIComponent(id),
+    after: body.task.version,
+    transport: values.poll ? "poll" : "auto",
+    onEvent: (e) => {
+      if (e.type === "log") reading = reading.then(readMore);
+    },
+    onNotice: (t) => io.stderr.write(`${t}\n`),
+  });
+  await reading;
   await readMore();
-  return body.task.status === "succeeded" ? EXIT.ok : EXIT.failed;
+  return final.status === "succeeded" ? EXIT.ok : EXIT.failed;
 }

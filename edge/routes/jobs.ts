@@ -55,9 +55,9 @@ jobs.openapi(
   }),
   async (c) => {
     const { taskId } = c.req.valid("param");
-    const { leaseEpoch } = c.req.valid("json");
+    const { leaseEpoch, resources } = c.req.valid("json");
     const job = await requireJob(c, taskId, leaseEpoch);
-    return c.json(await (await taskActorOf(c, taskId)).jobHeartbeat(job.project, leaseEpoch), 200);
+    return c.json(await (await taskActorOf(c, taskId)).jobHeartbeat(job.project, leaseEpoch, resources), 200);
   },
 );
 

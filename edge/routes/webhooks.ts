@@ -13,6 +13,7 @@ import { deliveryShard, mintWebhookTaskId } from "../../common/task-ids.ts";
 import { DeliveryAnswer, PutWebhookSourceBody, WebhookSourceAnswer, WebhookSourceList, WebhookSourceName, type WebhookSource } from "../../protocol/webhook.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
 import { projectStub, type Env } from "../../actors/env.ts";
+import { count } from "../../actors/metrics.ts";
 import { requestIdOf, type AppContext } from "../http.ts";
 import { bearerAuth, errors, ErrorSchema, json, jsonBody, router } from "../openapi.ts";
 import { ingest } from "../ingest.ts";
@@ -164,9 +165,13 @@ webhooks.openapi(deliveryRoute, async (c) => {
     await limitFailedAuth(c);
     throw new ApiError("not_found", "no such webhook source");
   }
+  const counted = (status: number) => c.executionCtx.waitUntil(count(c.env, "sfp_webhook_deliveries_total", { kind: source.kind, answer: String(status) }));
   try {
-    return await receive(c, source);
+    const res = await receive(c, source);
+    counted(res.status);
+    return res;
   } catch (err) {
+    counted((fromRpcError(err) ?? new ApiError("internal", "")).status);
     if (source.kind !== "salesforce") throw err;
     // Salesforce reads SOAP faults, not JSON; everything else keeps the contract's JSON errors.
     const api = fromRpcError(err) ?? new ApiError("internal", "internal error; quote the requestId when reporting it");

@@ -13,6 +13,7 @@ import {
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
 import { verifyToken } from "../../common/tokens.ts";
 import { projectStub } from "../../actors/env.ts";
+import { count } from "../../actors/metrics.ts";
 import { taskActorOf } from "../auth/task-id.ts";
 import { requestIdOf, type AppContext } from "../http.ts";
 import { router } from "../openapi.ts";
@@ -48,6 +49,12 @@ function forward(c: AppContext, { project, tokenId }: { project: string; tokenId
   return new Request(c.req.raw.url, { method: "GET", headers });
 }
 
+/** Counts an accepted socket (actors count the closes: actors/metrics-actor.ts "sfp_sockets_open"). */
+function opened(c: AppContext, kind: "task" | "project", res: Response): Response {
+  if (res.status === 101) c.executionCtx.waitUntil(count(c.env, "sfp_sockets_opened_total", { kind }));
+  return res;
+}
+
 function requireUpgrade(c: AppContext): void {
   if (!isUpgrade(c.req.raw)) throw new ApiError("invalid_request", "this endpoint takes a WebSocket upgrade (Upgrade: websocket)");
 }
@@ -55,12 +62,12 @@ function requireUpgrade(c: AppContext): void {
 ws.get("/v1/tasks/:id/ws", async (c) => {
   requireUpgrade(c);
   const who = await watcher(c);
-  return (await taskActorOf(c, c.req.param("id"))).fetch(forward(c, who));
+  return opened(c, "task", await (await taskActorOf(c, c.req.param("id"))).fetch(forward(c, who)));
 });
 
 ws.get("/v1/projects/:project/ws", async (c) => {
   requireUpgrade(c);
   const who = await watcher(c);
   if (who.project !== c.req.param("project")) throw new ApiError("not_found", "no such project");
-  return projectStub(c.env, who.project).fetch(forward(c, who));
+  return opened(c, "project", await projectStub(c.env, who.project).fetch(forward(c, who)));
 });

@@ -189,7 +189,8 @@ export class Agent {
   }
 
   private heartbeatBody(state: RunnerHeartbeatBody["state"]): RunnerHeartbeatBody {
-    return { state, freeSlots: this.freeSlots(), activeTasks: this.activeTasks, resources: this.resources.sample() };
+    const jobs = [...this.jobs.values()].flatMap((job) => (job.lastSample ? [{ taskId: job.taskId, ...job.lastSample }] : []));
+    return { state, freeSlots: this.freeSlots(), activeTasks: this.activeTasks, resources: this.resources.sample(jobs) };
   }
 
   private async heartbeatLoop(): Promise<void> {

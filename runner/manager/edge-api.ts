@@ -17,6 +17,7 @@ import {
   type RunnerHeartbeatBody,
 } from "../../protocol/runner.ts";
 import { withRetry } from "../../protocol/retry.ts";
+import type { JobSample } from "../../protocol/live.ts";
 import { RETRY, TIMING } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -66,11 +67,11 @@ export class RunnerApi {
     });
   }
 
-  jobHeartbeat(taskId: string, jobToken: string, leaseEpoch: number, deadline: () => number): Promise<JobHeartbeatAnswer> {
+  jobHeartbeat(taskId: string, jobToken: string, leaseEpoch: number, deadline: () => number, resources?: JobSample): Promise<JobHeartbeatAnswer> {
+    const body = resources ? { leaseEpoch, resources } : { leaseEpoch };
     return withRetry(
       RETRY.jobHeartbeat,
-      () =>
-        this.call("job_heartbeat", "POST", `/v1/jobs/${encodeURIComponent(taskId)}/heartbeat`, JobHeartbeatAnswer, { body: { leaseEpoch }, token: jobToken }),
+      () => this.call("job_heartbeat", "POST", `/v1/jobs/${encodeURIComponent(taskId)}/heartbeat`, JobHeartbeatAnswer, { body, token: jobToken }),
       { deadline },
     );
   }

@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import { EdgeError } from "../../protocol/client.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import { OUTCOMES, type Accepted, type FinishBody } from "../../protocol/runner.ts";
+import type { JobSample } from "../../protocol/live.ts";
 import { CheckpointFields } from "../../protocol/checkpoint.ts";
 import { TaskErrorInfo } from "../../protocol/task.ts";
 import type { CredentialBroker } from "../credentials/broker.ts";
@@ -20,6 +21,7 @@ import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { fitFinish, tooLargeFinish } from "./result-budget.ts";
 import type { SpareWorker } from "./spares.ts";
+import { ProcessSampler } from "./proc-stats.ts";
 import { exited, relayOutput, spawnWorker, workerEnv } from "./worker-process.ts";
 
 /** Why the manager stops a job before its worker is done. The first reason given wins. */
@@ -94,6 +96,9 @@ export class Job {
   /** Files the worker asks to store as the task's artifacts (uploaded here, with the job token). */
   private readonly artifacts: JobArtifacts;
   private readonly killTimers: NodeJS.Timeout[] = [];
+  /** The worker's CPU and RSS, sampled at each lease renewal (proc-stats.ts); the last sample is the runner heartbeat's too. */
+  private readonly worker = new ProcessSampler(() => this.child?.pid);
+  lastSample: JobSample | null = null;
 
   /** The worker's events, numbered, batched within the body limit and resent until acknowledged. */
   private readonly events: JobEvents;
@@ -288,11 +293,15 @@ export class Job {
   private async renewLease(): Promise<void> {
     const every = this.leaseMs / LEASE_RENEWALS_PER_LEASE;
     while (!this.ended.signal.aborted && !this.leaseGone.signal.aborted) {
+      // The worker's CPU is measured over the wait: this reading is the baseline.
+      this.worker.sample();
       await sleep(every, AbortSignal.any([this.ended.signal, this.leaseGone.signal]));
       if (this.ended.signal.aborted || this.leaseGone.signal.aborted) return;
       const sentAt = Date.now();
       try {
-        const answer = await this.deps.api.jobHeartbeat(this.taskId, this.accepted.jobToken, this.accepted.leaseEpoch, () => this.leaseValidUntil);
+        this.lastSample = this.worker.sample() ?? this.lastSample;
+        const sample = this.lastSample ?? undefined;
+        const answer = await this.deps.api.jobHeartbeat(this.taskId, this.accepted.jobToken, this.accepted.leaseEpoch, () => this.leaseValidUntil, sample);
         // Counted from when we asked, so that our idea of the lease never outlives the edge's.
         this.leaseValidUntil = sentAt + this.leaseMs;
         if (answer.cancelRequested) this.stop("canceled", "the task was canceled");

@@ -1,0 +1,75 @@
+// Edge metrics (issue 16): counters and gauges that every part of the edge records here. Each one is
+// written to Workers Analytics Engine (the METRICS_AE binding; one data point per record) and added
+// to the MetricsActor (metrics-actor.ts), whose durable SQLite rows a Prometheus scrape reads
+// (GET /v1/admin/metrics). Records are batched per isolate: at most one call to the actor is in
+// flight, and whatever arrives meanwhile goes in the next, so a webhook flood costs few calls. An
+// isolate that dies between a record and its flush loses that record (Analytics Engine still has it).
+import type { Env } from "./env.ts";
+
+export type MetricKind = "counter" | "gauge";
+export interface MetricRecord {
+  name: string;
+  labels: Record<string, string>;
+  kind: MetricKind;
+  value: number;
+}
+
+/** The one actor that holds the counts. */
+export function metricsStub(env: Pick<Env, "METRICS">) {
+  return env.METRICS.get(env.METRICS.idFromName("metrics"));
+}
+
+/** The records not yet sent, by name and labels (a counter adds up; a gauge keeps its last value). */
+const pending = new Map<string, MetricRecord>();
+let inFlight: Promise<void> | null = null;
+
+function keyOf(name: string, labels: Record<string, string>): string {
+  return `${name}\u0000${JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)))}`;
+}
+
+/** Records one metric; answers the flush, for the caller's waitUntil. */
+export function record(env: Pick<Env, "METRICS" | "METRICS_AE">, r: MetricRecord): Promise<void> {
+  try {
+    const labels = Object.entries(r.labels).sort(([a], [b]) => a.localeCompare(b));
+    env.METRICS_AE?.writeDataPoint({ indexes: [r.name], blobs: [r.name, r.kind, ...labels.map(([k, v]) => `${k}=${v}`)], doubles: [r.value] });
+  } catch {
+    // Analytics Engine is best effort; the actor's count does not depend on it.
+  }
+  const key = keyOf(r.name, r.labels);
+  const known = pending.get(key);
+  if (known && r.kind === "counter") known.value += r.value;
+  else pending.set(key, { ...r, labels: { ...r.labels } });
+  return flush(env);
+}
+
+export function count(env: Pick<Env, "METRICS" | "METRICS_AE">, name: string, labels: Record<string, string>, n = 1): Promise<void> {
+  return record(env, { name, labels, kind: "counter", value: n });
+}
+
+export function gauge(env: Pick<Env, "METRICS" | "METRICS_AE">, name: string, labels: Record<string, string>, value: number): Promise<void> {
+  return record(env, { name, labels, kind: "gauge", value });
+}
+
+/** Sends what is pending, one batch at a time; a failed batch is put back for the next. */
+export function flush(env: Pick<Env, "METRICS">): Promise<void> {
+  if (inFlight) return inFlight;
+  if (!pending.size) return Promise.resolve();
+  const batch = [...pending.values()];
+  pending.clear();
+  inFlight = metricsStub(env)
+    .add(batch)
+    .catch((err: unknown) => {
+      for (const r of batch) {
+        const key = keyOf(r.name, r.labels);
+        const known = pending.get(key);
+        if (known && r.kind === "counter") known.value += r.value;
+        else if (!known) pending.set(key, r);
+      }
+      console.log(JSON.stringify({ level: "warn", msg: "metrics flush failed", error: String(err) }));
+    })
+    .finally(() => {
+      inFlight = null;
+    })
+    .then(() => (pending.size ? flush(env) : undefined));
+  return inFlight;
+}
