@@ -64,4 +64,11 @@ export const PROJECT_MIGRATIONS: readonly Migration[] = [
     "ALTER TABLE sfp_orgs ADD COLUMN max_concurrent_deploys INTEGER NOT NULL DEFAULT 1",
     "ALTER TABLE sfp_orgs ADD COLUMN approval_timeout_seconds INTEGER NOT NULL DEFAULT 86400",
   ],
+  // issue 15: Platform Event subscriptions, each with its one lease (holder, epoch, expiry) and the
+  // replay id its subscribers resume after (project-subscriptions.ts).
+  [
+    `CREATE TABLE sfp_event_subscriptions (name TEXT PRIMARY KEY, org TEXT NOT NULL, channel TEXT NOT NULL, source TEXT NOT NULL,
+       enabled INTEGER NOT NULL, replay_id INTEGER, holder TEXT, epoch INTEGER NOT NULL DEFAULT 0, expires_at INTEGER,
+       created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (org, channel))`,
+  ],
 ];

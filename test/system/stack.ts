@@ -10,7 +10,7 @@ import { registerOrg } from "../../runner/credentials/index.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
 import { cli } from "./cli-process.ts";
 import { createProject, startEdge, type Edge } from "./edge-process.ts";
-import { killAllManagers, startManager } from "./manager-process.ts";
+import { killAllManagers, startManager, type ManagerProcess } from "./manager-process.ts";
 
 /** The longest any one step may take on a loaded machine. */
 export const STEP_MS = 90_000;
@@ -26,6 +26,8 @@ export interface Stack {
   store: { provider: "local"; file: string; key: string };
   /** `--config-dir` of a CLI logged in as the owner. */
   configDir: string;
+  /** The manager startStack started. */
+  manager: ManagerProcess;
   stop(): Promise<void>;
 }
 
@@ -36,12 +38,14 @@ export interface StackOptions {
   /** Extra manager settings (SFP_RUNNER_SLOTS, SFP_SOURCE_*…). */
   managerEnv?: Record<string, string>;
   /** Runs after the orgs are registered and before the manager starts (e.g. repository tokens). */
-  prepare?: (stack: Omit<Stack, "configDir" | "stop">) => Promise<void>;
+  prepare?: (stack: Omit<Stack, "configDir" | "manager" | "stop">) => Promise<void>;
+  /** Worker vars over wrangler.toml's [vars], e.g. { LEASE_SECONDS: "6" }. */
+  edgeVars?: Record<string, string>;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const root = mkdtempSync(join(tmpdir(), `sfp-${opts.name}-`));
-  const [org, edge] = await Promise.all([startSalesforceOrg(), startEdge()]);
+  const [org, edge] = await Promise.all([startSalesforceOrg(), startEdge(opts.edgeVars ? { vars: opts.edgeVars } : {})]);
   org.controls.deployPolls = 1;
   const { project, ownerToken: owner } = await createProject(edge, opts.name);
   const api = new EdgeClient(edge.url, owner);
@@ -74,6 +78,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     api,
     store,
     configDir,
+    manager,
     async stop() {
       await killAllManagers();
       await Promise.all([edge.stop(), org.close()]);
