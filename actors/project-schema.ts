@@ -71,4 +71,11 @@ export const PROJECT_MIGRATIONS: readonly Migration[] = [
     "INSERT INTO sfp_feed_seq (id, last, pruned) VALUES (1, 0, 0)",
     "CREATE TABLE sfp_feed (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL)",
   ],
+  // issue 15: Platform Event subscriptions, each with its one lease (holder, epoch, expiry) and the
+  // replay id its subscribers resume after (project-subscriptions.ts).
+  [
+    `CREATE TABLE sfp_event_subscriptions (name TEXT PRIMARY KEY, org TEXT NOT NULL, channel TEXT NOT NULL, source TEXT NOT NULL,
+       enabled INTEGER NOT NULL, replay_id INTEGER, holder TEXT, epoch INTEGER NOT NULL DEFAULT 0, expires_at INTEGER,
+       created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (org, channel))`,
+  ],
 ];

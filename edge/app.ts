@@ -8,6 +8,8 @@ import { errorResponse, onError } from "./http.ts";
 import { router } from "./openapi.ts";
 import { artifacts, isArtifactUpload } from "./routes/artifacts.ts";
 import { approvals } from "./routes/approvals.ts";
+import { eventSubscriptions } from "./routes/event-subscriptions.ts";
+import { eventSubscriptionsRunner } from "./routes/event-subscriptions-runner.ts";
 import { jobs } from "./routes/jobs.ts";
 import { metrics } from "./routes/metrics.ts";
 import { notifications } from "./routes/notifications.ts";
@@ -63,6 +65,8 @@ app.route("/", artifacts);
 app.route("/", notifications);
 app.route("/", schedules);
 app.route("/", metrics);
+app.route("/", eventSubscriptions);
+app.route("/", eventSubscriptionsRunner);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/v1/openapi.json", {

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { codeForStatus, isErrorCode, type ErrorCode } from "./errors.ts";
 import { artifactPath, DEFAULT_ARTIFACT_CONTENT_TYPE, type Artifact } from "./artifacts.ts";
+import { PlatformEventsAnswer, SubscriptionLeaseAnswer, type PlatformEvent, type SubscriptionLeaseBody } from "./events.ts";
 
 /** An error answer from the edge, as the contract shapes it. */
 export class EdgeError extends Error {
@@ -72,6 +73,21 @@ export class EdgeClient {
     }
     if (res.status >= 200 && res.status < 300) return { status: res.status, body: parsed as T, headers: res.headers };
     throw errorFromAnswer(res.status, res.headers, parsed, `HTTP ${res.status} from ${method} ${path}`);
+  }
+
+  // ---- Platform Events (docs/API.md "Platform Events"): the runner token's calls -----------------
+
+  /** Renews the subscription leases held (with the last replay id forwarded) and takes free ones. */
+  async leaseSubscriptions(body: SubscriptionLeaseBody, signal?: AbortSignal): Promise<SubscriptionLeaseAnswer> {
+    const res = await this.request<unknown>("POST", "/v1/runners/subscriptions/lease", { body, signal });
+    return SubscriptionLeaseAnswer.parse(res.body);
+  }
+
+  /** Forwards a held subscription's events; the answer's replayId is what the edge stored. */
+  async forwardPlatformEvents(name: string, leaseEpoch: number, events: PlatformEvent[], signal?: AbortSignal): Promise<PlatformEventsAnswer> {
+    const path = `/v1/runners/subscriptions/${encodeURIComponent(name)}/events`;
+    const res = await this.request<unknown>("POST", path, { body: { leaseEpoch, events }, signal });
+    return PlatformEventsAnswer.parse(res.body);
   }
 
   // ---- artifacts (docs/API.md "Artifacts"): bytes, not JSON, in both directions ------------------

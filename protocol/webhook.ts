@@ -4,7 +4,9 @@ import { z } from "@hono/zod-openapi";
 import { SourceStatusReport } from "./notify.ts";
 import { JsonObject, Label, OrgAlias, PoolName, Priority, TaskType } from "./task.ts";
 
-export const WEBHOOK_KINDS = ["github", "gitlab", "standard", "salesforce"] as const;
+// `salesforce-event` sources take no deliveries at their URL: runners forward Platform Events to them
+// (protocol/events.ts), and their rules map each event to tasks.
+export const WEBHOOK_KINDS = ["github", "gitlab", "standard", "salesforce", "salesforce-event"] as const;
 export const WebhookKind = z.enum(WEBHOOK_KINDS).openapi("WebhookKind");
 export type WebhookKind = z.infer<typeof WebhookKind>;
 
@@ -69,7 +71,7 @@ export const PutWebhookSourceBody = z
   .object({
     kind: WebhookKind,
     secret: z.string().min(16).max(256).optional().openapi({
-      description: "github/gitlab: the shared secret (≥ 16 characters); standard: whsec_<base64>; salesforce: none",
+      description: "github/gitlab: the shared secret (≥ 16 characters); standard: whsec_<base64>; salesforce, salesforce-event: none",
     }),
     orgId: z.string().regex(SALESFORCE_ORG_ID, "a Salesforce org id (00D…)").optional(),
     rules: z.array(WebhookRule).max(50),
@@ -86,6 +88,11 @@ export const PutWebhookSourceBody = z
       if (body.orgId === undefined) ctx.addIssue({ code: "custom", path: ["orgId"], message: "a salesforce source needs orgId" });
       if (body.secret !== undefined)
         ctx.addIssue({ code: "custom", path: ["secret"], message: "salesforce sources are authenticated by orgId and the source id; leave secret out" });
+      return;
+    }
+    if (body.kind === "salesforce-event") {
+      if (body.secret !== undefined)
+        ctx.addIssue({ code: "custom", path: ["secret"], message: "salesforce-event sources take events from runners; leave secret out" });
       return;
     }
     if (body.secret === undefined) ctx.addIssue({ code: "custom", path: ["secret"], message: `a ${body.kind} source needs a secret` });

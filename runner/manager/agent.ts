@@ -8,6 +8,7 @@ import { MAX_RUNNER_POLL_SECONDS } from "../../protocol/limits.ts";
 import { retryDelayMs, sleep } from "../../protocol/retry.ts";
 import type { Assignment, RunnerAction, RunnerHeartbeatBody, RunnerSettings } from "../../protocol/runner.ts";
 import type { CredentialBroker } from "../credentials/broker.ts";
+import { EventSubscriptions } from "../events/subscriptions.ts";
 import { ConfigError, RETRY, TIMING, type ManagerConfig } from "./config.ts";
 import { RunnerApi } from "./edge-api.ts";
 import { Job } from "./job.ts";
@@ -56,6 +57,9 @@ export class Agent {
   private readonly changes = new EventEmitter();
   /** Workers forked and ready ahead of jobs (spares.ts); killed on drain. */
   readonly spares: SparePool;
+  /** The project this runner serves (from its registration), and its Platform Event subscribers. */
+  private project?: string;
+  private events?: EventSubscriptions;
 
   constructor(deps: AgentDeps) {
     this.deps = deps;
@@ -101,6 +105,10 @@ export class Agent {
       return err instanceof ConfigError ? 2 : 1;
     }
     const heartbeats = this.heartbeatLoop();
+    if (this.project && !this.config.ephemeral) {
+      this.events = new EventSubscriptions({ edge: this.api.client, credentials: this.deps.credentials, project: this.project, log: this.log });
+      this.events.start();
+    }
     const refillSpares = () => this.spares.refill();
     this.changes.on("change", refillSpares);
     refillSpares();
@@ -125,6 +133,7 @@ export class Agent {
     this.stopPolling.abort();
     this.wakeUp.abort();
     void this.spares.close();
+    void this.events?.stop();
     this.changes.emit("change");
     void this.beat();
   }
@@ -151,12 +160,14 @@ export class Agent {
       try {
         this.handleActions(await this.api.verifyToken(this.heartbeatBody("idle")));
         this.adopt(stored.runnerId, stored.settings);
+        this.project = stored.project;
         this.log.info("reusing the stored runner registration", { runnerId: stored.runnerId, pool: stored.pool });
         return;
       } catch (err) {
         if (!tokenRefused(err)) {
           // The edge is unreachable for now: the loops keep trying with the stored token.
           this.adopt(stored.runnerId, stored.settings);
+          this.project = stored.project;
           this.log.warn("could not check the stored runner token; using it", { runnerId: stored.runnerId, error: err });
           return;
         }
@@ -180,6 +191,7 @@ export class Agent {
     );
     saveRunner(config.stateFile, { edgeUrl: config.edgeUrl, ...registered });
     this.adopt(registered.runnerId, registered.settings);
+    this.project = registered.project;
     this.log.info("registered", { runnerId: registered.runnerId, project: registered.project, pool: registered.pool, settings: registered.settings });
   }
 

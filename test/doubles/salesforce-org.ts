@@ -10,6 +10,7 @@ import type { Component } from "./metadata-package.ts";
 import { createMetadataApi, type ComponentFailure, type MetadataControls, type TestFailure } from "./salesforce-metadata.ts";
 import { Fault, readSoapRequest, sendSoapFault, soapEnvelope, type SoapRequest } from "./soap.ts";
 import { METADATA_NS, qname } from "./xml.ts";
+import { createCometd, type Cometd } from "./salesforce-cometd.ts";
 
 export type { ComponentFailure, TestFailure };
 
@@ -39,6 +40,8 @@ export interface SalesforceOrgDouble {
   deployIds(): string[];
   /** What a deploy held, as the double read it from its zip (deleted: named in a destructive manifest); [] for an unknown id. */
   deployComponents(id: string): Component[];
+  /** The Streaming API (salesforce-cometd.ts): `cometd.publish(channel, fields)` publishes a Platform Event. */
+  cometd: Cometd;
   close(): Promise<void>;
 }
 
@@ -107,6 +110,7 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
     },
   };
   const metadata = createMetadataApi(controls);
+  const cometd = createCometd();
 
   /** Checks a token and counts the call against a pending expiry. */
   const authorize = (token: string | undefined): boolean => {
@@ -301,6 +305,11 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
         }
         return sendJson(res, 200, identity(base, orgId, userId, username));
       }
+      const streaming = /^\/cometd\/(\d+\.\d)\/?$/.exec(u.pathname);
+      if (streaming) {
+        if (!API_VERSIONS.includes(streaming[1])) return sendJson(res, 404, NOT_FOUND_REST);
+        return cometd.handle(req, res, body, authorize);
+      }
       const soap = /^\/services\/Soap\/m\/(\d+\.\d)$/.exec(u.pathname);
       if (soap && req.method === "POST") {
         if (!API_VERSIONS.includes(soap[1])) return sendSoapFault(res, "sf:UNSUPPORTED_API_VERSION", `UNSUPPORTED_API_VERSION: ${soap[1]}`);
@@ -348,6 +357,10 @@ export async function startSalesforceOrg(opts: SalesforceOrgOptions = {}): Promi
     controls,
     deployIds: () => [...metadata.deploys.keys()],
     deployComponents: (id) => [...(metadata.deploys.get(id)?.components ?? [])],
-    close: () => close(server),
+    cometd,
+    close: () => {
+      cometd.close();
+      return close(server);
+    },
   };
 }

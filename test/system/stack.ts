@@ -10,7 +10,7 @@ import { registerOrg } from "../../runner/credentials/index.ts";
 import { startSalesforceOrg, type SalesforceOrgDouble } from "../doubles/salesforce-org.ts";
 import { cli } from "./cli-process.ts";
 import { createProject, startEdge, type Edge } from "./edge-process.ts";
-import { killAllManagers, startManager } from "./manager-process.ts";
+import { killAllManagers, startManager, type ManagerProcess } from "./manager-process.ts";
 
 /** The longest any one step may take on a loaded machine. */
 export const STEP_MS = 90_000;
@@ -26,6 +26,8 @@ export interface Stack {
   store: { provider: "local"; file: string; key: string };
   /** `--config-dir` of a CLI logged in as the owner. */
   configDir: string;
+  /** The manager startStack started. */
+  manager: ManagerProcess;
   stop(): Promise<void>;
 }
 
@@ -38,7 +40,7 @@ export interface StackOptions {
   /** Worker vars over wrangler.toml's [vars] (e.g. a short LEASE_SECONDS for quick heartbeats). */
   edgeVars?: Record<string, string>;
   /** Runs after the orgs are registered and before the manager starts (e.g. repository tokens). */
-  prepare?: (stack: Omit<Stack, "configDir" | "stop">) => Promise<void>;
+  prepare?: (stack: Omit<Stack, "configDir" | "manager" | "stop">) => Promise<void>;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -76,6 +78,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     api,
     store,
     configDir,
+    manager,
     async stop() {
       await killAllManagers();
       await Promise.all([edge.stop(), org.close()]);
