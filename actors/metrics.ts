@@ -21,7 +21,14 @@ export function metricsStub(env: Pick<Env, "METRICS">) {
 
 /** The records not yet sent, by name and labels (a counter adds up; a gauge keeps its last value). */
 const pending = new Map<string, MetricRecord>();
-let inFlight: Promise<void> | null = null;
+/**
+ * When the batch in flight was sent (0: none). Actors and requests of one isolate share this module,
+ * but a promise made in one's context must never be awaited in another's (workerd refuses that I/O),
+ * so only the context that sends a batch holds its promise; the others just add to `pending`. A
+ * batch in flight longer than STUCK_MS (its context was cancelled) no longer blocks the next.
+ */
+let inFlightSince = 0;
+const STUCK_MS = 10_000;
 
 function keyOf(name: string, labels: Record<string, string>): string {
   return `${name}\u0000${JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)))}`;
@@ -50,13 +57,19 @@ export function gauge(env: Pick<Env, "METRICS" | "METRICS_AE">, name: string, la
   return record(env, { name, labels, kind: "gauge", value });
 }
 
-/** Sends what is pending, one batch at a time; a failed batch is put back for the next. */
+/**
+ * Sends what is pending, one batch at a time; a failed batch is put back for the next. The promise is
+ * this context's own: it resolves at once when another context's batch is in flight (which sends
+ * what is pending after it).
+ */
 export function flush(env: Pick<Env, "METRICS">): Promise<void> {
-  if (inFlight) return inFlight;
+  const now = Date.now();
+  if (inFlightSince && now - inFlightSince < STUCK_MS) return Promise.resolve();
   if (!pending.size) return Promise.resolve();
   const batch = [...pending.values()];
   pending.clear();
-  inFlight = metricsStub(env)
+  inFlightSince = now;
+  return metricsStub(env)
     .add(batch)
     .catch((err: unknown) => {
       for (const r of batch) {
@@ -68,8 +81,7 @@ export function flush(env: Pick<Env, "METRICS">): Promise<void> {
       console.log(JSON.stringify({ level: "warn", msg: "metrics flush failed", error: String(err) }));
     })
     .finally(() => {
-      inFlight = null;
+      inFlightSince = 0;
     })
     .then(() => (pending.size ? flush(env) : undefined));
-  return inFlight;
 }
