@@ -18,6 +18,8 @@ taskListeners.add((summary) => {
   if (page?.task && page.taskId === summary.id && summary.version > page.task.version) {
     page.task = { ...page.task, ...summary };
     render();
+    // A summary carries no result: when it is the one that says the task ended, read the whole task.
+    if (TERMINAL.has(summary.status) && !page.finished) finish(page);
   }
 });
 runnerListeners.add(() => page?.task && renderFacts());
