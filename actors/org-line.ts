@@ -178,29 +178,16 @@ export class OrgLine {
 
   /** Waiters in front of `row`, counted on the order index. */
   private ahead(row: Row): number {
-    return this.sql
-      .exec<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0 AND (rank < ? OR (rank = ? AND (created_at < ? OR (created_at = ? AND seq < ?))))",
-        row.rank,
-        row.rank,
-        row.created_at,
-        row.created_at,
-        row.seq,
-      )
-      .one().n;
+    return this.around(row, "<");
   }
 
   /** Waiters behind `row`. */
   private behind(row: Row): number {
-    return this.sql
-      .exec<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0 AND (rank > ? OR (rank = ? AND (created_at > ? OR (created_at = ? AND seq > ?))))",
-        row.rank,
-        row.rank,
-        row.created_at,
-        row.created_at,
-        row.seq,
-      )
-      .one().n;
+    return this.around(row, ">");
+  }
+
+  private around(row: Row, side: "<" | ">"): number {
+    const query = `SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0 AND (rank ${side} ? OR (rank = ? AND (created_at ${side} ? OR (created_at = ? AND seq ${side} ?))))`;
+    return this.sql.exec<{ n: number }>(query, row.rank, row.rank, row.created_at, row.created_at, row.seq).one().n;
   }
 }

@@ -4,7 +4,7 @@
 // (project-feed-log.ts); `?after=SEQ` at connect and `{"type":"resume","after":SEQ}` later replay
 // what a client missed, or answer `reset` past the window. Each socket is tagged with the id of the
 // token that opened it, so that token's sockets can be found (and closed) by it.
-import { ClientMessage, type RunnerLoad, type TaskSummary } from "../protocol/index.ts";
+import type { RunnerLoad, TaskSummary } from "../protocol/index.ts";
 import { FeedLog } from "./project-feed-log.ts";
 import { PerKeyLimit } from "./runner-load.ts";
 import { refuseUpgrade, requireUpgrade, SocketManager } from "./socket-manager.ts";
@@ -69,15 +69,10 @@ export class ProjectFeed {
 
   /** `{"type":"resume","after":SEQ}` replays what this socket was not sent; anything else is an error message. */
   message(ws: WebSocket, message: string | ArrayBuffer): void {
-    let parsed: ClientMessage;
-    try {
-      parsed = ClientMessage.parse(JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message)));
-    } catch {
-      this.sockets.send(ws, { type: "error", error: { code: "invalid_request", message: 'expected {"type":"resume","after":<seq>} or the text "ping"' } });
-      return;
-    }
+    const after = this.sockets.resumeAfter(ws, message);
+    if (after === null) return;
     const state = this.sockets.state(ws);
-    this.replay(ws, parsed.after, state?.floorSeq ?? this.log.last());
+    this.replay(ws, after, state?.floorSeq ?? this.log.last());
   }
 
   /** Closes every feed socket opened with the token; answers how many there were. */

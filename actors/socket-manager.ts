@@ -3,6 +3,7 @@
 // fields do not), `ping` answered by the runtime without waking the actor, broadcasts serialized
 // once for every socket, the close handshake, and upgrade refusals in the contract's error shape.
 import type { ErrorBody, ServerMessage } from "../protocol/index.ts";
+import { ClientMessage } from "../protocol/task.ts";
 import { FORWARD_REQUEST_ID_HEADER, isUpgrade, sendText } from "./sockets.ts";
 
 /** The attachment holds our state under this key alone, so the runtime's own use of it cannot clash. */
@@ -93,6 +94,20 @@ export class SocketManager<S, M = ServerMessage> {
   broadcastText(texts: readonly string[]): void {
     if (!texts.length) return;
     for (const ws of this.sockets()) for (const text of texts) sendText(ws, text);
+  }
+
+  /**
+   * A client's `{"type":"resume","after":SEQ}`: its seq; anything else is answered with an error
+   * message (the socket stays open) and gives null.
+   */
+  resumeAfter(ws: WebSocket, message: string | ArrayBuffer): number | null {
+    try {
+      return ClientMessage.parse(JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message))).after;
+    } catch {
+      const error = { type: "error", error: { code: "invalid_request", message: 'expected {"type":"resume","after":<seq>} or the text "ping"' } };
+      sendText(ws, JSON.stringify(error));
+      return null;
+    }
   }
 
   /** Closes one socket; one already closed is left as it is. */

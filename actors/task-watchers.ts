@@ -7,7 +7,6 @@
 // set too big to be sent each event before the next arrives gets fewer, bigger frames instead of a
 // growing backlog. Sockets without it get one `event` frame per event, as always.
 import { isTerminal, type ServerMessage, type Task, type TaskEvent } from "../protocol/index.ts";
-import { ClientMessage } from "../protocol/task.ts";
 import { SocketManager } from "./socket-manager.ts";
 import { TOKEN_REVOKED_CLOSE, tokenTag } from "./sockets.ts";
 import type { StoredEvent, TaskEventStore } from "./task-events.ts";
@@ -136,14 +135,8 @@ export class TaskWatchers {
 
   /** A client's message: `{"type":"resume","after":SEQ}` replays what this socket was not sent. */
   message(ws: WebSocket, message: string | ArrayBuffer): void {
-    let parsed: ClientMessage;
-    try {
-      parsed = ClientMessage.parse(JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message)));
-    } catch {
-      this.sockets.send(ws, { type: "error", error: { code: "invalid_request", message: 'expected {"type":"resume","after":<seq>} or the text "ping"' } });
-      return;
-    }
-    const after = parsed.after;
+    const after = this.sockets.resumeAfter(ws, message);
+    if (after === null) return;
     this.queue(ws, () => this.replay(ws, after));
   }
 

@@ -1,8 +1,8 @@
 // B3: one task, 1,000 hibernating WebSocket subscribers; job events paced one every 20 ms, then a
 // burst of 200 back to back. Latency is from the event's POST to each client's message handler.
-import { fork, type ChildProcess } from "node:child_process";
+import { fork } from "node:child_process";
 import { join } from "node:path";
-import { apiCall, settle, type Row } from "./lib/common.ts";
+import { apiCall, nextMessage as next, settle, type Row } from "./lib/common.ts";
 import { cpuSeconds, REPO, startEdge } from "./lib/edge.ts";
 import { percentile } from "./lib/wrk.ts";
 
@@ -11,20 +11,6 @@ export interface FanoutOptions {
   clients: number;
   events: number;
   intervalMs: number;
-}
-
-function next<T>(child: ChildProcess, pick: (m: any) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const on = (m: any) => {
-      if (m.error) reject(new Error(m.error));
-      const v = pick(m);
-      if (v !== undefined) {
-        child.off("message", on);
-        resolve(v);
-      }
-    };
-    child.on("message", on);
-  });
 }
 
 export async function b3(opts: FanoutOptions): Promise<Row[]> {

@@ -3,10 +3,10 @@
 // Then every client drops, each task changes while they are away (canceled), and all 10,000
 // reconnect at once with ?after=<the last seq they had>: the time until each has caught up with
 // the version its new hello announced, and any event missed or repeated.
-import { fork, type ChildProcess } from "node:child_process";
+import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { apiCall, settle, type Row } from "./lib/common.ts";
+import { apiCall, nextMessage as next, settle, type Row } from "./lib/common.ts";
 import { cpuSeconds, REPO, startEdge } from "./lib/edge.ts";
 import { percentile } from "./lib/wrk.ts";
 
@@ -14,20 +14,6 @@ export interface HibernationOptions {
   tasks: number;
   perTask: number;
   idleSeconds: number;
-}
-
-function next<T>(child: ChildProcess, pick: (m: any) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const on = (m: any) => {
-      if (m.error) reject(new Error(m.error));
-      const v = pick(m);
-      if (v !== undefined) {
-        child.off("message", on);
-        resolve(v);
-      }
-    };
-    child.on("message", on);
-  });
 }
 
 function rssMiB(pid: number): number {

@@ -1,4 +1,5 @@
 // What every scenario shares: a project to work in, API calls, the peer's payloads, result rows.
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ADMIN_TOKEN, REPO } from "./edge.ts";
@@ -47,4 +48,19 @@ export async function peerEvents(): Promise<{ makeEvent: (i: number) => { event:
   const file = join(PEER_DIR, "lib", "common.mjs");
   if (!existsSync(file)) throw new Error(`the peer's payload generator is missing: ${file}`);
   return import(file);
+}
+
+/** The next IPC message of a client process that `pick` accepts (an `error` message rejects). */
+export function nextMessage<T>(child: ChildProcess, pick: (m: any) => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const on = (m: any) => {
+      if (m.error) reject(new Error(m.error));
+      const v = pick(m);
+      if (v !== undefined) {
+        child.off("message", on);
+        resolve(v);
+      }
+    };
+    child.on("message", on);
+  });
 }
