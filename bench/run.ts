@@ -138,7 +138,13 @@ try {
   for (const [ids, run] of scenarios) {
     if (!ids.some((id) => only.has(id))) continue;
     console.error(`[bench] ${ids.join(", ")}`);
-    rows.push(...(await run(scratch)).filter((r) => only.has(r.id)));
+    // A scenario that fails is reported as such; the others' figures still print.
+    try {
+      rows.push(...(await run(scratch)).filter((r) => only.has(r.id)));
+    } catch (err) {
+      console.error(`[bench] ${ids.join(", ")} failed: ${String(err)}`);
+      rows.push({ id: ids[0], name: "(scenario failed)", check: String(err) });
+    }
   }
   const peer = o.peer ? runPeer() : null;
   const report = [
