@@ -49,6 +49,8 @@ export class OrgActor extends DurableObject<Env> {
   private readonly timers: Timers;
   private readonly line: OrgLine;
   private readonly outbox: Outbox<OrgMessageBodies>;
+  /** sfp_settings as last read or written; undefined until first read. */
+  private cached: StoredSettings | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -165,14 +167,17 @@ export class OrgActor extends DurableObject<Env> {
     this.outbox.add(messages);
   }
 
+  /** The stored settings, read once per actor life: a batch asks for them several times (B1's profile). */
   private settings(): StoredSettings | null {
-    const row = this.ctx.storage.sql.exec<{ body: string }>("SELECT body FROM sfp_settings WHERE id = 1").toArray()[0];
-    if (!row) return null;
-    const settings: StoredSettings = JSON.parse(row.body);
-    return settings;
+    if (this.cached === undefined) {
+      const row = this.ctx.storage.sql.exec<{ body: string }>("SELECT body FROM sfp_settings WHERE id = 1").toArray()[0];
+      this.cached = row ? (JSON.parse(row.body) as StoredSettings) : null;
+    }
+    return this.cached;
   }
 
   private store(settings: StoredSettings): void {
+    this.cached = settings;
     this.ctx.storage.sql.exec("INSERT INTO sfp_settings (id, body) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body", JSON.stringify(settings));
   }
 

@@ -29,6 +29,8 @@ export const RETELL_MS = 1_000;
 
 const RANK: Record<Priority, number> = { critical: 0, normal: 1, batch: 2 };
 const ORDER = "ORDER BY rank, created_at, seq";
+/** The waiters with their place in line (1 = next), numbered by SQLite on the order index. */
+const NUMBERED = `SELECT *, ROW_NUMBER() OVER (${ORDER}) AS position FROM sfp_line WHERE holding = 0`;
 
 /** A task asking for the lock. */
 export interface LockRequest {
@@ -81,7 +83,7 @@ export class OrgLine {
   join(req: LockRequest): boolean {
     this.sql.exec("INSERT OR IGNORE INTO sfp_line (task_id, rank, created_at) VALUES (?, ?, ?)", req.taskId, RANK[req.priority] ?? RANK.normal, req.createdAt);
     const row = this.row(req.taskId);
-    return !row || this.behind(row) === 0;
+    return !row || !this.anyBehind(row);
   }
 
   /** The task leaves the line; what it was doing there, or null when it was not in it. */
@@ -133,17 +135,30 @@ export class OrgLine {
       }
       return;
     }
-    const asking = new Set(tell);
-    const deep = this.sql.exec<Row>(`SELECT * FROM sfp_line WHERE holding = 0 ${ORDER} LIMIT -1 OFFSET ?`, nearCount).toArray();
-    for (const [i, row] of deep.entries()) if (asking.has(row.task_id)) this.tellIfChanged(row, nearCount + i + 1, holder, notices, true);
+    // Many askers (an ingest batch): SQLite numbers the waiters and hands back only the askers, so a
+    // long line is not read into the isolate once per batch.
+    const rows = this.sql
+      .exec<Row & { position: number }>(
+        `SELECT * FROM (${NUMBERED}) WHERE position > ? AND task_id IN (SELECT value FROM json_each(?))`,
+        nearCount,
+        JSON.stringify(tell),
+      )
+      .toArray();
+    for (const row of rows) this.tellIfChanged(row, row.position, holder, notices, true);
   }
 
   /** The pass over waiters past the exact places: each is told when its place halved. */
   retell(): LineNotice[] {
     const notices: LineNotice[] = [];
     const holder = this.holder();
-    const deep = this.sql.exec<Row>(`SELECT * FROM sfp_line WHERE holding = 0 ${ORDER} LIMIT -1 OFFSET ?`, EXACT_PLACES).toArray();
-    for (const [i, row] of deep.entries()) this.tellIfChanged(row, EXACT_PLACES + i + 1, holder, notices, false);
+    // Only the waiters whose place halved (or who were never told) leave SQLite.
+    const due = this.sql
+      .exec<Row & { position: number }>(
+        `SELECT * FROM (${NUMBERED}) WHERE position > ? AND (told_position IS NULL OR position * 2 <= told_position)`,
+        EXACT_PLACES,
+      )
+      .toArray();
+    for (const row of due) this.tellIfChanged(row, row.position, holder, notices, false);
     return notices;
   }
 
@@ -178,16 +193,18 @@ export class OrgLine {
 
   /** Waiters in front of `row`, counted on the order index. */
   private ahead(row: Row): number {
-    return this.around(row, "<");
+    // A row value compares in the index's own order, so SQLite walks only the range (an OR of the
+    // columns would scan every waiter).
+    return this.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0 AND (rank, created_at, seq) < (?, ?, ?)", row.rank, row.created_at, row.seq)
+      .one().n;
   }
 
-  /** Waiters behind `row`. */
-  private behind(row: Row): number {
-    return this.around(row, ">");
-  }
-
-  private around(row: Row, side: "<" | ">"): number {
-    const query = `SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0 AND (rank ${side} ? OR (rank = ? AND (created_at ${side} ? OR (created_at = ? AND seq ${side} ?))))`;
-    return this.sql.exec<{ n: number }>(query, row.rank, row.rank, row.created_at, row.created_at, row.seq).one().n;
+  /** Anyone waits behind `row`: one step on the order index. */
+  private anyBehind(row: Row): boolean {
+    return (
+      this.sql.exec("SELECT 1 FROM sfp_line WHERE holding = 0 AND (rank, created_at, seq) > (?, ?, ?) LIMIT 1", row.rank, row.created_at, row.seq).toArray()
+        .length > 0
+    );
   }
 }

@@ -6,6 +6,7 @@ import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { REPO, startEdge, startNaive } from "./lib/edge.ts";
 import { apiCall, peerEvents, settle, type Row } from "./lib/common.ts";
+import { profiled } from "./lib/profile.ts";
 import { runWrk } from "./lib/wrk.ts";
 
 const SECRET = "bench-github-secret-0123456789abcdef";
@@ -74,14 +75,17 @@ export async function b1(opts: B1Options): Promise<Row[]> {
     offset += warm.requests + opts.connections;
     const ingest = [];
     for (let i = 0; i < opts.runs; i++) {
-      const run = runWrk({
-        url: edge.url,
-        script: join(REPO, "bench/lib/webhook.lua"),
-        seconds: opts.seconds,
-        connections: opts.connections,
-        pids: [edge.pid],
-        env: env(),
-      });
+      // With BENCH_PROFILE=<dir>, the first run is also sampled by V8's profiler (it costs CPU).
+      const run = await profiled(i === 0 ? edge.inspector : undefined, process.env.BENCH_PROFILE, "b1-ingest", edge.bundle, () =>
+        runWrk({
+          url: edge.url,
+          script: join(REPO, "bench/lib/webhook.lua"),
+          seconds: opts.seconds,
+          connections: opts.connections,
+          pids: [edge.pid],
+          env: env(),
+        }),
+      );
       ingest.push(run);
       offset += run.requests + opts.connections;
       if (offset > opts.requests) throw new Error(`B1 ran out of distinct deliveries (${opts.requests}); raise --requests`);

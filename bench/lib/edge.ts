@@ -18,6 +18,10 @@ export interface BareEdge {
   pid: number;
   /** Where workerd's output (the Worker's logs) goes while it runs. */
   logFile: string;
+  /** The bundle workerd runs, for reading a profile against. */
+  bundle: string;
+  /** workerd's inspector (host:port) when `BENCH_PROFILE` is set, for bench/lib/profile.ts. */
+  inspector?: string;
   stop(): Promise<void>;
 }
 
@@ -100,7 +104,9 @@ async function serveBare(dir: string, w: BareWorker): Promise<BareEdge> {
   const port = await freePort();
   writeFileSync(join(dir, "config.capnp"), capnp(dir, port, w));
   const log = openSync(join(dir, "workerd.log"), "w");
-  const child = spawn(join(REPO, "node_modules", "workerd", "bin", "workerd"), ["serve", join(dir, "config.capnp"), "--experimental"], {
+  const inspector = process.env.BENCH_PROFILE ? `127.0.0.1:${await freePort()}` : undefined;
+  const args = ["serve", join(dir, "config.capnp"), "--experimental", ...(inspector ? [`--inspector-addr=${inspector}`] : [])];
+  const child = spawn(join(REPO, "node_modules", "workerd", "bin", "workerd"), args, {
     cwd: dir,
     stdio: ["ignore", log, log],
   });
@@ -120,6 +126,8 @@ async function serveBare(dir: string, w: BareWorker): Promise<BareEdge> {
     url,
     pid: child.pid!,
     logFile: join(dir, "workerd.log"),
+    bundle: w.scriptPath,
+    inspector,
     stop: async () => {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));

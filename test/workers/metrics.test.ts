@@ -2,7 +2,7 @@
 // Prometheus text on GET /v1/admin/metrics (admin only); each record is an Analytics Engine data point too.
 import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { count, flush, gauge } from "../../actors/metrics.ts";
+import { count, flush, gauge, type MetricRecord } from "../../actors/metrics.ts";
 import { moveTo, runToSuccess } from "./drive.ts";
 import { ADMIN_TOKEN, api, createTask, openSocket, setup } from "./helpers.ts";
 import { fireTimers, running, taskActor } from "./runner-helpers.ts";
@@ -103,5 +103,20 @@ describe("edge metrics", () => {
     expect(points).toContainEqual({ indexes: [name], blobs: [name, "counter", "kind=a"], doubles: [2] });
     expect(points).toContainEqual({ indexes: ["sfp_test_gauge"], blobs: ["sfp_test_gauge", "gauge", "pool=p"], doubles: [7] });
     await until(`${name}{kind="a"}`, (v) => v === 3);
+  });
+
+  it("sends what one isolate records within the linger as one batch to the actor", async () => {
+    const batches: MetricRecord[][] = [];
+    const actor = { add: async (batch: MetricRecord[]) => void batches.push(batch) };
+    const fake = { METRICS: { idFromName: (name: string) => name, get: () => actor } as unknown as typeof env.METRICS, METRICS_AE: undefined };
+    const name = `sfp_test_${crypto.randomUUID().slice(0, 8)}_total`;
+    await Promise.all([count(fake, name, { kind: "a" }), count(fake, name, { kind: "a" }, 2), gauge(fake, "sfp_test_gauge", { pool: "q" }, 5)]);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]).toEqual(
+      expect.arrayContaining([
+        { name, labels: { kind: "a" }, kind: "counter", value: 3 },
+        { name: "sfp_test_gauge", labels: { pool: "q" }, kind: "gauge", value: 5 },
+      ]),
+    );
   });
 });

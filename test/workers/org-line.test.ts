@@ -67,4 +67,32 @@ describe("a long line at one org", () => {
     expect(await lockEvents(owner, last.id)).toHaveLength(1);
     for (let i = 0; i < 10; i++) await until(owner, critical[i].id, (t) => t.waitingFor?.position === i + 1, `exact place ${i + 1}`);
   });
+
+  it("answers a shard's batch of many askers with each one's exact place, and re-tells only when someone joined ahead", async () => {
+    const { project, owner } = await setup();
+    const holder = await createTask(project, owner);
+    const org = orgActor(project);
+    const at = Date.now();
+    const ask = (prefix: string, n: number, priority: "normal" | "critical", from: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        project,
+        org: "demo",
+        taskId: `${prefix}-${i}`,
+        priority,
+        createdAt: new Date(at + from + i).toISOString(),
+        approved: false,
+      }));
+    const retellArmed = () =>
+      runInDurableObject(org, (_i, state) => state.storage.sql.exec("SELECT 1 FROM sfp_timers WHERE name = 'retell'").toArray().length > 0);
+
+    // More askers than exact places, all behind everyone: each gets its place, nobody else moved.
+    const normal = await org.requestMany(project, "demo", ask("n", EXACT_PLACES + 5, "normal", 0));
+    for (let i = 0; i < EXACT_PLACES + 5; i++) expect(normal[`n-${i}`]).toEqual({ position: i + 1, holder: holder.id });
+    expect(await retellArmed()).toBe(false);
+
+    // Critical ones join ahead of the far waiters: their places are exact, and the pushed-back are re-told later.
+    const critical = await org.requestMany(project, "demo", ask("c", EXACT_PLACES + 2, "critical", 1000));
+    for (let i = 0; i < EXACT_PLACES + 2; i++) expect(critical[`c-${i}`]).toEqual({ position: i + 1, holder: holder.id });
+    expect(await retellArmed()).toBe(true);
+  });
 });
