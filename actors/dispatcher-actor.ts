@@ -34,6 +34,9 @@ const WAKE_MIN_INTERVAL_MS = 1_000;
 /** When failing an unrunnable task could not reach its actor, try again this much later. */
 const TTL_RETRY_MS = 10_000;
 
+/** How often at most the queue's gauges are recomputed (metrics.ts sends them on its own linger anyway). */
+const QUEUE_REPORT_MS = 200;
+
 export class DispatcherActor extends DurableObject<Env> {
   private readonly timers: Timers;
   private readonly queue: DispatchQueue;
@@ -41,6 +44,9 @@ export class DispatcherActor extends DurableObject<Env> {
   private readonly runners: RunnerRegistry;
   private readonly leases: RunnerLeases;
   private readonly parked = new ParkedPolls();
+  private reportTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The pool this actor serves (sfp_meta), once known: it never changes. */
+  private known: { project: string; pool: string } | undefined;
   private lastWake = 0;
   /** When each runner's load last went to the project feed. */
   private readonly loadLimit = new PerKeyLimit();
@@ -70,6 +76,7 @@ export class DispatcherActor extends DurableObject<Env> {
     if (entries.length) this.remember(entries[0].project, entries[0].pool);
     const admitted = entries.filter((e) => this.admit(e));
     if (!admitted.length) return;
+    this.reportQueue();
     this.dispatch();
     await this.timers.arm();
     if (admitted.some((e) => this.queue.waiting(e.taskId))) this.wake();
@@ -83,7 +90,6 @@ export class DispatcherActor extends DurableObject<Env> {
     const now = Date.now();
     const known = (labels: string[]) => this.runners.everHad(labels);
     if (!this.queue.insert(entry, now, timings(this.env).queueTtlSeconds * 1000, known)) return false;
-    this.reportQueue();
     if (this.timers.get("prune") === null) this.timers.set("prune", now + PRUNE_EVERY_MS);
     return true;
   }
@@ -221,7 +227,19 @@ export class DispatcherActor extends DurableObject<Env> {
   }
 
   /** The queue's depth and oldest entry to the edge's metrics (actors/metrics.ts). */
+  /**
+   * The queue's depth and oldest entry to the metrics, at most every QUEUE_REPORT_MS: counting the
+   * queue is a scan, and once per admitted task it made a backlog of n cost n² (B1).
+   */
   private reportQueue(): void {
+    if (this.reportTimer) return;
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = null;
+      this.reportQueueNow();
+    }, QUEUE_REPORT_MS);
+  }
+
+  private reportQueueNow(): void {
     const identity = this.identityOrNull();
     if (!identity) return;
     const { n, oldest } = this.ctx.storage.sql
@@ -368,14 +386,20 @@ export class DispatcherActor extends DurableObject<Env> {
   }
 
   private remember(project: string, pool: string): void {
+    // Once per actor life: every enqueue names the pool, and a write per batch showed in B1's profile.
+    if (this.known) return;
     this.ctx.storage.sql.exec("INSERT INTO sfp_meta (key, value) VALUES ('project', ?), ('pool', ?) ON CONFLICT(key) DO NOTHING", project, pool);
+    this.known = undefined;
+    this.identityOrNull();
   }
 
   private identityOrNull(): { project: string; pool: string } | null {
+    if (this.known) return this.known;
     const rows = this.ctx.storage.sql.exec<{ key: string; value: string }>("SELECT key, value FROM sfp_meta").toArray();
     const project = rows.find((r) => r.key === "project")?.value;
     const pool = rows.find((r) => r.key === "pool")?.value;
-    return project && pool ? { project, pool } : null;
+    this.known = project && pool ? { project, pool } : undefined;
+    return this.known ?? null;
   }
 
   private identity(): { project: string; pool: string } {

@@ -49,6 +49,8 @@ export class CommitStatuses implements NotifyChannel {
   private readonly tokens: SourceStatusTokens;
   private readonly kick: () => void;
   private readonly inFlight = new Set<string>();
+  /** Sources already warned about in this actor's life: the warning is per source, not per task change. */
+  private readonly warned = new Set<string>();
 
   constructor(sql: SqlStorage, tokens: SourceStatusTokens, kick: () => void) {
     this.sql = sql;
@@ -61,7 +63,11 @@ export class CommitStatuses implements NotifyChannel {
     if (!commit || !GITHUB_STATES[task.status]) return false;
     const source = this.tokens.sourceFor(commit.provider, commit.source);
     if (!source) {
-      log("warn", "commit status skipped: no source with a status token", { taskId: task.id, provider: commit.provider });
+      const key = `${commit.provider}/${commit.source ?? ""}`;
+      if (!this.warned.has(key)) {
+        this.warned.add(key);
+        log("warn", "commit status skipped: no source with a status token (said once per source)", { taskId: task.id, provider: commit.provider });
+      }
       return false;
     }
     const body: StatusBody = { status: task.status, type: task.type, errorCode: task.error?.code ?? null };

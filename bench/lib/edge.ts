@@ -3,7 +3,7 @@
 // of CPU to every request here), from wrangler.toml, with rate limits raised out of the way.
 import { build } from "esbuild";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
@@ -132,6 +132,7 @@ async function serveBare(dir: string, w: BareWorker): Promise<BareEdge> {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
       running.delete(child.pid!);
+      if (process.env.BENCH_KEEP_LOG) appendFileSync(process.env.BENCH_KEEP_LOG, readFileSync(join(dir, "workerd.log")));
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -135,7 +135,7 @@ export async function ingestSettled(): Promise<void> {
     for (let i = 0; ; i++) {
       const pending = await runInDurableObject(
         stub,
-        (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_tasks WHERE handed = 0").one().n,
+        (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_tasks WHERE seq > (SELECT through FROM sfp_handoff)").one().n,
       );
       if (pending === 0) break;
       if (i > 200) throw new Error(`ingest shard ${shard} still has ${pending} tasks to hand off`);

@@ -2,6 +2,8 @@
 // dispatcher and the project index in batches, and taken over by their own TaskActor on first touch.
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { INGEST_MIGRATIONS, type IngestActor } from "../../actors/ingest-actor.ts";
+import { migrate } from "../../actors/sql.ts";
 import { newTask } from "../../edge/new-task.ts";
 import { ingestShardOf } from "../../protocol/ids.ts";
 import { webhookTaskId } from "../../common/task-ids.ts";
@@ -30,7 +32,9 @@ function shardRows(taskId: string): Promise<Row[]> {
   const shard = ingestShardOf(taskId)!;
   const stub = env.INGEST.get(env.INGEST.idFromName(`ingest-${shard}`));
   return runInDurableObject(stub, (_i, state) =>
-    state.storage.sql.exec<Row>("SELECT task_id, handed, materialized FROM sfp_tasks WHERE task_id = ?", taskId).toArray(),
+    state.storage.sql
+      .exec<Row>("SELECT task_id, seq <= (SELECT through FROM sfp_handoff) AS handed, materialized FROM sfp_tasks WHERE task_id = ?", taskId)
+      .toArray(),
   );
 }
 
@@ -147,5 +151,32 @@ describe("ingest shards", () => {
     const res = await api("GET", `/v1/tasks/${id}`, { token: owner });
     expect(res.status).toBe(404);
     expect(await taskActorRows(id)).toBe(0);
+  });
+});
+
+describe("the hand-off watermark migration", () => {
+  it("counts a shard's rows handed the old way as handed, and keeps the lock asked for", async () => {
+    const stub = env.INGEST.get(env.INGEST.idFromName(`ingest-migration-${crypto.randomUUID()}`));
+    const after = await runInDurableObject(stub, async (instance: IngestActor, state) => {
+      const sql = state.storage.sql;
+      // Back to the schema before the watermark, with rows handed (or not) the old way.
+      sql.exec("DROP TABLE sfp_handoff");
+      sql.exec("DROP TABLE sfp_places");
+      sql.exec("CREATE INDEX sfp_tasks_unhanded ON sfp_tasks (handed, seq)");
+      sql.exec("DELETE FROM _sfp_migrations WHERE version > 3");
+      const row = (id: string, handed: number, lockAsked: number) =>
+        sql.exec("INSERT INTO sfp_tasks (task_id, body, handed, lock_asked) VALUES (?, ?, ?, ?)", id, JSON.stringify({ id }), handed, lockAsked);
+      row("t-handed", 1, 0);
+      row("t-asked", 0, 1);
+      row("t-new", 0, 0);
+      migrate(sql, INGEST_MIGRATIONS);
+      const through = sql.exec<{ through: number }>("SELECT through FROM sfp_handoff").one().through;
+      const seqs = sql.exec<{ task_id: string; seq: number }>("SELECT task_id, seq FROM sfp_tasks ORDER BY seq").toArray();
+      return { through, seqs, asked: await instance.peek("t-asked"), fresh: await instance.peek("t-new") };
+    });
+    // Handed: everything before the first row the old way had not handed.
+    expect(after.through).toBe(after.seqs.find((r) => r.task_id === "t-handed")?.seq);
+    expect(after.asked?.lockAsked).toBe(true);
+    expect(after.fresh?.lockAsked).toBe(false);
   });
 });
