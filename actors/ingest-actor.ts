@@ -178,7 +178,6 @@ export class IngestActor extends DurableObject<Env> {
    * index in one call and one commit instead of one per delivery.
    */
   private scheduleHandOff(): void {
-    if ((this.env as unknown as Record<string, string>).BENCH_NO_HANDOFF) return;
     if (this.handOffTimer || this.handing.busy) return;
     this.handOffTimer = setTimeout(() => {
       this.handOffTimer = null;
@@ -263,7 +262,6 @@ export class IngestActor extends DurableObject<Env> {
 
   private toProjects(tasks: Task[]): Promise<void>[] {
     // The index keeps summaries only: a batch of 500 tasks need not carry their payloads there.
-    if ((this.env as unknown as Record<string, string>).BENCH_NO_PROJECT) return [];
     const byProject = groupBy(tasks, (t) => t.project, taskSummary);
     return [...byProject.entries()].map(([project, list]) => projectStub(this.env, project).tasksChanged(list));
   }

@@ -50,7 +50,7 @@ export async function b1(opts: B1Options): Promise<Row[]> {
   const file = join(opts.scratch, "b1-requests.tsv");
   await writeRequests(file, opts.requests);
 
-  const edge = await startEdge({ vars: { BENCH_NO_HANDOFF: process.env.BENCH_NO_HANDOFF ?? "", BENCH_NO_PROJECT: process.env.BENCH_NO_PROJECT ?? "" } });
+  const edge = await startEdge();
   try {
     const { project, owner } = await settle(edge.url);
     const put = await apiCall(edge.url, "PUT", `/v1/projects/${project}/webhook-sources/github`, owner, { kind: "github", secret: SECRET, rules: RULES });
