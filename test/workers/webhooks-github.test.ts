@@ -225,7 +225,18 @@ describe("GitHub deliveries", () => {
   it("cost one ingest-shard RPC per delivery: the body's claim travels in the delivery's batch", async () => {
     const { source } = await world();
     // Every method on the shard's prototype but its own internals: the RPC surface the edge may call.
-    const internal = new Set(["constructor", "alarm", "bodyClaim", "scheduleHandOff", "handBatches", "toDispatchers", "toProjects"]);
+    const internal = new Set([
+      "constructor",
+      "alarm",
+      "bodyClaim",
+      "scheduleHandOff",
+      "handOff",
+      "handBatches",
+      "handedThrough",
+      "toOrgLines",
+      "toDispatchers",
+      "toProjects",
+    ]);
     const methods = Object.getOwnPropertyNames(IngestActor.prototype).filter((m) => !internal.has(m));
     const spies = methods.map((m) => vi.spyOn(IngestActor.prototype, m as "ingest"));
     try {
