@@ -57,6 +57,11 @@ export interface Pumped {
 
 export class OrgLine {
   private readonly sql: SqlStorage;
+  /**
+   * The tasks that joined behind everyone since the last pump, in order; null once one joined
+   * anywhere else. Such joiners are the line's last waiters, so their places need no counting each.
+   */
+  private tail: string[] | null = [];
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -83,7 +88,10 @@ export class OrgLine {
   join(req: LockRequest): boolean {
     this.sql.exec("INSERT OR IGNORE INTO sfp_line (task_id, rank, created_at) VALUES (?, ?, ?)", req.taskId, RANK[req.priority] ?? RANK.normal, req.createdAt);
     const row = this.row(req.taskId);
-    return !row || !this.anyBehind(row);
+    const last = !row || !this.anyBehind(row);
+    if (row && last) this.tail?.push(req.taskId);
+    else this.tail = null;
+    return last;
   }
 
   /** The task leaves the line; what it was doing there, or null when it was not in it. */
@@ -121,11 +129,24 @@ export class OrgLine {
     const near = this.sql.exec<Row>(`SELECT * FROM sfp_line WHERE holding = 0 ${ORDER} LIMIT ?`, EXACT_PLACES).toArray();
     for (const [i, row] of near.entries()) this.tellIfChanged(row, i + 1, holder, notices, true);
     this.tellAskers(tell, near.length, holder, notices);
+    this.tail = [];
     return { notices, deepMoved: granted.length > 0 && this.hasDeep() };
   }
 
   /** Tells tasks that just asked (past the near places) where they stand: one count each, or one pass for many. */
   private tellAskers(tell: readonly string[], nearCount: number, holder: string | null, notices: LineNotice[]): void {
+    if (tell.length && this.tail?.length === tell.length) {
+      // Every asker joined behind everyone (the usual batch): they are the line's last waiters, in
+      // the order they joined, so one count places them all.
+      const waiting = this.waiting();
+      for (const [i, taskId] of this.tail.entries()) {
+        const position = waiting - this.tail.length + i + 1;
+        if (position <= nearCount) continue;
+        this.sql.exec("UPDATE sfp_line SET told_position = ?, told_holder = ? WHERE task_id = ?", position, holder, taskId);
+        notices.push({ kind: "waiting", taskId, position, holder });
+      }
+      return;
+    }
     if (tell.length <= EXACT_PLACES) {
       for (const taskId of tell) {
         const row = this.row(taskId);
