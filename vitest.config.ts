@@ -5,10 +5,6 @@ import { defineConfig } from "vitest/config";
 // CLI and the system tests that start real processes run in Node.
 export default defineConfig({
   test: {
-    // Vitest's default on 2 cores is one file at a time (cores - 1). Most of the suite's time is system
-    // tests waiting on real processes (workerd, managers, Chromium, Salesforce polls), so two files at
-    // once keep both cores busy; every test waits on state with load-tolerant limits (STEP_MS).
-    maxWorkers: 2,
     projects: [
       {
         plugins: [
