@@ -40,6 +40,7 @@ import { SourceStatusTokens } from "./notify-status-tokens.ts";
 import { CommitStatuses } from "./notify-statuses.ts";
 import { boxSecret } from "../common/secret-box.ts";
 import { ProjectSubscriptions } from "./project-subscriptions.ts";
+import { ProjectEvents } from "./project-events.ts";
 import type { EventSubscription, PutEventSubscriptionBody, SubscriptionLease, SubscriptionLeaseBody } from "../protocol/events.ts";
 
 export interface ProjectView {
@@ -60,7 +61,7 @@ export class ProjectActor extends DurableObject<Env> {
   private readonly timers: Timers;
   private readonly notifier: Notifier;
   private readonly statusTokens: SourceStatusTokens;
-  private readonly subscriptions: ProjectSubscriptions;
+  private readonly events: ProjectEvents;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -81,7 +82,8 @@ export class ProjectActor extends DurableObject<Env> {
       boxSecret: boxSecret(env),
       checkUrl: (url, field) => this.notifier.endpoints.checkUrl(url, field),
     });
-    this.subscriptions = new ProjectSubscriptions(sql);
+    const project = () => this.tokens.project().id;
+    this.events = new ProjectEvents({ subscriptions: new ProjectSubscriptions(sql), orgs: this.orgs, sources: this.sources, runners: this.runners, project });
     this.notifier.addChannel(new CommitStatuses(sql, this.statusTokens, () => this.notifier.kick()));
     ctx.blockConcurrencyWhile(async () => migrate(sql, PROJECT_MIGRATIONS));
   }
@@ -106,20 +108,12 @@ export class ProjectActor extends DurableObject<Env> {
 
   /**
    * Revokes the token and closes its sockets with 4401: the feed's here, and each TaskActor it opened
-   * a socket on is told (project-watchers.ts says why this way). A row goes only once its actor was
-   * told, and a failure throws, so a retried DELETE finishes the job.
+   * a socket on is told (project-watchers.ts says why this way); a retried DELETE finishes the job.
    */
   async revokeToken(id: string): Promise<void> {
     this.tokens.revoke(id);
     this.feed.closeToken(id, TOKEN_REVOKED_CLOSE, "token revoked");
-    const results = await Promise.allSettled(
-      this.watches.tasksOf(id).map(async (taskId) => {
-        await taskStub(this.env, taskId).closeToken(id);
-        this.watches.forget(id, taskId);
-      }),
-    );
-    const failed = results.find((r) => r.status === "rejected");
-    if (failed) throw failed.reason;
+    await this.watches.closeAll(id, (taskId) => taskStub(this.env, taskId).closeToken(id));
   }
 
   /**
@@ -246,8 +240,7 @@ export class ProjectActor extends DurableObject<Env> {
   /** Deletes the source and answers its id, so the edge can forget its cached copy. */
   async deleteWebhookSource(name: string): Promise<string> {
     this.tokens.project();
-    const users = this.subscriptions.usingSource(name);
-    if (users.length) throw rpcError("conflict", `event subscription "${users[0]}" maps its events with this source; delete or re-point it first`);
+    this.events.checkSourceUnused(name);
     const id = this.sources.delete(name);
     this.statusTokens.delete(name);
     return id;
@@ -281,68 +274,37 @@ export class ProjectActor extends DurableObject<Env> {
 
   async runnerRevoked(runnerId: string): Promise<void> {
     this.runners.revoked(runnerId);
-    this.subscriptions.dropRunner(runnerId);
+    this.events.runnerRevoked(runnerId);
   }
 
-  // ---- Platform Event subscriptions (project-subscriptions.ts)
+  // ---- Platform Event subscriptions (project-events.ts)
 
-  /** The org must be registered and the source a salesforce-event source of this project. */
   async putEventSubscription(name: string, body: PutEventSubscriptionBody): Promise<EventSubscription> {
-    this.tokens.project();
-    if (!this.orgs.settings(body.org)) throw rpcError("invalid_request", `org: unknown org alias "${body.org}"`);
-    const source = this.sources.list().find((s) => s.name === body.source);
-    if (source?.kind !== "salesforce-event")
-      throw rpcError("invalid_request", `source: "${body.source}" is not a salesforce-event webhook source of this project`);
-    return this.subscriptions.put(name, body);
+    return this.events.put(name, body);
   }
 
   async getEventSubscription(name: string): Promise<EventSubscription> {
-    this.tokens.project();
-    return this.subscriptions.get(name);
+    return this.events.get(name);
   }
 
   async listEventSubscriptions(): Promise<EventSubscription[]> {
-    this.tokens.project();
-    return this.subscriptions.list();
+    return this.events.list();
   }
 
   async deleteEventSubscription(name: string): Promise<void> {
-    this.tokens.project();
-    this.subscriptions.delete(name);
+    this.events.delete(name);
   }
 
-  /** A runner's lease ask (renew and take); a revoked runner is refused. */
   async leaseEventSubscriptions(runnerId: string, pool: string, body: SubscriptionLeaseBody, leaseSeconds: number): Promise<SubscriptionLease[]> {
-    this.tokens.project();
-    this.liveRunner(runnerId);
-    const pools = this.orgs.pools();
-    return this.subscriptions.lease(runnerId, (org) => pools[org]?.pool, pool, body, leaseSeconds * 1000);
+    return this.events.lease(runnerId, pool, body, leaseSeconds);
   }
 
-  /** What a holder's delivery needs: the subscription (its live lease checked) and its source, rules included. */
   async eventDeliveryTarget(name: string, runnerId: string, epoch: number): Promise<{ subscription: EventSubscription; source: WebhookSourceRecord }> {
-    const project = this.tokens.project();
-    this.liveRunner(runnerId);
-    const subscription = this.subscriptions.held(name, runnerId, epoch);
-    const source = this.sources.list().find((s) => s.name === subscription.source);
-    const record = source ? this.sources.byId(project.id, source.id) : null;
-    if (!record) throw rpcError("conflict", `the subscription's source "${subscription.source}" is gone`);
-    return { subscription, source: record };
+    return this.events.deliveryTarget(name, runnerId, epoch);
   }
 
-  /** The last event the holder forwarded (its tasks durable): where the next subscriber resumes. */
   async eventsForwarded(name: string, runnerId: string, epoch: number, replayId: number): Promise<number> {
-    this.subscriptions.held(name, runnerId, epoch);
-    this.subscriptions.advance(name, replayId);
-    return this.subscriptions.get(name).replayId ?? replayId;
-  }
-
-  private liveRunner(runnerId: string): void {
-    try {
-      this.runners.poolOf(runnerId);
-    } catch {
-      throw rpcError("unauthenticated", "this runner is revoked, deregistered or unknown");
-    }
+    return this.events.forwarded(name, runnerId, epoch, replayId);
   }
 
   // ---- notification endpoints (notifier.ts)

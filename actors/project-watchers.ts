@@ -28,6 +28,21 @@ export class TokenWatches {
     this.sql.exec("DELETE FROM sfp_token_watches WHERE token_id = ? AND task_id = ?", tokenId, taskId);
   }
 
+  /**
+   * Has each task the token watches close its sockets (`close` tells that TaskActor). A row goes only
+   * once its actor was told, and a failure throws, so a retried revocation finishes the job.
+   */
+  async closeAll(tokenId: string, close: (taskId: string) => Promise<void>): Promise<void> {
+    const results = await Promise.allSettled(
+      this.tasksOf(tokenId).map(async (taskId) => {
+        await close(taskId);
+        this.forget(tokenId, taskId);
+      }),
+    );
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+
   /** A finished task's sockets close by themselves (task-watchers.ts), so its rows can go. */
   taskFinished(taskId: string): void {
     this.sql.exec("DELETE FROM sfp_token_watches WHERE task_id = ?", taskId);

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EdgeError } from "../protocol/client.ts";
+import { schedulePutBody } from "./commands/schedule.ts";
 import { createBody } from "./commands/task.ts";
 import { runnerEnv } from "./commands/local.ts";
 import { describeError, EXIT, reportError, splitGlobals, UsageError } from "./io.ts";
@@ -60,6 +61,43 @@ describe("command-line parsing", () => {
     const { io } = memoryIo({}, { stdin: '{"soql":"SELECT Id FROM Account"}' });
     const parsed = await createBody(["query", "--org", "demo", "--payload-file", "-"], io);
     expect(parsed.body.payload).toEqual({ soql: "SELECT Id FROM Account" });
+  });
+
+  it("reads the task-template flags the same way for task create and schedule put", async () => {
+    const { io } = memoryIo({}, { stdin: '{"testLevel":"RunLocalTests"}' });
+    const flags = [
+      "--payload-file",
+      "-",
+      "--priority",
+      "batch",
+      "--pool",
+      "eu",
+      "--label",
+      "a",
+      "--label",
+      "b",
+      "--timeout-seconds",
+      "600",
+      "--max-attempts",
+      "2",
+    ];
+    const template = {
+      type: "deploy",
+      org: "uat",
+      payload: { testLevel: "RunLocalTests" },
+      priority: "batch",
+      pool: "eu",
+      labels: ["a", "b"],
+      timeoutSeconds: 600,
+      maxAttempts: 2,
+    };
+    expect((await createBody(["deploy", "--org", "uat", ...flags], io)).body).toEqual(template);
+    const put = await schedulePutBody(["nightly", "--cron", "0 22 * * *", "--type", "deploy", "--org", "uat", ...flags], io);
+    expect(put.body.task).toEqual(template);
+    await expect(createBody(["deploy", "--org", "uat", "--max-attempts", "two"], io)).rejects.toThrow("--max-attempts must be a whole number");
+    await expect(schedulePutBody(["n", "--cron", "0 22 * * *", "--type", "deploy", "--org", "uat", "--timeout-seconds", "1.5"], io)).rejects.toThrow(
+      "--timeout-seconds must be a whole number",
+    );
   });
 
   it("rejects a bad task type or priority with the field named, before any request", async () => {

@@ -1,13 +1,8 @@
 // `sfp-edge notify put|list|deliveries|redeliver` against a loopback stand-in for the edge that
 // records each request: the right route and body, the secret printed once, usage errors before any request.
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { close, listen, type RecordedRequest } from "../test/doubles/http.ts";
+import { describe, expect, it } from "vitest";
 import { putBody } from "./commands/notify.ts";
-import { run } from "./main.ts";
-import { memoryIo } from "./test-io.ts";
+import { standInEdge } from "./testing.ts";
 
 const endpoint = {
   name: "ci",
@@ -30,33 +25,14 @@ const delivery = {
   nextAttemptAt: null,
   createdAt: "t",
 };
-const requests: RecordedRequest[] = [];
-let server: Awaited<ReturnType<typeof listen>>;
-let env: NodeJS.ProcessEnv;
-
-beforeAll(async () => {
-  server = await listen((req, res) => {
-    const url = req.url ?? "";
-    const answer = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
-    if (url.endsWith("/redeliver")) return answer(202, { delivery: { ...delivery, status: "pending" } });
-    if (url.includes("/deliveries")) return answer(200, { deliveries: [delivery] });
-    if (url.endsWith("/rotate-secret")) return answer(200, { endpoint, secret: "whsec_rotated" });
-    if (req.method === "PUT") return answer(200, { endpoint, secret: "whsec_first" });
-    return answer(200, { endpoints: [endpoint] });
-  }, requests);
-  env = { SFP_EDGE_URL: server.url, SFP_EDGE_TOKEN: "sfp_owner", SFP_EDGE_PROJECT: "prj_1" };
+const { requests, cli } = standInEdge((req) => {
+  const url = req.url ?? "";
+  if (url.endsWith("/redeliver")) return [202, { delivery: { ...delivery, status: "pending" } }];
+  if (url.includes("/deliveries")) return [200, { deliveries: [delivery] }];
+  if (url.endsWith("/rotate-secret")) return [200, { endpoint, secret: "whsec_rotated" }];
+  if (req.method === "PUT") return [200, { endpoint, secret: "whsec_first" }];
+  return [200, { endpoints: [endpoint] }];
 });
-afterAll(() => close(server.server));
-
-async function cli(...argv: string[]) {
-  const { io, stdout, stderr } = memoryIo(env);
-  const dir = await mkdtemp(join(tmpdir(), "sfp-notify-"));
-  const code = await run(["--config-dir", dir, ...argv], io);
-  return { code, out: stdout(), err: stderr() };
-}
 
 describe("sfp-edge notify", () => {
   it("put sends the endpoint and prints the secret once; --rotate-secret asks for a new one", async () => {

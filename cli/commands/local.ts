@@ -8,7 +8,7 @@ import { configDir, readConfig, withEnv } from "../config.ts";
 import { connect, projectPath } from "../connect.ts";
 import { CliError, EXIT, line, parse, printJson, UsageError, type Globals, type Io } from "../io.ts";
 import { readText, registrationToken } from "./project.ts";
-import { integer } from "./task.ts";
+import { integer } from "./task-template.ts";
 import { ORG_SETTING_FLAGS, ORG_SETTINGS_USAGE, orgSettingsBody } from "./org-settings.ts";
 
 export const LOCAL_USAGE = {

@@ -3,7 +3,7 @@
 import type { NotificationDelivery, NotificationEndpoint, NotificationEndpointAnswer } from "../../protocol/notify.ts";
 import { connect, projectPath } from "../connect.ts";
 import { EXIT, line, parse, printJson, UsageError, type Globals, type Io } from "../io.ts";
-import { integer } from "./task.ts";
+import { integer } from "./task-template.ts";
 
 export const NOTIFY_USAGE = {
   put: "sfp-edge notify put <name> --url <https://…> --events task.failed,task.succeeded|task.*|* [--disabled] [--rotate-secret]",

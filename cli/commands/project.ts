@@ -8,7 +8,7 @@ import type { WebhookSource } from "../../protocol/webhook.ts";
 import { configDir, writeConfig } from "../config.ts";
 import { connect, projectPath } from "../connect.ts";
 import { CliError, EXIT, line, parse, printJson, UsageError, type Globals, type Io } from "../io.ts";
-import { integer } from "./task.ts";
+import { integer } from "./task-template.ts";
 
 export const PROJECT_USAGE = {
   login: "sfp-edge login --url <edge URL> --project <project id> (--token <token> | --token-stdin)",

@@ -1,12 +1,7 @@
 // `sfp-edge schedule put|list|runs|pause|resume` and `task create --at` against a loopback stand-in for
 // the edge that records each request: the right routes and bodies, usage errors before any request.
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { close, listen, type RecordedRequest } from "../../test/doubles/http.ts";
-import { run } from "../main.ts";
-import { memoryIo } from "../test-io.ts";
+import { describe, expect, it } from "vitest";
+import { standInEdge } from "../testing.ts";
 import { runAtFlag } from "./schedule-at.ts";
 
 const schedule = {
@@ -22,41 +17,25 @@ const schedule = {
   updatedAt: "t",
   nextRunAt: "2026-12-03T21:00:00.000Z",
 };
-const requests: RecordedRequest[] = [];
-let server: Awaited<ReturnType<typeof listen>>;
-let env: NodeJS.ProcessEnv;
-
-beforeAll(async () => {
-  server = await listen((req, res, body) => {
-    const url = req.url ?? "";
-    const answer = (status: number, payload: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(payload));
-    };
-    if (url.endsWith("/tasks")) {
-      const sent = JSON.parse(body);
-      return answer(201, { task: { id: "tsk_1", type: sent.type, org: sent.org, status: "scheduled", runAt: sent.runAt } });
-    }
-    if (url.includes("/runs")) {
-      return answer(200, {
+const { requests, cli } = standInEdge((req, body) => {
+  const url = req.url ?? "";
+  if (url.endsWith("/tasks")) {
+    const sent = JSON.parse(body);
+    return [201, { task: { id: "tsk_1", type: sent.type, org: sent.org, status: "scheduled", runAt: sent.runAt } }];
+  }
+  if (url.includes("/runs")) {
+    return [
+      200,
+      {
         runs: [{ slot: "2026-12-02T21:00:00.000Z", firedAt: "t", outcome: "created", taskId: "tsk_9", missed: 2 }],
         next: ["2026-12-03T21:00:00.000Z"],
-      });
-    }
-    if (req.method === "PUT") return answer(200, { schedule: { ...schedule, ...JSON.parse(body) } });
-    if (url.endsWith("/schedules")) return answer(200, { schedules: [schedule] });
-    return answer(200, { schedule });
-  }, requests);
-  env = { SFP_EDGE_URL: server.url, SFP_EDGE_TOKEN: "sfp_owner", SFP_EDGE_PROJECT: "prj_1" };
+      },
+    ];
+  }
+  if (req.method === "PUT") return [200, { schedule: { ...schedule, ...JSON.parse(body) } }];
+  if (url.endsWith("/schedules")) return [200, { schedules: [schedule] }];
+  return [200, { schedule }];
 });
-afterAll(() => close(server.server));
-
-async function cli(...argv: string[]) {
-  const { io, stdout, stderr } = memoryIo(env);
-  const dir = await mkdtemp(join(tmpdir(), "sfp-schedule-"));
-  const code = await run(["--config-dir", dir, ...argv], io);
-  return { code, out: stdout(), err: stderr() };
-}
 
 describe("sfp-edge schedule", () => {
   it("put sends the cron, timezone, policies and task template", async () => {

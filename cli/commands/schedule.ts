@@ -3,7 +3,7 @@
 import { PutScheduleBody, type Schedule, type ScheduleRuns, ScheduleTaskTemplate } from "../../protocol/index.ts";
 import { connect, projectPath, type Session } from "../connect.ts";
 import { EXIT, line, parse, printJson, UsageError, type Globals, type Io } from "../io.ts";
-import { integer, readPayload } from "./task.ts";
+import { integer, TEMPLATE_OPTIONS, templateFields } from "./task-template.ts";
 
 export const SCHEDULE_USAGE = {
   put: 'sfp-edge schedule put <name> --cron "<m h dom mon dow>" [--timezone <IANA zone>] --type <task type> --org <alias> [--payload-file <file|->] [--priority critical|normal|batch] [--pool <pool>] [--label <l>]… [--timeout-seconds <n>] [--max-attempts <n>] [--overlap skip|queue] [--missed latest|skip] [--disabled]',
@@ -30,12 +30,7 @@ export async function schedulePutBody(argv: string[], io: Io): Promise<{ name: s
       timezone: { type: "string" },
       type: { type: "string" },
       org: { type: "string" },
-      "payload-file": { type: "string" },
-      priority: { type: "string" },
-      pool: { type: "string" },
-      label: { type: "string", multiple: true },
-      "timeout-seconds": { type: "string" },
-      "max-attempts": { type: "string" },
+      ...TEMPLATE_OPTIONS,
       overlap: { type: "string" },
       missed: { type: "string" },
       disabled: { type: "boolean" },
@@ -45,13 +40,7 @@ export async function schedulePutBody(argv: string[], io: Io): Promise<{ name: s
   const name = oneName(positionals, usage);
   if (!values.cron) throw new UsageError("--cron is required", usage);
   if (!values.type || !values.org) throw new UsageError("--type and --org are required", usage);
-  const task: Record<string, unknown> = { type: values.type, org: values.org };
-  if (values["payload-file"] !== undefined) task.payload = await readPayload(values["payload-file"], io);
-  if (values.priority !== undefined) task.priority = values.priority;
-  if (values.pool !== undefined) task.pool = values.pool;
-  if (values.label?.length) task.labels = values.label;
-  if (values["timeout-seconds"] !== undefined) task.timeoutSeconds = integer(values["timeout-seconds"], "--timeout-seconds", usage);
-  if (values["max-attempts"] !== undefined) task.maxAttempts = integer(values["max-attempts"], "--max-attempts", usage);
+  const task = await templateFields({ type: values.type, org: values.org }, values, io, usage);
   const raw: Record<string, unknown> = { cron: values.cron, task, enabled: !values.disabled };
   if (values.timezone !== undefined) raw.timezone = values.timezone;
   if (values.overlap !== undefined) raw.overlap = values.overlap;

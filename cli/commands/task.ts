@@ -1,12 +1,12 @@
 // `sfp-edge task …`: create (optionally waiting for the outcome), get, watch, logs, cancel, list.
-import { readFile } from "node:fs/promises";
 import { EdgeError } from "../../protocol/client.ts";
 import { CreateTaskBody, isTerminal, TASK_STATUSES, type Task, type TaskList } from "../../protocol/index.ts";
 import { connect, getText, projectPath, type Session } from "../connect.ts";
-import { CliError, EXIT, line, parse, printJson, UsageError, type Globals, type Io } from "../io.ts";
+import { EXIT, line, parse, printJson, UsageError, type Globals, type Io } from "../io.ts";
 import { EventPrinter, taskSummary } from "../render.ts";
 import { watchTask } from "../watch.ts";
 import { runAtFlag } from "./schedule-at.ts";
+import { integer, TEMPLATE_OPTIONS, templateFields } from "./task-template.ts";
 
 export const TASK_USAGE = {
   create:
@@ -24,12 +24,7 @@ export async function createBody(argv: string[], io: Io): Promise<{ body: Create
     argv,
     {
       org: { type: "string" },
-      "payload-file": { type: "string" },
-      priority: { type: "string" },
-      pool: { type: "string" },
-      label: { type: "string", multiple: true },
-      "timeout-seconds": { type: "string" },
-      "max-attempts": { type: "string" },
+      ...TEMPLATE_OPTIONS,
       "idempotency-key": { type: "string" },
       at: { type: "string" },
       wait: { type: "boolean" },
@@ -39,13 +34,7 @@ export async function createBody(argv: string[], io: Io): Promise<{ body: Create
   );
   if (positionals.length !== 1) throw new UsageError("task create takes exactly one task type", TASK_USAGE.create);
   if (!values.org) throw new UsageError("--org is required", TASK_USAGE.create);
-  const raw: Record<string, unknown> = { type: positionals[0], org: values.org };
-  if (values["payload-file"] !== undefined) raw.payload = await readPayload(values["payload-file"], io);
-  if (values.priority !== undefined) raw.priority = values.priority;
-  if (values.pool !== undefined) raw.pool = values.pool;
-  if (values.label?.length) raw.labels = values.label;
-  if (values["timeout-seconds"] !== undefined) raw.timeoutSeconds = integer(values["timeout-seconds"], "--timeout-seconds", TASK_USAGE.create);
-  if (values["max-attempts"] !== undefined) raw.maxAttempts = integer(values["max-attempts"], "--max-attempts", TASK_USAGE.create);
+  const raw = await templateFields({ type: positionals[0], org: values.org }, values, io, TASK_USAGE.create);
   if (values.at !== undefined) raw.runAt = runAtFlag(values.at, TASK_USAGE.create);
   const parsed = CreateTaskBody.safeParse(raw);
   if (!parsed.success) {
@@ -54,25 +43,6 @@ export async function createBody(argv: string[], io: Io): Promise<{ body: Create
     throw new UsageError(`${field}: ${issue.message}`, TASK_USAGE.create);
   }
   return { body: parsed.data, idempotencyKey: values["idempotency-key"], wait: values.wait === true, poll: values.poll === true };
-}
-
-export async function readPayload(file: string, io: Io): Promise<unknown> {
-  let text: string;
-  try {
-    text = file === "-" ? await io.readStdin() : await readFile(file, "utf8");
-  } catch (err) {
-    throw new CliError(`cannot read the payload file ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new CliError(`the payload file ${file} is not valid JSON`);
-  }
-}
-
-export function integer(value: string, flag: string, usage: string): number {
-  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number`, usage);
-  return Number(value);
 }
 
 function oneId(positionals: string[], usage: string): string {

@@ -35,11 +35,13 @@ $("#sign-in-form").addEventListener("submit", async (ev) => {
   session.project = String(form.get("project")).trim();
   session.token = String(form.get("token")).trim();
   $("#sign-in-error").textContent = "";
+  // Stored before start() shows the board: schedules.js reads the sign-in from here the moment it appears.
+  sessionStorage.setItem("sfp.project", session.project);
+  sessionStorage.setItem("sfp.token", session.token);
   try {
     await start();
-    sessionStorage.setItem("sfp.project", session.project);
-    sessionStorage.setItem("sfp.token", session.token);
   } catch (err) {
+    sessionStorage.removeItem("sfp.token");
     $("#sign-in-error").textContent = err.status === 401 || err.status === 404 ? "That token does not open this project." : err.message;
     show(false);
   }

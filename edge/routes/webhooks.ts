@@ -8,8 +8,8 @@
 // logs, rate-limit keys and tasks carry its reference (common/source-ids.ts), never the id.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { NewTask } from "../../common/messages.ts";
-import { ApiError, fromRpcError, type TaskSource } from "../../protocol/index.ts";
-import { deliveryShard, mintWebhookTaskId } from "../../common/task-ids.ts";
+import { ApiError, fromRpcError } from "../../protocol/index.ts";
+import { deliveryShard } from "../../common/task-ids.ts";
 import { DeliveryAnswer, PutWebhookSourceBody, WebhookSourceAnswer, WebhookSourceList, WebhookSourceName, type WebhookSource } from "../../protocol/webhook.ts";
 import { limitFailedAuth, requireProjectToken } from "../auth/middleware.ts";
 import { projectStub, type Env } from "../../actors/env.ts";
@@ -17,12 +17,12 @@ import { count } from "../../actors/metrics.ts";
 import { requestIdOf, type AppContext } from "../http.ts";
 import { bearerAuth, errors, ErrorSchema, json, jsonBody, router } from "../openapi.ts";
 import { ingest } from "../ingest.ts";
-import { newTask, poolOf } from "../new-task.ts";
+import { poolOf } from "../new-task.ts";
 import { readLimitedBody } from "../webhooks/body.ts";
 import { KINDS } from "../webhooks/kinds.ts";
-import { renderPayload, ruleMatches } from "../webhooks/rules.ts";
+import { ruleTasks } from "../webhooks/rule-tasks.ts";
 import { SOAP_ACK, soapFault } from "../webhooks/salesforce.ts";
-import { publicSourceId, sourceRef } from "../../common/source-ids.ts";
+import { sourceRef } from "../../common/source-ids.ts";
 import { forgetSource, loadSource, type LiveSource } from "../webhooks/sources.ts";
 import { allowLoopback } from "../../actors/notifier.ts";
 import { checkEndpointUrl } from "../../common/endpoint-url.ts";
@@ -221,34 +221,9 @@ async function receive(c: AppContext, source: LiveSource) {
   for (const item of delivery.items) {
     if (planned.some((p) => p.deliveryId === item.deliveryId)) continue;
     const shard = await deliveryShard(source.dedupeKey, item.deliveryId, delivery.bodyDigest);
-    const tasks: Promise<NewTask>[] = [];
-    for (const [index, rule] of source.rules.entries()) {
-      if (!ruleMatches(rule, item.event, item.payload)) continue;
-      const { type, org, priority, pool, labels } = rule.task;
-      const payload = renderPayload(rule.task.payload ?? {}, item.payload);
-      // Every reader of the task sees it: the source's name and reference, never its id (a credential).
-      const taskSource: TaskSource = {
-        kind: "webhook",
-        sourceId: publicSourceId(source.id),
-        sourceName: source.name,
-        deliveryId: item.deliveryId,
-        event: item.event,
-        rule: index,
-      };
-      tasks.push(
-        mintWebhookTaskId(c.env.TOKEN_SIGNING_KEY, shard, source.dedupeKey, item.deliveryId, index).then((id) =>
-          newTask(
-            c.env,
-            id,
-            source.project,
-            { type, org, priority, pool, labels, payload, commit: commitOf(source.kind, item.event, item.payload, source.name) },
-            taskSource,
-            { protectedOrg: rule.task.protectedOrg },
-          ),
-        ),
-      );
-    }
-    planned.push({ deliveryId: item.deliveryId, shard, tasks: await Promise.all(tasks), bodyDigest: delivery.bodyDigest });
+    const commit = commitOf(source.kind, item.event, item.payload, source.name);
+    const tasks = await ruleTasks(c.env, source, shard, { ...item, commit });
+    planned.push({ deliveryId: item.deliveryId, shard, tasks, bodyDigest: delivery.bodyDigest });
   }
   const outcomes = await Promise.all(planned.map((p) => persist(c.env, c.executionCtx, source.dedupeKey, p)));
   const tasks = outcomes.flatMap((o) => o.taskIds);

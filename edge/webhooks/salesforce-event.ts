@@ -2,16 +2,13 @@
 // subscription's lease (edge/routes/event-subscriptions-runner.ts), never at the hook URL. Each event
 // is a delivery with the id `<org>/<channel>/<replayId>`, so the ingest shards' delivery record makes
 // a re-sent event (a new holder replaying an overlap) answer the first copy's tasks.
-import type { NewTask } from "../../common/messages.ts";
-import { publicSourceId } from "../../common/source-ids.ts";
-import { deliveryShard, mintWebhookTaskId } from "../../common/task-ids.ts";
+import { deliveryShard } from "../../common/task-ids.ts";
 import type { Env } from "../../actors/env.ts";
-import { ApiError, type TaskSource } from "../../protocol/index.ts";
+import { ApiError } from "../../protocol/index.ts";
 import type { PlatformEventDelivery } from "../../protocol/events.ts";
 import type { WebhookSourceRecord } from "../../protocol/webhook.ts";
 import { ingest } from "../ingest.ts";
-import { newTask } from "../new-task.ts";
-import { renderPayload, ruleMatches } from "./rules.ts";
+import { ruleTasks } from "./rule-tasks.ts";
 import type { KindHandler } from "./verify.ts";
 
 export const salesforceEvent: KindHandler = {
@@ -36,26 +33,7 @@ export async function ingestPlatformEvent(
 ): Promise<{ duplicate: boolean; taskIds: string[] }> {
   const deliveryId = eventDeliveryId(event);
   const shard = await deliveryShard(source.dedupeKey, deliveryId);
-  const tasks: Promise<NewTask>[] = [];
-  for (const [index, rule] of source.rules.entries()) {
-    if (!ruleMatches(rule, event.channel, event)) continue;
-    const { type, org, priority, pool, labels } = rule.task;
-    const payload = renderPayload(rule.task.payload ?? {}, event);
-    const taskSource: TaskSource = {
-      kind: "webhook",
-      sourceId: publicSourceId(source.id),
-      sourceName: source.name,
-      deliveryId,
-      event: event.channel,
-      rule: index,
-    };
-    tasks.push(
-      mintWebhookTaskId(env.TOKEN_SIGNING_KEY, shard, source.dedupeKey, deliveryId, index).then((id) =>
-        newTask(env, id, source.project, { type, org, priority, pool, labels, payload }, taskSource, { protectedOrg: rule.task.protectedOrg }),
-      ),
-    );
-  }
-  const made = await Promise.all(tasks);
+  const made = await ruleTasks(env, source, shard, { deliveryId, event: event.channel, payload: event });
   if (!made.length) return { duplicate: false, taskIds: [] };
   return ingest(env, ctx, shard, { sourceId: source.dedupeKey, deliveryId, tasks: made });
 }

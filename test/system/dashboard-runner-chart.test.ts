@@ -1,7 +1,7 @@
 // The runners' live chart in headless Chromium, fed by a real manager: while its worker deploys, the
 // `runner` messages the edge pushes on the project feed with each heartbeat add samples to the
 // runner's sparkline without a reload, and the task's page shows the worker's own CPU and memory from
-// the task socket's `resources` messages. Needs the edge's pushed runner load (issue 16, branch
+// the task socket's `resources` messages, and once the task has finished, the peaks stored on it. Needs the edge's pushed runner load (issue 16, branch
 // `live`): the owner's runner-list poll alone never counts as a feed sample here.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -67,6 +67,17 @@ describe.skipIf(!haveChromium)("the runners' live chart, with a real runner", ()
 
       await stack.api.request("POST", `/v1/tasks/${body.task.id}/cancel`);
       await page.waitForSelector('#task-status[data-status="canceled"]', { timeout: STEP_MS });
+
+      // Finished, no more samples come: the page, opened afresh, shows the peaks stored on the task.
+      const stored = (await stack.api.request<{ task: Task }>("GET", `/v1/tasks/${body.task.id}`)).body.task.resources;
+      expect(stored?.peakMemoryRssBytes).toBeGreaterThan(0);
+      await page.evaluate(`location.hash = '#/'`);
+      await page.evaluate(`location.hash = '#/tasks/${body.task.id}'`);
+      await page.waitForSelector('#task-status[data-status="canceled"]', { timeout: STEP_MS });
+      await page.waitForSelector("#task-resources[data-peak-memory]:visible", { timeout: STEP_MS });
+      expect(await page.getAttribute("#task-resources", "data-peak-memory")).toBe(String(stored?.peakMemoryRssBytes));
+      expect(await page.getAttribute("#task-resources", "data-peak-cpu")).toBe(String(stored?.peakCpuPercent));
+      expect(await page.textContent("#task-resources")).toMatch(/^Peak CPU \d+% · [\d.]+ (B|KiB|MiB|GiB) \(last sampled /);
     },
     4 * STEP_MS,
   );

@@ -1,6 +1,6 @@
 // A task's own page (#/tasks/<id>): its header (status, type, org, who or what made it, attempt,
-// lease holder), a live progress bar and resource line, the event stream and the log following
-// live over the task socket (resumed with ?after= after a drop), the result and artifacts once they
+// lease holder), a live progress bar and resource line (a finished task: its stored peaks), the event
+// stream and the log following live over the task socket (resumed with ?after= after a drop), the result and artifacts once they
 // exist, and the buttons the token's role allows: cancel (owner, member), approve and reject (owner,
 // approver) while the task awaits approval.
 import { api, can, download, openSocket, parseMessage, RECONNECT_MS } from "./api.js";
@@ -154,6 +154,7 @@ function render() {
   st.dataset.status = task.status;
   renderFacts();
   renderProgress(task);
+  renderPeaks(task);
   renderActions(task);
   $("#task-error").textContent = task.error ? `${task.error.code}: ${task.error.message}` : "";
   renderOutcome(task);
@@ -209,6 +210,17 @@ function renderResources(m) {
     `CPU ${Math.round(m.cpuPercent)}% · ${bytes(m.memoryRssBytes)} now` +
     (m.peakCpuPercent !== undefined ? ` · peak ${Math.round(m.peakCpuPercent)}% · ${bytes(m.peakMemoryRssBytes)}` : "") +
     ` (${time(m.at)})`;
+}
+
+/** A finished task gets no more `resources` messages: its stored peaks (`resources` of the task) stand instead. */
+function renderPeaks(task) {
+  const r = task.resources;
+  if (!r || !TERMINAL.has(task.status)) return;
+  const line = $("#task-resources");
+  line.hidden = false;
+  line.dataset.peakCpu = String(r.peakCpuPercent);
+  line.dataset.peakMemory = String(r.peakMemoryRssBytes);
+  line.textContent = `Peak CPU ${Math.round(r.peakCpuPercent)}% · ${bytes(r.peakMemoryRssBytes)} (last sampled ${time(r.at)})`;
 }
 
 function renderActions(task) {
