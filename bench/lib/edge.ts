@@ -105,8 +105,12 @@ async function serveBare(dir: string, w: BareWorker): Promise<BareEdge> {
   writeFileSync(join(dir, "config.capnp"), capnp(dir, port, w));
   const log = openSync(join(dir, "workerd.log"), "w");
   const inspector = process.env.BENCH_PROFILE ? `127.0.0.1:${await freePort()}` : undefined;
+  // workerd holds two descriptors per open connection (the socket and a dup that watches for the
+  // peer hanging up) and does not raise its own limit: the shell raises the soft limit to the hard
+  // one, then becomes workerd (same pid). An accept() past the limit ends workerd (bench/README B7).
+  const workerd = join(REPO, "node_modules", "workerd", "bin", "workerd");
   const args = ["serve", join(dir, "config.capnp"), "--experimental", ...(inspector ? [`--inspector-addr=${inspector}`] : [])];
-  const child = spawn(join(REPO, "node_modules", "workerd", "bin", "workerd"), args, {
+  const child = spawn("/bin/sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', workerd, ...args], {
     cwd: dir,
     stdio: ["ignore", log, log],
   });
@@ -138,10 +142,13 @@ async function serveBare(dir: string, w: BareWorker): Promise<BareEdge> {
   };
 }
 
-/** The edge Worker and its actors from wrangler.toml, on bare workerd, with rate limits out of the way. */
-export async function startEdge(opts: { vars?: Record<string, string> } = {}): Promise<BareEdge> {
+/**
+ * The edge Worker and its actors from wrangler.toml, on bare workerd, with rate limits out of the way.
+ * `entry` replaces edge/index.ts with a module that re-exports it (e.g. with an instrumented actor).
+ */
+export async function startEdge(opts: { vars?: Record<string, string>; entry?: string } = {}): Promise<BareEdge> {
   const dir = mkdtempSync(join(tmpdir(), "sfp-bench-edge-"));
-  const scriptPath = await bundle(join(REPO, "edge", "index.ts"), dir);
+  const scriptPath = await bundle(opts.entry ?? join(REPO, "edge", "index.ts"), dir);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(REPO, "wrangler.toml"));
   const durableObjects: Record<string, string> = {};
   for (const [name, d] of Object.entries(workerOptions.durableObjects ?? {}))

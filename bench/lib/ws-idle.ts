@@ -23,6 +23,8 @@ let subs: Sub[] = [];
 
 /** Retries of sockets that failed or closed before catching up, as a real client retries. */
 let retries = 0;
+/** Why sockets were retried: the error's message or the close code and reason, counted. */
+let reasons = new Map<string, number>();
 const MAX_TRIES = 20;
 
 /**
@@ -43,10 +45,11 @@ function open(base: string, token: string, sub: Sub, after: number | null, tries
       settled = true;
       resolve({ ms: performance.now() - started, gaps });
     };
-    const retry = (why: string) => {
+    const retry = (why: string, detail: string) => {
       if (settled) return;
       settled = true;
-      if (tries + 1 >= MAX_TRIES) return reject(new Error(`socket ${why} ${MAX_TRIES} times`));
+      reasons.set(detail, (reasons.get(detail) ?? 0) + 1);
+      if (tries + 1 >= MAX_TRIES) return reject(new Error(`socket ${why} ${MAX_TRIES} times, last: ${detail}`));
       retries++;
       const resumeFrom = after === null && target < 0 ? null : sub.lastSeq;
       setTimeout(() => open(base, token, sub, resumeFrom, tries + 1, started).then(resolve, reject), 100 + Math.random() * 400);
@@ -65,24 +68,29 @@ function open(base: string, token: string, sub: Sub, after: number | null, tries
       }
       done();
     });
-    ws.addEventListener("error", () => retry("failed"));
-    ws.addEventListener("close", () => retry("closed"));
+    ws.addEventListener("error", (e) => retry("failed", `error: ${"message" in e ? String(e.message) : "unknown"}`));
+    ws.addEventListener("close", (e) => retry("closed", `close ${e.code} ${e.reason}`.trim()));
   });
 }
 
-async function connectAll(m: IdleConnect, reconnect: boolean): Promise<{ ms: number[]; gaps: number; totalMs: number; retries: number }> {
+async function connectAll(m: IdleConnect, reconnect: boolean): Promise<{ ms: number[]; gaps: number; totalMs: number; retries: number; why: string }> {
   if (!reconnect) subs = m.taskIds.flatMap((taskId) => Array.from({ length: m.perTask }, () => ({ taskId, lastSeq: 0, ws: null })));
   const started = performance.now();
   const results: Promise<{ ms: number; gaps: number }>[] = [];
   for (const [i, sub] of subs.entries()) {
     results.push(open(m.base, m.token, sub, reconnect ? sub.lastSeq : null));
     // A first connect opens in slices, so the setup is not one giant burst; a reconnect is all at once.
-    if (!reconnect && i % 200 === 199) await Promise.all(results.slice(i - 199));
+    if (!reconnect && i % 200 === 199) await Promise.allSettled(results.slice(i - 199));
   }
-  const all = await Promise.all(results);
+  const settled = await Promise.allSettled(results);
+  const why = [...reasons].map(([detail, n]) => `${n}× ${detail}`).join("; ");
   const tried = retries;
   retries = 0;
-  return { ms: all.map((r) => r.ms), gaps: all.reduce((n, r) => n + r.gaps, 0), totalMs: performance.now() - started, retries: tried };
+  reasons = new Map();
+  const failed = settled.filter((r) => r.status === "rejected").length;
+  if (failed) throw new Error(`${failed} of ${settled.length} sockets gave up after ${MAX_TRIES} tries (${tried} retries: ${why})`);
+  const all = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  return { ms: all.map((r) => r.ms), gaps: all.reduce((n, r) => n + r.gaps, 0), totalMs: performance.now() - started, retries: tried, why };
 }
 
 process.on("message", (m: IdleConnect | { cmd: "drop" } | { cmd: "exit" }) => {
