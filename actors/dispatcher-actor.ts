@@ -3,7 +3,8 @@
 // protocol"). An assignment is only an offer: the TaskActor's accept decides who holds the lease, so
 // a race between runners, a lost answer or an expired offer can never give one task two leases.
 // The concepts live in their own modules (dispatch-queue, dispatch-offers, dispatch-parked,
-// dispatch-pool, dispatch-reports, runner-registry, runner-leases); this file is the RPC surface and the rules that tie them together.
+// dispatch-pool, dispatch-reports, runner-registry, runner-leases); this file is the RPC surface and
+// the rules that tie them together.
 import { log as logLine } from "../common/log.ts";
 import { DurableObject } from "cloudflare:workers";
 import { timings } from "../common/timings.ts";
