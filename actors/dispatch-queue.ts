@@ -7,6 +7,11 @@
 // has. Tasks no runner can take are never read by a poll, however many wait. The distinct sets are
 // kept few: past MAX_LABEL_SETS, a new set is only let in if a runner of the pool has (or had) all its
 // labels; otherwise its task is refused (kept with no set, and failed at once by the queue TTL).
+//
+// An entry can come before its task exists: the edge sends a new task's entry in parallel with its
+// creation (edge/new-task.ts), marked `early` until the task's own outbox repeats it — which it only
+// does after the task's birth is durable. An early row is only ever dropped (`drop`), never recorded
+// as departed, so an orphan (the creation never came) cannot keep a late creation out of the queue.
 import type { QueueEntry } from "../common/messages.ts";
 import type { Timers } from "./timers.ts";
 
@@ -24,7 +29,7 @@ export const FINAL = Number.MAX_SAFE_INTEGER;
 export const MAX_LABEL_SETS = 64;
 
 /** label_set null: the task was refused at admission (see MAX_LABEL_SETS). */
-export type QueueRow = { task_id: string; labels: string; attempt: number; assignment_id: string | null; label_set: number | null };
+export type QueueRow = { task_id: string; labels: string; attempt: number; assignment_id: string | null; label_set: number | null; early: number };
 
 /** A queued task as the offer order needs it. */
 type Head = { task_id: string; rank: number; created_at: string };
@@ -52,18 +57,22 @@ export class DispatchQueue {
    * Writes the entry and arms its queue TTL; false when it is a repeat (the TaskActor's outbox is
    * at-least-once). A later attempt replaces an earlier one and ends its offer. A task with a new
    * label set when MAX_LABEL_SETS are already waiting is let in only if `known(labels)` (a runner of
-   * the pool has or had them); else it is refused: kept without a set, its TTL due at once.
+   * the pool has or had them); else it is refused: kept without a set, its TTL due at once. `early`:
+   * from the edge, before its task is known to exist; the outbox's repeat of it confirms the row.
    */
-  insert(entry: QueueEntry, now: number, ttlMs: number, known: (labels: string[]) => boolean): boolean {
+  insert(entry: QueueEntry, now: number, ttlMs: number, known: (labels: string[]) => boolean, early = false): boolean {
     const current = this.sql
-      .exec<{ attempt: number; label_set: number | null }>("SELECT attempt, label_set FROM sfp_queue WHERE task_id = ?", entry.taskId)
+      .exec<{ attempt: number; label_set: number | null; early: number }>("SELECT attempt, label_set, early FROM sfp_queue WHERE task_id = ?", entry.taskId)
       .toArray()[0];
-    if (current && current.attempt >= entry.attempt) return false;
+    if (current && current.attempt >= entry.attempt) {
+      if (!early && current.early && current.attempt === entry.attempt) this.sql.exec("UPDATE sfp_queue SET early = 0 WHERE task_id = ?", entry.taskId);
+      return false;
+    }
     const labels = [...new Set(entry.labels)].sort();
     const labelSet = current ? current.label_set : this.labelSetFor(labels, known);
     this.sql.exec(
-      `INSERT INTO sfp_queue (task_id, rank, created_at, attempt, labels, enqueued_at, label_set) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(task_id) DO UPDATE SET attempt = excluded.attempt, enqueued_at = excluded.enqueued_at, assignment_id = NULL`,
+      `INSERT INTO sfp_queue (task_id, rank, created_at, attempt, labels, enqueued_at, label_set, early) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(task_id) DO UPDATE SET attempt = excluded.attempt, enqueued_at = excluded.enqueued_at, assignment_id = NULL, early = excluded.early`,
       entry.taskId,
       PRIORITY_RANK[entry.priority],
       entry.createdAt,
@@ -71,6 +80,7 @@ export class DispatchQueue {
       JSON.stringify(labels),
       now,
       labelSet,
+      early ? 1 : 0,
     );
     this.timers.set(`ttl:${entry.taskId}`, labelSet === null ? now : now + ttlMs);
     return true;
@@ -87,7 +97,7 @@ export class DispatchQueue {
   }
 
   row(taskId: string): QueueRow | undefined {
-    return this.sql.exec<QueueRow>("SELECT task_id, labels, attempt, assignment_id, label_set FROM sfp_queue WHERE task_id = ?", taskId).toArray()[0];
+    return this.sql.exec<QueueRow>("SELECT task_id, labels, attempt, assignment_id, label_set, early FROM sfp_queue WHERE task_id = ?", taskId).toArray()[0];
   }
 
   /** Queued, not refused, and under no offer. */
@@ -147,10 +157,7 @@ export class DispatchQueue {
 
   /** Removes the task from the queue, remembering that `attempt` left it; an emptied label set goes. */
   leave(taskId: string, attempt: number, now: number): void {
-    const set = this.sql.exec<{ label_set: number | null }>("DELETE FROM sfp_queue WHERE task_id = ? RETURNING label_set", taskId).toArray()[0]?.label_set;
-    if (set != null) {
-      this.sql.exec("DELETE FROM sfp_label_sets WHERE id = ? AND NOT EXISTS (SELECT 1 FROM sfp_queue WHERE label_set = ?)", set, set);
-    }
+    this.drop(taskId);
     this.sql.exec(
       `INSERT INTO sfp_left (task_id, attempt, at) VALUES (?, ?, ?)
        ON CONFLICT(task_id) DO UPDATE SET attempt = MAX(attempt, excluded.attempt), at = excluded.at`,
@@ -158,6 +165,17 @@ export class DispatchQueue {
       attempt,
       now,
     );
+  }
+
+  /**
+   * Removes the task from the queue without remembering a departure: for an early row whose task
+   * was never born, so that its creation, should it still come, is queued by its outbox as usual.
+   */
+  drop(taskId: string): void {
+    const set = this.sql.exec<{ label_set: number | null }>("DELETE FROM sfp_queue WHERE task_id = ? RETURNING label_set", taskId).toArray()[0]?.label_set;
+    if (set != null) {
+      this.sql.exec("DELETE FROM sfp_label_sets WHERE id = ? AND NOT EXISTS (SELECT 1 FROM sfp_queue WHERE label_set = ?)", set, set);
+    }
     this.timers.clear(`ttl:${taskId}`);
   }
 
@@ -173,4 +191,12 @@ function inOfferOrder(a: Head, b: Head): number {
   if (a.rank !== b.rank) return a.rank - b.rank;
   if (a.created_at !== b.created_at) return a.created_at < b.created_at ? -1 : 1;
   return a.task_id < b.task_id ? -1 : a.task_id > b.task_id ? 1 : 0;
+}
+
+/** Why a task fails with `no_runner`: no runner of the pool has its labels, or (`refused`) the queue had no room for its label set. */
+export function unrunnable(pool: string, labels: string[], refused: boolean): string {
+  const list = labels.join(", ");
+  if (!refused) return labels.length ? `no runner of pool "${pool}" has the labels ${list}` : `no runner registered in pool "${pool}"`;
+  const full = `pool "${pool}" already has tasks of ${MAX_LABEL_SETS} label sets waiting`;
+  return labels.length ? `${full}, and no runner of it has or had the labels ${list}` : `${full}, and no runner has registered in it yet`;
 }

@@ -47,4 +47,9 @@ export const MIGRATIONS: readonly Migration[] = [
     // Every queued task has a TTL timer: arming the alarm (MIN(at), on every poll) must not scan them.
     "CREATE INDEX sfp_timers_by_at ON sfp_timers (at)",
   ],
+  [
+    // 1: the entry came from the edge's early enqueue (edge/new-task.ts) and its task's own outbox has
+    // not yet repeated it, so the task may not exist; such a row leaves without a departure (dispatch-queue.ts).
+    "ALTER TABLE sfp_queue ADD COLUMN early INTEGER NOT NULL DEFAULT 0",
+  ],
 ];

@@ -3,23 +3,22 @@
 // protocol"). An assignment is only an offer: the TaskActor's accept decides who holds the lease, so
 // a race between runners, a lost answer or an expired offer can never give one task two leases.
 // The concepts live in their own modules (dispatch-queue, dispatch-offers, dispatch-parked,
-// runner-registry, runner-leases); this file is the RPC surface and the rules that tie them together.
+// dispatch-pool, dispatch-reports, runner-registry, runner-leases); this file is the RPC surface and
+// the rules that tie them together.
 import { log as logLine } from "../common/log.ts";
 import { DurableObject } from "cloudflare:workers";
 import { timings } from "../common/timings.ts";
-import { projectStub, taskStub, type Env } from "./env.ts";
-import { PerKeyLimit, runnerLoadOf } from "./runner-load.ts";
-import { gauge } from "./metrics.ts";
-import { QUEUE_OLDEST } from "./metrics-actor.ts";
+import { taskStub, type Env } from "./env.ts";
 import { NO_RUNNER, rpcError, type Accepted, type Assignment, type RunnerAction, type RunnerHeartbeatBody, type RunnerInfo } from "../protocol/index.ts";
 import { migrate, nowIso } from "./sql.ts";
 import type { AcceptAnswer, QueueEntry } from "../common/messages.ts";
 import { Timers } from "./timers.ts";
-import { originOf, sendWake } from "./wake.ts";
 import { MIGRATIONS } from "./dispatch-schema.ts";
-import { DispatchQueue, FINAL, MAX_LABEL_SETS } from "./dispatch-queue.ts";
+import { DispatchQueue, FINAL, unrunnable } from "./dispatch-queue.ts";
 import { Offers, type AssignmentRow } from "./dispatch-offers.ts";
 import { ParkedPolls } from "./dispatch-parked.ts";
+import { PoolIdentity } from "./dispatch-pool.ts";
+import { PoolReports } from "./dispatch-reports.ts";
 import { labelsOf, RunnerRegistry, type Departure, type NewRunner } from "./runner-registry.ts";
 import { RunnerLeases } from "./runner-leases.ts";
 
@@ -29,13 +28,8 @@ const LEFT_TTL_MS = 7 * 86_400_000;
 const ASSIGNMENT_TTL_MS = 86_400_000;
 /** How often the memory of departed attempts and ended offers is pruned. */
 const PRUNE_EVERY_MS = 86_400_000;
-/** A burst of arrivals wakes the origin once, not once per task. */
-const WAKE_MIN_INTERVAL_MS = 1_000;
 /** When failing an unrunnable task could not reach its actor, try again this much later. */
 const TTL_RETRY_MS = 10_000;
-
-/** How often at most the queue's gauges are recomputed (metrics.ts sends them on its own linger anyway). */
-const QUEUE_REPORT_MS = 200;
 
 export class DispatcherActor extends DurableObject<Env> {
   private readonly timers: Timers;
@@ -44,12 +38,8 @@ export class DispatcherActor extends DurableObject<Env> {
   private readonly runners: RunnerRegistry;
   private readonly leases: RunnerLeases;
   private readonly parked = new ParkedPolls();
-  private reportTimer: ReturnType<typeof setTimeout> | null = null;
-  /** The pool this actor serves (sfp_meta), once known: it never changes. */
-  private known: { project: string; pool: string } | undefined;
-  private lastWake = 0;
-  /** When each runner's load last went to the project feed. */
-  private readonly loadLimit = new PerKeyLimit();
+  private readonly pool: PoolIdentity;
+  private readonly reports: PoolReports;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -58,6 +48,8 @@ export class DispatcherActor extends DurableObject<Env> {
     this.offers = new Offers(ctx.storage, this.timers);
     this.runners = new RunnerRegistry(ctx.storage);
     this.leases = new RunnerLeases(ctx.storage);
+    this.pool = new PoolIdentity(ctx.storage.sql);
+    this.reports = new PoolReports(ctx, env, this.pool);
     ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, MIGRATIONS));
   }
 
@@ -71,25 +63,33 @@ export class DispatcherActor extends DurableObject<Env> {
     await this.enqueueMany([entry]);
   }
 
+  /**
+   * The edge's early copy of a new task's entry, sent while the task is still being created
+   * (edge/new-task.ts): offered at once, but marked early until the task's outbox repeats it.
+   */
+  async enqueueEarly(entry: QueueEntry): Promise<void> {
+    await this.enqueueMany([entry], true);
+  }
+
   /** Queues a batch (the ingest actors' group commit) with one dispatch and at most one wake. */
-  async enqueueMany(entries: QueueEntry[]): Promise<void> {
-    if (entries.length) this.remember(entries[0].project, entries[0].pool);
-    const admitted = entries.filter((e) => this.admit(e));
+  async enqueueMany(entries: QueueEntry[], early = false): Promise<void> {
+    if (entries.length) this.pool.remember(entries[0].project, entries[0].pool);
+    const admitted = entries.filter((e) => this.admit(e, early));
     if (!admitted.length) return;
-    this.reportQueue();
     this.dispatch();
     await this.timers.arm();
-    if (admitted.some((e) => this.queue.waiting(e.taskId))) this.wake();
+    if (admitted.some((e) => this.queue.waiting(e.taskId))) this.reports.wake(() => this.queue.countWaiting());
   }
 
   /** Writes one entry into the queue; false when it is a repeat or an attempt that already left. */
-  private admit(entry: QueueEntry): boolean {
+  private admit(entry: QueueEntry, early: boolean): boolean {
     if (this.queue.departed(entry)) return false;
     // A requeue follows a lease that ended; whatever this pool knew of it is over.
     this.leases.forget(entry.taskId);
     const now = Date.now();
     const known = (labels: string[]) => this.runners.everHad(labels);
-    if (!this.queue.insert(entry, now, timings(this.env).queueTtlSeconds * 1000, known)) return false;
+    if (!this.queue.insert(entry, now, timings(this.env).queueTtlSeconds * 1000, known, early)) return false;
+    this.reports.queue();
     if (this.timers.get("prune") === null) this.timers.set("prune", now + PRUNE_EVERY_MS);
     return true;
   }
@@ -99,7 +99,7 @@ export class DispatcherActor extends DurableObject<Env> {
     const row = this.queue.row(taskId);
     this.offers.withdrawAll(taskId);
     this.queue.leave(taskId, FINAL, Date.now());
-    this.reportQueue();
+    this.reports.queue();
     await this.timers.arm();
     return Boolean(row);
   }
@@ -151,7 +151,7 @@ export class DispatcherActor extends DurableObject<Env> {
   // ---- runner calls -------------------------------------------------------------------------------
 
   async registerRunner(project: string, pool: string, runner: NewRunner): Promise<void> {
-    this.remember(project, pool);
+    this.pool.remember(project, pool);
     this.runners.add(runner, Date.now());
     log("info", "runner registered", { runnerId: runner.id, project, pool, ephemeral: runner.ephemeral });
   }
@@ -189,12 +189,18 @@ export class DispatcherActor extends DurableObject<Env> {
     const { accepted, refused } = await this.askTask(taskId, { assignmentId, runnerId, grant: open === "offered" });
     if (!accepted) {
       if (!refused) throw rpcError("internal", "the task answered neither a lease nor a refusal");
-      if (refused.wanted) {
+      if (refused.unborn) {
+        // No task behind the entry (its creation never came): an unconfirmed row goes without a
+        // departure; a row the outbox confirmed meanwhile has a task now and is offered again.
+        if (this.queue.row(taskId)?.early) this.queue.drop(taskId);
+        if (this.offers.get(assignmentId)?.state === "offered") this.expireOffer(a);
+        this.reports.queue();
+      } else if (refused.wanted) {
         if (this.offers.get(assignmentId)?.state === "offered") this.expireOffer(a);
       } else {
         // The task no longer wants a runner (canceled, finished, or running under another lease).
         if (this.queue.row(taskId)) this.queue.leave(taskId, refused.attempt, Date.now());
-        this.reportQueue();
+        this.reports.queue();
         this.offers.move(assignmentId, "withdrawn");
       }
       this.dispatch();
@@ -203,7 +209,7 @@ export class DispatcherActor extends DurableObject<Env> {
     }
     const first = this.offers.move(assignmentId, "accepted");
     if (this.queue.row(taskId)) this.queue.leave(taskId, accepted.task.attempt, Date.now());
-    this.reportQueue();
+    this.reports.queue();
     this.leases.record(taskId, runnerId, accepted.leaseEpoch);
     if (first) this.runners.countJob(runnerId, Date.now());
     await this.timers.arm();
@@ -212,7 +218,7 @@ export class DispatcherActor extends DurableObject<Env> {
 
   /** The task's accept, typed as it declares it (RPC typing turns a Task, which holds `unknown`, into `never`). */
   private askTask(taskId: string, offer: { assignmentId: string; runnerId: string; grant: boolean }): Promise<AcceptAnswer> {
-    return taskStub(this.env, taskId).accept(this.identity().project, offer);
+    return taskStub(this.env, taskId).accept(this.pool.require().project, offer);
   }
 
   /** A runner's heartbeat: records its state and resources, answers what it should do. */
@@ -220,49 +226,10 @@ export class DispatcherActor extends DurableObject<Env> {
     const runner = this.runners.live(runnerId);
     const now = Date.now();
     this.runners.reported(runnerId, body, now);
-    this.pushLoad(runner, body, now);
+    this.reports.load(runner, body, now);
     const actions: RunnerAction[] = this.leases.cancelsOf(runnerId).map((taskId) => ({ type: "cancel", taskId }));
     if (runner.drain && body.state !== "draining") actions.push({ type: "drain" });
     return actions;
-  }
-
-  /** The queue's depth and oldest entry to the edge's metrics (actors/metrics.ts). */
-  /**
-   * The queue's depth and oldest entry to the metrics, at most every QUEUE_REPORT_MS: counting the
-   * queue is a scan, and once per admitted task it made a backlog of n cost n² (B1).
-   */
-  private reportQueue(): void {
-    if (this.reportTimer) return;
-    this.reportTimer = setTimeout(() => {
-      this.reportTimer = null;
-      this.reportQueueNow();
-    }, QUEUE_REPORT_MS);
-  }
-
-  private reportQueueNow(): void {
-    const identity = this.identityOrNull();
-    if (!identity) return;
-    const { n, oldest } = this.ctx.storage.sql
-      .exec<{ n: number; oldest: string | null }>("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM sfp_queue")
-      .one();
-    const labels = { project: identity.project, pool: identity.pool };
-    this.ctx.waitUntil(gauge(this.env, "sfp_queue_depth", labels, n));
-    this.ctx.waitUntil(gauge(this.env, QUEUE_OLDEST, labels, oldest ? Date.parse(oldest) : 0));
-  }
-
-  /** The runner's load to the project feed (issue 16), rate-limited per runner; a failed push waits for the next heartbeat. */
-  private pushLoad(runner: { id: string; name: string; slots: number }, body: RunnerHeartbeatBody, now: number): void {
-    const identity = this.identityOrNull();
-    if (!identity || !this.loadLimit.take(runner.id, now)) return;
-    const load = runnerLoadOf(runner, identity.pool, body, now);
-    this.ctx.waitUntil(
-      projectStub(this.env, identity.project)
-        .runnerLoad(load)
-        .then(
-          () => undefined,
-          () => undefined,
-        ),
-    );
   }
 
   /** `DELETE /v1/runners/self`: repeated calls of a deregistered runner succeed; a revoked one's do not. */
@@ -291,7 +258,7 @@ export class DispatcherActor extends DurableObject<Env> {
   }
 
   async listRunners(): Promise<RunnerInfo[]> {
-    return this.runners.list(this.identityOrNull()?.pool ?? "", timings(this.env).leaseSeconds * 1000, Date.now());
+    return this.runners.list(this.pool.get()?.pool ?? "", timings(this.env).leaseSeconds * 1000, Date.now());
   }
 
   // ---- from the task actors (their outbox) --------------------------------------------------------
@@ -340,22 +307,24 @@ export class DispatcherActor extends DurableObject<Env> {
   private async queueTtl(taskId: string): Promise<void> {
     const row = this.queue.row(taskId);
     if (!row) return;
+    // Still unconfirmed after a whole TTL: its task was never born (an orphan of the edge's early enqueue).
+    if (row.early) return this.queue.drop(taskId);
     const labels = JSON.parse(row.labels) as string[];
     const refused = row.label_set === null;
     if (!refused && (row.assignment_id || this.runners.someoneHas(labels))) {
       this.timers.set(`ttl:${taskId}`, Date.now() + timings(this.env).queueTtlSeconds * 1000);
       return;
     }
-    const message = unrunnable(this.identity().pool, labels, refused);
+    const message = unrunnable(this.pool.require().pool, labels, refused);
     try {
-      await taskStub(this.env, taskId).failUnrunnable(this.identity().project, row.attempt, { code: NO_RUNNER, message });
+      await taskStub(this.env, taskId).failUnrunnable(this.pool.require().project, row.attempt, { code: NO_RUNNER, message });
     } catch (err) {
       log("warn", "could not fail an unrunnable task", { taskId, error: String(err) });
       this.timers.set(`ttl:${taskId}`, Date.now() + TTL_RETRY_MS);
       return;
     }
     this.queue.leave(taskId, FINAL, Date.now());
-    this.reportQueue();
+    this.reports.queue();
     log("info", "task failed: no runner", { taskId, labels, refused });
   }
 
@@ -374,7 +343,7 @@ export class DispatcherActor extends DurableObject<Env> {
     this.dispatch();
     await this.timers.arm();
     const leases = this.leases.of(runnerId);
-    const project = this.identityOrNull()?.project;
+    const project = this.pool.get()?.project;
     if (!project) return;
     for (const lease of leases) {
       try {
@@ -384,52 +353,6 @@ export class DispatcherActor extends DurableObject<Env> {
       }
     }
   }
-
-  private remember(project: string, pool: string): void {
-    // Once per actor life: every enqueue names the pool, and a write per batch showed in B1's profile.
-    if (this.known) return;
-    this.ctx.storage.sql.exec("INSERT INTO sfp_meta (key, value) VALUES ('project', ?), ('pool', ?) ON CONFLICT(key) DO NOTHING", project, pool);
-    this.known = undefined;
-    this.identityOrNull();
-  }
-
-  private identityOrNull(): { project: string; pool: string } | null {
-    if (this.known) return this.known;
-    const rows = this.ctx.storage.sql.exec<{ key: string; value: string }>("SELECT key, value FROM sfp_meta").toArray();
-    const project = rows.find((r) => r.key === "project")?.value;
-    const pool = rows.find((r) => r.key === "pool")?.value;
-    this.known = project && pool ? { project, pool } : undefined;
-    return this.known ?? null;
-  }
-
-  private identity(): { project: string; pool: string } {
-    const id = this.identityOrNull();
-    if (!id) throw rpcError("not_found", "no such pool");
-    return id;
-  }
-
-  /**
-   * Nudges the pool's origin (POOL_ORIGINS) with one signed `POST /v1/wake`, so that a runner
-   * manager that scales to zero can start a runner. Best effort: the task waits in the queue anyway.
-   */
-  private wake(): void {
-    const id = this.identityOrNull();
-    const secret = this.env.ORIGIN_TOKEN;
-    const origin = id ? originOf(this.env.POOL_ORIGINS, id.project, id.pool) : null;
-    if (!id || !secret || !origin) return;
-    const now = Date.now();
-    if (now - this.lastWake < WAKE_MIN_INTERVAL_MS) return;
-    this.lastWake = now;
-    this.ctx.waitUntil(sendWake(origin, secret, { project: id.project, pool: id.pool, queued: this.queue.countWaiting() }, now));
-  }
-}
-
-/** Why a task fails with `no_runner`. */
-function unrunnable(pool: string, labels: string[], refused: boolean): string {
-  const list = labels.join(", ");
-  if (!refused) return labels.length ? `no runner of pool "${pool}" has the labels ${list}` : `no runner registered in pool "${pool}"`;
-  const full = `pool "${pool}" already has tasks of ${MAX_LABEL_SETS} label sets waiting`;
-  return labels.length ? `${full}, and no runner of it has or had the labels ${list}` : `${full}, and no runner has registered in it yet`;
 }
 
 function log(level: "info" | "warn", msg: string, fields: Record<string, unknown>): void {

@@ -1,12 +1,11 @@
 // One TaskActor per task: it owns the task's state and is the one place it changes (`commit`, with
 // moves checked by task-state.ts). Around it: the runner's lease (task-lease.ts), the event and log
-// store (task-events.ts), the durable outbox to other actors (outbox.ts, task-outbox.ts), the
-// long-poll waiters, and the hibernating sockets of everyone watching (task-watchers.ts).
+// store (task-events.ts), the durable outbox to other actors (outbox.ts, task-outbox.ts), what waits
+// in memory for the task (task-waiters.ts), and the hibernating sockets of everyone watching (task-watchers.ts).
 import { DurableObject } from "cloudflare:workers";
 import type { AcceptAnswer, NewTask } from "../common/messages.ts";
 import {
   type Artifact,
-  ingestShardOf,
   FEED_PROGRESS_SECONDS,
   isTerminal,
   rpcError,
@@ -20,7 +19,7 @@ import {
   type TaskEvent,
   type TaskStatus,
 } from "../protocol/index.ts";
-import { ingestStub, projectStub, type Env } from "./env.ts";
+import { projectStub, type Env } from "./env.ts";
 import type { OrgNotice } from "./org-actor.ts";
 import { Outbox } from "./outbox.ts";
 import { withSample } from "./task-resources.ts";
@@ -30,12 +29,14 @@ import { refuseUpgrade, requireUpgrade } from "./socket-manager.ts";
 import { migrate, nowIso } from "./sql.ts";
 import { ARTIFACTS_TABLE, artifactLimits, TaskArtifacts, type ArtifactRecorded, type ArtifactUpload, type StoredArtifact } from "./task-artifacts.ts";
 import { LOG_PAGE_BYTES, progressOf, TaskEventStore, type EventDraft, type LogPage } from "./task-events.ts";
-import { LEASE_TIMER, LEASES_TABLE, TaskLease, type TaskChange } from "./task-lease.ts";
+import { LEASE_TIMER, LEASES_TABLE, TaskLease, unbornRefusal, type TaskChange } from "./task-lease.ts";
 import { taskSenders, type TaskMessage, type TaskMessageBodies } from "./task-outbox.ts";
-import { APPROVAL_TIMER, ORG_GATE_TABLE, TaskOrgGate, type Decider } from "./task-org-gate.ts";
+import { APPROVAL_TIMER, gateChanged, ORG_GATE_TABLE, TaskOrgGate, type Decider } from "./task-org-gate.ts";
 import { checkpointOf } from "./task-checkpoint.ts";
+import { takeOver } from "./task-materialize.ts";
 import { armRunAt, RUN_AT_TIMER, runAtDue } from "./task-run-at.ts";
-import { bornTask, canMove } from "./task-state.ts";
+import { bornQueueEntry, bornTask, canMove } from "./task-state.ts";
+import { TaskWaiters } from "./task-waiters.ts";
 import { CLOSE_SOCKETS_TIMER, TaskWatchers } from "./task-watchers.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
 
@@ -58,6 +59,9 @@ const MIGRATIONS = [
   [ORG_GATE_TABLE],
 ] as const;
 
+/** How long an accept waits for a task whose creation is still on its way (edge/new-task.ts sends both at once). */
+export const BIRTH_WAIT_MS = 4_000;
+
 export class TaskActor extends DurableObject<Env> {
   private task: Task | null = null;
   private readonly timers: Timers;
@@ -67,7 +71,7 @@ export class TaskActor extends DurableObject<Env> {
   private readonly gate: TaskOrgGate;
   private readonly watchers: TaskWatchers;
   private readonly artifactStore: TaskArtifacts;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new TaskWaiters();
   /** When the project last heard of this task (memory only): progress goes to its feed at most every FEED_PROGRESS_SECONDS. */
   private feedSentAt = 0;
 
@@ -94,29 +98,10 @@ export class TaskActor extends DurableObject<Env> {
     });
   }
 
-  /**
-   * A task a webhook made is born in an ingest shard (actors/ingest-actor.ts), which durably holds,
-   * queues and indexes it; the first time anyone touches this actor, it takes the record over, so a
-   * delivery costs no task-actor commit until somebody reads or runs the task.
-   */
+  /** A webhook's task, taken over from its ingest shard on first touch (task-materialize.ts). */
   private async materialize(): Promise<void> {
-    const id = this.ctx.id.name;
-    const shard = id === undefined ? null : ingestShardOf(id);
-    if (id === undefined || shard === null) return;
-    const record = await ingestStub(this.env, shard).peek(id);
-    if (!record) return;
-    const born: Task = JSON.parse(record.body);
-    // The shard already asked the org's lock for it (and may know its place): the gate only adopts that.
-    const lockMessages = record.lockAsked ? this.gate.adopted() : this.gate.materialized(born);
-    const waiting: EventDraft[] = born.waitingFor ? [{ type: "lock", state: "waiting", ...born.waitingFor }] : [];
-    this.commit(
-      born,
-      [{ type: "status", status: "queued", attempt: born.attempt }, ...waiting],
-      [{ kind: "materialized", body: { shard, taskId: id } }, ...lockMessages],
-      {
-        indexed: true,
-      },
-    );
+    const taken = await takeOver(this.env, this.ctx.id.name, this.gate);
+    if (taken) this.commit(taken.born, taken.drafts, taken.outbox, { indexed: true });
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -135,15 +120,7 @@ export class TaskActor extends DurableObject<Env> {
     const task = this.visible(project);
     const { afterVersion, waitSeconds } = opts;
     if (afterVersion === undefined || !waitSeconds || task.version > afterVersion || isTerminal(task.status)) return task;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, waitSeconds * 1000);
-      this.waiters.add(done);
-    });
+    await this.waiters.next(waitSeconds * 1000);
     return this.visible(project);
   }
 
@@ -164,18 +141,22 @@ export class TaskActor extends DurableObject<Env> {
 
   /**
    * Creates the task, or answers the one already there: creation is idempotent by id, which is
-   * what makes webhook re-deliveries and Idempotency-Key retries land on the same task.
+   * what makes webhook re-deliveries and Idempotency-Key retries land on the same task. `at` is its
+   * `createdAt` as the edge chose it, so the queue entry the edge sent early is the one born here.
    */
-  async create(input: NewTask): Promise<{ task: Task; created: boolean }> {
+  async create(input: NewTask, at = nowIso()): Promise<{ task: Task; created: boolean }> {
     if (this.task) {
       if (this.task.project !== input.project) throw rpcError("conflict", "task id already in use");
       // A retry also waits for what the first try committed but may not have delivered.
       if (this.outbox.pending) await this.outbox.flush();
       return { task: this.task, created: false };
     }
-    const born = bornTask(input, nowIso());
-    // A `scheduled` task (issue 15) goes to the queue or its org's lock when its runAt timer fires.
-    const task = this.birth(born, born.status === "scheduled" ? [] : this.gate.born(born), { indexed: false });
+    const born = bornTask(input, at);
+    // Straight to the queue (bornQueueEntry, the edge's decision too), or to its org's lock; a
+    // `scheduled` task (issue 15) goes to either when its runAt timer fires.
+    const entry = bornQueueEntry(born);
+    const first: TaskMessage[] = entry ? [{ kind: "enqueue", body: entry }] : born.status === "scheduled" ? [] : this.gate.born(born);
+    const task = this.birth(born, first, { indexed: false });
     armRunAt(this.timers, task);
     // The answer waits for the project index and the queue (or the org's lock) to have the task, so a
     // client that lists right after creating sees it; should either be down, the outbox's timer retries.
@@ -241,7 +222,9 @@ export class TaskActor extends DurableObject<Env> {
 
   // ---- the runner's lease (task-lease.ts) -------------------------------------------------------
 
+  /** An offer can reach a runner before its task is born (the edge's early enqueue): the accept waits for the birth, bounded. */
   async accept(project: string, offer: { assignmentId: string; runnerId: string; grant: boolean }): Promise<AcceptAnswer> {
+    if (!this.task && !(await this.waiters.until(() => this.task !== null, BIRTH_WAIT_MS))) return unbornRefusal();
     return this.lease.accept(this.visible(project), offer);
   }
 
@@ -362,7 +345,7 @@ export class TaskActor extends DurableObject<Env> {
   }
 
   private announce(task: Task, events: TaskEvent[]): void {
-    for (const wake of [...this.waiters]) wake();
+    this.waiters.wake();
     this.watchers.announce(task, events);
   }
 
@@ -412,9 +395,4 @@ export class TaskActor extends DurableObject<Env> {
     this.ctx.waitUntil(count(this.env, "sfp_sockets_closed_total", { kind: "task" }));
     this.watchers.sockets.closed(ws, code);
   }
-}
-
-/** Whether the task's place at its org's lock or its approval changed (the list and the feed show both). */
-function gateChanged(prev: Task, next: Task): boolean {
-  return JSON.stringify(prev.waitingFor) !== JSON.stringify(next.waitingFor) || JSON.stringify(prev.approval) !== JSON.stringify(next.approval);
 }

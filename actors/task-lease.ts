@@ -230,6 +230,11 @@ function refusal(task: Task, why: string): AcceptAnswer {
   return { refused: { ...base, code: "assignment_expired", message: why } };
 }
 
+/** An accept that waited for its task's birth in vain (edge/new-task.ts queues a new task early): no such task here. */
+export function unbornRefusal(): AcceptAnswer {
+  return { refused: { code: "assignment_expired", message: "no such task", wanted: false, attempt: 0, unborn: true } };
+}
+
 function leaseLog(msg: string, taskId: string, fields: Record<string, unknown>): void {
   console.log(JSON.stringify({ level: "info", msg, taskId, ...fields }));
 }

@@ -150,3 +150,8 @@ export class TaskOrgGate {
     this.sql.exec("INSERT INTO sfp_org_gate (id, lock) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET lock = excluded.lock", lock);
   }
 }
+
+/** Whether the task's place at its org's lock or its approval changed (the list and the feed show both). */
+export function gateChanged(prev: Task, next: Task): boolean {
+  return JSON.stringify(prev.waitingFor) !== JSON.stringify(next.waitingFor) || JSON.stringify(prev.approval) !== JSON.stringify(next.approval);
+}

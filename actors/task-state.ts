@@ -1,7 +1,7 @@
 // The task's state machine in one table (docs/API.md "States and transitions"), and the one function that births a task.
 // Every status change goes through `canMove`; the TaskActor never sets a status any other way.
-import type { Task, TaskStatus } from "../protocol/index.ts";
-import type { NewTask } from "../common/messages.ts";
+import { needsOrgLock, type Task, type TaskStatus } from "../protocol/index.ts";
+import { queueEntry, type NewTask, type QueueEntry } from "../common/messages.ts";
 
 export const TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
   // queued → running when a runner accepts; → canceled by a client; → failed when no runner could
@@ -35,4 +35,15 @@ export function canMove(from: TaskStatus, to: TaskStatus): boolean {
 export function bornTask(input: NewTask, at: string): Task {
   const scheduled = input.runAt !== undefined && Date.parse(input.runAt) > Date.parse(at);
   return { ...input, status: scheduled ? "scheduled" : "queued", attempt: 1, version: 1, createdAt: at, updatedAt: at };
+}
+
+/**
+ * The queue entry a new task goes to its dispatcher with at birth, or null when it goes elsewhere
+ * first (a future `runAt`: scheduled; a type that changes its org: the org's lock). The one decision,
+ * asked by both the TaskActor's birth and the edge's early enqueue (edge/new-task.ts) with the same
+ * born task, so the edge never queues a task its actor holds back, and its entry is exactly the
+ * outbox's (the dispatcher's admission is idempotent by task and attempt).
+ */
+export function bornQueueEntry(task: Task): QueueEntry | null {
+  return task.status === "queued" && task.attempt === 1 && !needsOrgLock(task.type) ? queueEntry(task) : null;
 }

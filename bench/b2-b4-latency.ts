@@ -35,6 +35,16 @@ async function clear(url: string, runner: Runner, taskId: string, assignmentId: 
   return acc.jobToken as string;
 }
 
+/** Waits (at most 2 s) until the runner's last poll is newer than `since`: the dispatcher has it. */
+async function parkedSince(url: string, project: string, owner: string, since: number): Promise<void> {
+  const until = Date.now() + 2_000;
+  while (Date.now() < until) {
+    const { runners } = await apiCall(url, "GET", `/v1/projects/${project}/runners`, owner);
+    if (runners.some((r: { lastSeenAt: string }) => Date.parse(r.lastSeenAt) > since)) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 function summary(samples: number[]) {
   const s = [...samples].sort((a, b) => a - b);
   return { p50: percentile(s, 50), p99: percentile(s, 99), n: s.length };
@@ -56,13 +66,17 @@ export async function b2b4(opts: LatencyOptions): Promise<Row[]> {
       const cpu0 = cpuSeconds(edge.pid);
       let last: { taskId: string; jobToken: string } | null = null;
       for (let i = 0; i < opts.count; i++) {
+        // Whatever the runner did before (its accept) is at or before `since`; its new poll is after it.
+        const since = Date.now();
+        await new Promise((r) => setTimeout(r, 2));
         const poll = fetch(`${edge.url}/v1/runners/poll`, {
           method: "POST",
           headers: { authorization: `Bearer ${runner.token}`, "content-type": "application/json" },
           body: JSON.stringify({ freeSlots: 1, waitSeconds: 25 }),
         });
-        // Let the poll reach the dispatcher and park before the task exists.
-        await new Promise((r) => setTimeout(r, 5));
+        // Let the poll reach the dispatcher and park before the task exists: on a loaded machine a
+        // fixed 5 ms was not enough, and a poll still on its way measured its own arrival, not dispatch.
+        await parkedSince(edge.url, project, owner, since);
         const t0 = now();
         const created = apiCall(edge.url, "POST", `/v1/projects/${project}/tasks`, owner, { type: "org-check", org: "demo" });
         const answered = await poll;

@@ -36,4 +36,6 @@ export interface AcceptRefusal {
   /** Whether the task still wants a runner (it is queued), so the dispatcher keeps it in the queue. */
   wanted: boolean;
   attempt: number;
+  /** The task was never born: the entry came from the edge's early enqueue and its creation never arrived. */
+  unborn?: true;
 }

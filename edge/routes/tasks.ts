@@ -54,10 +54,11 @@ tasks.openapi(
     const caller = await requireProjectToken(c, "task:create", project);
     const body = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
-    let id = await mintTaskId(c.env.TOKEN_SIGNING_KEY);
-    if (key) id = await projectStub(c.env, project).claimIdempotencyKey(key, await sha256Hex(JSON.stringify(body)), id);
+    const minted = await mintTaskId(c.env.TOKEN_SIGNING_KEY);
+    const id = key ? await projectStub(c.env, project).claimIdempotencyKey(key, await sha256Hex(JSON.stringify(body)), minted) : minted;
     const input = await newTask(c.env, id, project, body, { kind: "api", tokenId: caller.tokenId });
-    const { task, created } = await createTask(c.env, input);
+    // Only a just-minted id is fresh: a retry's task may already be queued, running or finished.
+    const { task, created } = await createTask(c.env, input, { fresh: id === minted });
     if (created) return c.json({ task }, 201);
     return c.json({ task }, 200);
   },

@@ -194,6 +194,7 @@ describe("the label-set migration", () => {
       const sql = state.storage.sql;
       sql.exec("DROP INDEX sfp_queue_by_set");
       sql.exec("ALTER TABLE sfp_queue DROP COLUMN label_set");
+      sql.exec("ALTER TABLE sfp_queue DROP COLUMN early");
       sql.exec("DROP TABLE sfp_label_sets");
       sql.exec("DROP TABLE sfp_runner_label_sets");
       sql.exec("DROP INDEX sfp_timers_by_at");

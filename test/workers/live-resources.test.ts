@@ -91,7 +91,7 @@ describe("resources pushed", () => {
     await feed.until((m) => m.filter((x) => x.type === "runner").length === 3);
     // The dispatcher holds back a burst of heartbeats the same way, before they cost the feed a call.
     const forwarded = await runInDurableObject(dispatcher(project), (instance) => {
-      const limit = (instance as any).loadLimit;
+      const limit = (instance as any).reports.loadLimit;
       const t = Date.now() + 60_000;
       return [limit.take(runner.runnerId, t), limit.take(runner.runnerId, t + 1000), limit.take(runner.runnerId, t + 2000)];
     });
