@@ -212,6 +212,9 @@ export class DispatcherActor extends DurableObject<Env> {
     this.reports.queue();
     this.leases.record(taskId, runnerId, accepted.leaseEpoch);
     if (first) this.runners.countJob(runnerId, Date.now());
+    // The runner's parked poll left out the slot this offer held; that slot is now counted as busy by
+    // the runner itself, so the poll may take what waits (org-lock: a second org's deploy sat 25 s).
+    this.dispatch();
     await this.timers.arm();
     return accepted;
   }

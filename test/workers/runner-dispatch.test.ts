@@ -8,6 +8,29 @@ import { accept, dispatcher, finish, fireTimers, poll, pollOne, readTask, regist
 const ids = (assignments: Assignment[]) => assignments.map((a) => a.taskId);
 
 describe("the queue", () => {
+  it("answers a parked poll once an accept frees the slot its pending offer held", async () => {
+    const { project, owner } = await setup();
+    const runner = await register(project, owner, { slots: 2 });
+    const first = await createTask(project, owner, { type: "query" });
+    const [offer] = (await poll(runner.runnerToken, { freeSlots: 2 })).body.assignments;
+    expect(offer.taskId).toBe(first.id);
+    // The manager polls again with its other slot while its accept is still on the way: the pending
+    // offer holds that slot, so the poll parks.
+    const parked = poll(runner.runnerToken, { freeSlots: 1, waitSeconds: 20 });
+    const stub = dispatcher(project);
+    await vi.waitFor(
+      () =>
+        runInDurableObject(stub, (instance: DispatcherActor) => {
+          expect((instance as unknown as { parked: { all(): unknown[] } }).parked.all()).toHaveLength(1);
+        }),
+      { timeout: 10_000 },
+    );
+    const second = await createTask(project, owner, { type: "query" });
+    expect((await accept(runner.runnerToken, first.id, offer.assignmentId)).status).toBe(200);
+    // The accept ended the pending offer: the parked poll takes the second task then, not empty at its timeout.
+    expect((await parked).body.assignments.map((a) => a.taskId)).toEqual([second.id]);
+  });
+
   it("offers critical before normal before batch, oldest first within one", async () => {
     const { project, owner } = await setup();
     const runner = await register(project, owner, { slots: 6 });
