@@ -58,10 +58,11 @@ export interface Pumped {
 export class OrgLine {
   private readonly sql: SqlStorage;
   /**
-   * The tasks that joined behind everyone since the last pump, in order; null once one joined
-   * anywhere else. Such joiners are the line's last waiters, so their places need no counting each.
+   * Per rank, the tasks that joined last of their priority since the last pump, in order; null once
+   * one joined anywhere else. Such joiners are their rank's last waiters, so their places need no
+   * counting each (a batch of n would otherwise count or number the line n times).
    */
-  private tail: string[] | null = [];
+  private tails: Map<number, string[]> | null = new Map();
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -88,10 +89,15 @@ export class OrgLine {
   join(req: LockRequest): boolean {
     this.sql.exec("INSERT OR IGNORE INTO sfp_line (task_id, rank, created_at) VALUES (?, ?, ?)", req.taskId, RANK[req.priority] ?? RANK.normal, req.createdAt);
     const row = this.row(req.taskId);
-    const last = !row || !this.anyBehind(row);
-    if (row && last) this.tail?.push(req.taskId);
-    else this.tail = null;
-    return last;
+    if (!row) return true;
+    // Last of its priority: its place is the count of waiters up to its rank (tellAskers).
+    const lastOfRank =
+      this.sql.exec("SELECT 1 FROM sfp_line WHERE holding = 0 AND rank = ? AND (created_at, seq) > (?, ?) LIMIT 1", row.rank, row.created_at, row.seq).toArray()
+        .length === 0;
+    const tail = this.tails?.get(row.rank) ?? [];
+    if (lastOfRank && this.tails) this.tails.set(row.rank, [...tail, row.task_id]);
+    else this.tails = null;
+    return lastOfRank && this.sql.exec("SELECT 1 FROM sfp_line WHERE holding = 0 AND rank > ? LIMIT 1", row.rank).toArray().length === 0;
   }
 
   /** The task leaves the line; what it was doing there, or null when it was not in it. */
@@ -104,7 +110,10 @@ export class OrgLine {
 
   /** More waiters than know their exact place: a shift in the line moves someone who is re-told later. */
   hasDeep(): boolean {
-    return this.waiting() > EXACT_PLACES;
+    // Counting stops past the exact places: asked once per join, it must not count a long line.
+    return (
+      this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM (SELECT 1 FROM sfp_line WHERE holding = 0 LIMIT ?)", EXACT_PLACES + 1).one().n > EXACT_PLACES
+    );
   }
 
   /** Forgets what the waiter was told, so the next pump tells it again. */
@@ -129,21 +138,32 @@ export class OrgLine {
     const near = this.sql.exec<Row>(`SELECT * FROM sfp_line WHERE holding = 0 ${ORDER} LIMIT ?`, EXACT_PLACES).toArray();
     for (const [i, row] of near.entries()) this.tellIfChanged(row, i + 1, holder, notices, true);
     this.tellAskers(tell, near.length, holder, notices);
-    this.tail = [];
+    this.tails = new Map();
     return { notices, deepMoved: granted.length > 0 && this.hasDeep() };
   }
 
   /** Tells tasks that just asked (past the near places) where they stand: one count each, or one pass for many. */
   private tellAskers(tell: readonly string[], nearCount: number, holder: string | null, notices: LineNotice[]): void {
-    if (tell.length && this.tail?.length === tell.length) {
-      // Every asker joined behind everyone (the usual batch): they are the line's last waiters, in
-      // the order they joined, so one count places them all.
-      const waiting = this.waiting();
-      for (const [i, taskId] of this.tail.entries()) {
-        const position = waiting - this.tail.length + i + 1;
-        if (position <= nearCount) continue;
-        this.sql.exec("UPDATE sfp_line SET told_position = ?, told_holder = ? WHERE task_id = ?", position, holder, taskId);
-        notices.push({ kind: "waiting", taskId, position, holder });
+    const tails = this.tails;
+    const joined = tails ? [...tails.values()].reduce((n, t) => n + t.length, 0) : -1;
+    if (tell.length && tails && joined === tell.length) {
+      // Every asker joined last of its priority (the usual batch): within its rank they are the last
+      // waiters, in the order they joined, so one count per rank places them all.
+      const perRank = new Map(
+        this.sql
+          .exec<{ rank: number; n: number }>("SELECT rank, COUNT(*) AS n FROM sfp_line WHERE holding = 0 GROUP BY rank")
+          .toArray()
+          .map((r) => [r.rank, r.n]),
+      );
+      for (const [rank, ids] of tails) {
+        let upTo = 0;
+        for (const [r, n] of perRank) if (r <= rank) upTo += n;
+        for (const [i, taskId] of ids.entries()) {
+          const position = upTo - ids.length + i + 1;
+          if (position <= nearCount) continue;
+          this.sql.exec("UPDATE sfp_line SET told_position = ?, told_holder = ? WHERE task_id = ?", position, holder, taskId);
+          notices.push({ kind: "waiting", taskId, position, holder });
+        }
       }
       return;
     }
@@ -208,10 +228,6 @@ export class OrgLine {
     return row?.task_id ?? null;
   }
 
-  private waiting(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0").one().n;
-  }
-
   /** Waiters in front of `row`, counted on the order index. */
   private ahead(row: Row): number {
     // A row value compares in the index's own order, so SQLite walks only the range (an OR of the
@@ -219,13 +235,5 @@ export class OrgLine {
     return this.sql
       .exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0 AND (rank, created_at, seq) < (?, ?, ?)", row.rank, row.created_at, row.seq)
       .one().n;
-  }
-
-  /** Anyone waits behind `row`: one step on the order index. */
-  private anyBehind(row: Row): boolean {
-    return (
-      this.sql.exec("SELECT 1 FROM sfp_line WHERE holding = 0 AND (rank, created_at, seq) > (?, ?, ?) LIMIT 1", row.rank, row.created_at, row.seq).toArray()
-        .length > 0
-    );
   }
 }

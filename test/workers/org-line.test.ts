@@ -94,5 +94,12 @@ describe("a long line at one org", () => {
     const critical = await org.requestMany(project, "demo", ask("c", EXACT_PLACES + 2, "critical", 1000));
     for (let i = 0; i < EXACT_PLACES + 2; i++) expect(critical[`c-${i}`]).toEqual({ position: i + 1, holder: holder.id });
     expect(await retellArmed()).toBe(true);
+
+    // One batch of two priorities: each is placed after everyone of its own priority and better.
+    const mixed = await org.requestMany(project, "demo", [...ask("m-n", 2, "normal", 2000), ...ask("m-c", 2, "critical", 3000)]);
+    const critical12 = EXACT_PLACES + 2;
+    const normal15 = EXACT_PLACES + 5;
+    expect([mixed["m-c-0"], mixed["m-c-1"]].map((p) => p?.position)).toEqual([critical12 + 1, critical12 + 2]);
+    expect([mixed["m-n-0"], mixed["m-n-1"]].map((p) => p?.position)).toEqual([critical12 + 2 + normal15 + 1, critical12 + 2 + normal15 + 2]);
   });
 });
