@@ -57,12 +57,6 @@ export interface Pumped {
 
 export class OrgLine {
   private readonly sql: SqlStorage;
-  /**
-   * Per rank, the tasks that joined last of their priority since the last pump, in order; null once
-   * one joined anywhere else. Such joiners are their rank's last waiters, so their places need no
-   * counting each (a batch of n would otherwise count or number the line n times).
-   */
-  private tails: Map<number, string[]> | null = new Map();
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -89,15 +83,12 @@ export class OrgLine {
   join(req: LockRequest): boolean {
     this.sql.exec("INSERT OR IGNORE INTO sfp_line (task_id, rank, created_at) VALUES (?, ?, ?)", req.taskId, RANK[req.priority] ?? RANK.normal, req.createdAt);
     const row = this.row(req.taskId);
-    if (!row) return true;
-    // Last of its priority: its place is the count of waiters up to its rank (tellAskers).
-    const lastOfRank =
-      this.sql.exec("SELECT 1 FROM sfp_line WHERE holding = 0 AND rank = ? AND (created_at, seq) > (?, ?) LIMIT 1", row.rank, row.created_at, row.seq).toArray()
-        .length === 0;
-    const tail = this.tails?.get(row.rank) ?? [];
-    if (lastOfRank && this.tails) this.tails.set(row.rank, [...tail, row.task_id]);
-    else this.tails = null;
-    return lastOfRank && this.sql.exec("SELECT 1 FROM sfp_line WHERE holding = 0 AND rank > ? LIMIT 1", row.rank).toArray().length === 0;
+    // A row value compares in the order index's own order: one step on it, never a scan.
+    return (
+      !row ||
+      this.sql.exec("SELECT 1 FROM sfp_line WHERE holding = 0 AND (rank, created_at, seq) > (?, ?, ?) LIMIT 1", row.rank, row.created_at, row.seq).toArray()
+        .length === 0
+    );
   }
 
   /** The task leaves the line; what it was doing there, or null when it was not in it. */
@@ -138,54 +129,33 @@ export class OrgLine {
     const near = this.sql.exec<Row>(`SELECT * FROM sfp_line WHERE holding = 0 ${ORDER} LIMIT ?`, EXACT_PLACES).toArray();
     for (const [i, row] of near.entries()) this.tellIfChanged(row, i + 1, holder, notices, true);
     this.tellAskers(tell, near.length, holder, notices);
-    this.tails = new Map();
     return { notices, deepMoved: granted.length > 0 && this.hasDeep() };
   }
 
-  /** Tells tasks that just asked (past the near places) where they stand: one count each, or one pass for many. */
+  /**
+   * Tells tasks that just asked (past the near places) where they stand. A place is the waiters of
+   * its priority and better, less those of its priority behind it: one grouped count per pump, then
+   * per asker a count of the few behind it (askers have mostly just joined near the end of their
+   * priority), so a batch costs neither a count of the line per asker nor a numbering of the line.
+   */
   private tellAskers(tell: readonly string[], nearCount: number, holder: string | null, notices: LineNotice[]): void {
-    const tails = this.tails;
-    const joined = tails ? [...tails.values()].reduce((n, t) => n + t.length, 0) : -1;
-    if (tell.length && tails && joined === tell.length) {
-      // Every asker joined last of its priority (the usual batch): within its rank they are the last
-      // waiters, in the order they joined, so one count per rank places them all.
-      const perRank = new Map(
-        this.sql
-          .exec<{ rank: number; n: number }>("SELECT rank, COUNT(*) AS n FROM sfp_line WHERE holding = 0 GROUP BY rank")
-          .toArray()
-          .map((r) => [r.rank, r.n]),
-      );
-      for (const [rank, ids] of tails) {
-        let upTo = 0;
-        for (const [r, n] of perRank) if (r <= rank) upTo += n;
-        for (const [i, taskId] of ids.entries()) {
-          const position = upTo - ids.length + i + 1;
-          if (position <= nearCount) continue;
-          this.sql.exec("UPDATE sfp_line SET told_position = ?, told_holder = ? WHERE task_id = ?", position, holder, taskId);
-          notices.push({ kind: "waiting", taskId, position, holder });
-        }
-      }
-      return;
+    if (!tell.length) return;
+    const perRank = this.sql.exec<{ rank: number; n: number }>("SELECT rank, COUNT(*) AS n FROM sfp_line WHERE holding = 0 GROUP BY rank").toArray();
+    for (const taskId of tell) {
+      const row = this.row(taskId);
+      if (!row || row.holding) continue;
+      const upTo = perRank.reduce((sum, r) => (r.rank <= row.rank ? sum + r.n : sum), 0);
+      const behind = this.sql
+        .exec<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0 AND rank = ? AND (created_at, seq) > (?, ?)",
+          row.rank,
+          row.created_at,
+          row.seq,
+        )
+        .one().n;
+      const position = upTo - behind;
+      if (position > nearCount) this.tellIfChanged(row, position, holder, notices, true);
     }
-    if (tell.length <= EXACT_PLACES) {
-      for (const taskId of tell) {
-        const row = this.row(taskId);
-        if (!row || row.holding) continue;
-        const position = this.ahead(row) + 1;
-        if (position > nearCount) this.tellIfChanged(row, position, holder, notices, true);
-      }
-      return;
-    }
-    // Many askers (an ingest batch): SQLite numbers the waiters and hands back only the askers, so a
-    // long line is not read into the isolate once per batch.
-    const rows = this.sql
-      .exec<Row & { position: number }>(
-        `SELECT * FROM (${NUMBERED}) WHERE position > ? AND task_id IN (SELECT value FROM json_each(?))`,
-        nearCount,
-        JSON.stringify(tell),
-      )
-      .toArray();
-    for (const row of rows) this.tellIfChanged(row, row.position, holder, notices, true);
   }
 
   /** The pass over waiters past the exact places: each is told when its place halved. */
@@ -226,14 +196,5 @@ export class OrgLine {
   private holder(): string | null {
     const row = this.sql.exec<{ task_id: string }>("SELECT task_id FROM sfp_line WHERE holding = 1 ORDER BY granted_at, seq LIMIT 1").toArray()[0];
     return row?.task_id ?? null;
-  }
-
-  /** Waiters in front of `row`, counted on the order index. */
-  private ahead(row: Row): number {
-    // A row value compares in the index's own order, so SQLite walks only the range (an OR of the
-    // columns would scan every waiter).
-    return this.sql
-      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_line WHERE holding = 0 AND (rank, created_at, seq) < (?, ?, ?)", row.rank, row.created_at, row.seq)
-      .one().n;
   }
 }
