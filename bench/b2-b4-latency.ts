@@ -5,6 +5,7 @@
 // read from /proc around each series.
 import { apiCall, settle, type Row } from "./lib/common.ts";
 import { cpuSeconds, startEdge } from "./lib/edge.ts";
+import { profiled } from "./lib/profile.ts";
 import { percentile } from "./lib/wrk.ts";
 
 const now = () => performance.now();
@@ -65,31 +66,34 @@ export async function b2b4(opts: LatencyOptions): Promise<Row[]> {
       const samples: number[] = [];
       const cpu0 = cpuSeconds(edge.pid);
       let last: { taskId: string; jobToken: string } | null = null;
-      for (let i = 0; i < opts.count; i++) {
-        // Whatever the runner did before (its accept) is at or before `since`; its new poll is after it.
-        const since = Date.now();
-        await new Promise((r) => setTimeout(r, 2));
-        const poll = fetch(`${edge.url}/v1/runners/poll`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${runner.token}`, "content-type": "application/json" },
-          body: JSON.stringify({ freeSlots: 1, waitSeconds: 25 }),
-        });
-        // Let the poll reach the dispatcher and park before the task exists: on a loaded machine a
-        // fixed 5 ms was not enough, and a poll still on its way measured its own arrival, not dispatch.
-        await parkedSince(edge.url, project, owner, since);
-        const t0 = now();
-        const created = apiCall(edge.url, "POST", `/v1/projects/${project}/tasks`, owner, { type: "org-check", org: "demo" });
-        const answered = await poll;
-        const t1 = now();
-        const task = await created;
-        if (answered.status !== 200) throw new Error(`poll answered ${answered.status}`);
-        const { assignments } = (await answered.json()) as { assignments: { taskId: string; assignmentId: string }[] };
-        if (assignments[0]?.taskId !== task.task.id) throw new Error("the poll was answered with another task");
-        samples.push(t1 - t0);
-        const jobToken = await clear(edge.url, runner, task.task.id, assignments[0].assignmentId);
-        if (last) await apiCall(edge.url, "POST", `/v1/jobs/${last.taskId}/finish`, last.jobToken, { leaseEpoch: 1, outcome: "succeeded" });
-        last = { taskId: task.task.id, jobToken };
-      }
+      // With BENCH_PROFILE=<dir>, the first measured run is also sampled by V8's profiler.
+      await profiled(run === 1 ? edge.inspector : undefined, process.env.BENCH_PROFILE, "b2-dispatch", edge.bundle, async () => {
+        for (let i = 0; i < opts.count; i++) {
+          // Whatever the runner did before (its accept) is at or before `since`; its new poll is after it.
+          const since = Date.now();
+          await new Promise((r) => setTimeout(r, 2));
+          const poll = fetch(`${edge.url}/v1/runners/poll`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${runner.token}`, "content-type": "application/json" },
+            body: JSON.stringify({ freeSlots: 1, waitSeconds: 25 }),
+          });
+          // Let the poll reach the dispatcher and park before the task exists: on a loaded machine a
+          // fixed 5 ms was not enough, and a poll still on its way measured its own arrival, not dispatch.
+          await parkedSince(edge.url, project, owner, since);
+          const t0 = now();
+          const created = apiCall(edge.url, "POST", `/v1/projects/${project}/tasks`, owner, { type: "org-check", org: "demo" });
+          const answered = await poll;
+          const t1 = now();
+          const task = await created;
+          if (answered.status !== 200) throw new Error(`poll answered ${answered.status}`);
+          const { assignments } = (await answered.json()) as { assignments: { taskId: string; assignmentId: string }[] };
+          if (assignments[0]?.taskId !== task.task.id) throw new Error("the poll was answered with another task");
+          samples.push(t1 - t0);
+          const jobToken = await clear(edge.url, runner, task.task.id, assignments[0].assignmentId);
+          if (last) await apiCall(edge.url, "POST", `/v1/jobs/${last.taskId}/finish`, last.jobToken, { leaseEpoch: 1, outcome: "succeeded" });
+          last = { taskId: task.task.id, jobToken };
+        }
+      });
       const cpu = cpuSeconds(edge.pid) - cpu0;
       if (run > 0) {
         dispatch.push(summary(samples));
