@@ -16,15 +16,9 @@ describe("the queue", () => {
     expect(offer.taskId).toBe(first.id);
     // The manager polls again with its other slot while its accept is still on the way: the pending
     // offer holds that slot, so the poll parks.
+    const timers = watchTimers();
     const parked = poll(runner.runnerToken, { freeSlots: 1, waitSeconds: 20 });
-    const stub = dispatcher(project);
-    await vi.waitFor(
-      () =>
-        runInDurableObject(stub, (instance: DispatcherActor) => {
-          expect((instance as unknown as { parked: { all(): unknown[] } }).parked.all()).toHaveLength(1);
-        }),
-      { timeout: 10_000 },
-    );
+    await timers.armed(20_000);
     const second = await createTask(project, owner, { type: "query" });
     expect((await accept(runner.runnerToken, first.id, offer.assignmentId)).status).toBe(200);
     // The accept ended the pending offer: the parked poll takes the second task then, not empty at its timeout.
