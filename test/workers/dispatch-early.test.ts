@@ -27,6 +27,17 @@ async function sendEarly(task: NewTask, at: string): Promise<void> {
   await dispatcher(task.project).enqueueEarly(entry);
 }
 
+/** A project with a runner, a task not yet created whose entry went early, and the offer of it. */
+async function offeredEarly() {
+  const { project, owner } = await setup();
+  const runner = await register(project, owner);
+  const task = await input(project);
+  const at = new Date().toISOString();
+  await sendEarly(task, at);
+  const offer = await pollOne(runner.runnerToken);
+  return { project, owner, runner, task, at, offer };
+}
+
 /** Whether the pool remembers an attempt of the task as departed (which would refuse its later enqueues). */
 function departed(project: string, taskId: string): Promise<boolean> {
   return runInDurableObject(
@@ -83,12 +94,7 @@ describe("the early enqueue", () => {
   });
 
   it("lets an accept that arrives before its task wait for the task, then grants the lease", async () => {
-    const { project, owner } = await setup();
-    const runner = await register(project, owner);
-    const task = await input(project);
-    const at = new Date().toISOString();
-    await sendEarly(task, at);
-    const offer = await pollOne(runner.runnerToken);
+    const { project, runner, task, at, offer } = await offeredEarly();
     expect(offer.taskId).toBe(task.id);
     const timers = watchTimers();
     const accepting = accept(runner.runnerToken, task.id, offer.assignmentId);
@@ -103,12 +109,7 @@ describe("the early enqueue", () => {
   });
 
   it("drops an entry whose task never comes, without keeping a later creation of the same id out", async () => {
-    const { project, owner } = await setup();
-    const runner = await register(project, owner);
-    const task = await input(project);
-    const at = new Date().toISOString();
-    await sendEarly(task, at);
-    const offer = await pollOne(runner.runnerToken);
+    const { project, runner, task, at, offer } = await offeredEarly();
     const refused = await accept(runner.runnerToken, task.id, offer.assignmentId);
     expect(refused.status).toBe(409);
     expect(refused.body.error?.code).toBe("assignment_expired");
@@ -138,12 +139,7 @@ describe("the early enqueue", () => {
   });
 
   it("keeps today's refusal for a task canceled while its early entry waited", async () => {
-    const { project, owner } = await setup();
-    const runner = await register(project, owner);
-    const task = await input(project);
-    const at = new Date().toISOString();
-    await sendEarly(task, at);
-    const offer = await pollOne(runner.runnerToken);
+    const { project, owner, runner, task, at, offer } = await offeredEarly();
     await taskActor(task.id).create(task, at);
     expect((await api("POST", `/v1/tasks/${task.id}/cancel`, { token: owner })).status).toBe(202);
     const refused = await accept(runner.runnerToken, task.id, offer.assignmentId);
