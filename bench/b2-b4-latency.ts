@@ -1,6 +1,7 @@
 // B2: with a runner's poll parked, a task is created → the poll is answered.
 // B4: a long-poll (`GET /v1/tasks/:id?wait=&version=`) is parked → a job event moves the version →
 //     the long-poll is answered.
+// With BENCH_PROFILE=<dir>, the first measured run of each is sampled by V8's profiler.
 // Both are closed-loop, one at a time, timed on this process's monotonic clock; the server's CPU is
 // read from /proc around each series.
 import { apiCall, settle, type Row } from "./lib/common.ts";
@@ -66,7 +67,6 @@ export async function b2b4(opts: LatencyOptions): Promise<Row[]> {
       const samples: number[] = [];
       const cpu0 = cpuSeconds(edge.pid);
       let last: { taskId: string; jobToken: string } | null = null;
-      // With BENCH_PROFILE=<dir>, the first measured run is also sampled by V8's profiler.
       await profiled(run === 1 ? edge.inspector : undefined, process.env.BENCH_PROFILE, "b2-dispatch", edge.bundle, async () => {
         for (let i = 0; i < opts.count; i++) {
           // Whatever the runner did before (its accept) is at or before `since`; its new poll is after it.
@@ -104,22 +104,24 @@ export async function b2b4(opts: LatencyOptions): Promise<Row[]> {
       const lp: number[] = [];
       const lpCpu0 = cpuSeconds(edge.pid);
       let version = (await apiCall(edge.url, "GET", `/v1/tasks/${last!.taskId}`, owner)).task.version as number;
-      for (let i = 0; i < opts.count; i++) {
-        const waiting = fetch(`${edge.url}/v1/tasks/${last!.taskId}?wait=25&version=${version}`, { headers: { authorization: `Bearer ${owner}` } });
-        await new Promise((r) => setTimeout(r, 5));
-        const t0 = now();
-        const posted = apiCall(edge.url, "POST", `/v1/jobs/${last!.taskId}/events`, last!.jobToken, {
-          leaseEpoch: 1,
-          events: [{ seq: i + 1, type: "progress", percent: (i % 100) + 0.5 }],
-        });
-        const res = await waiting;
-        const t1 = now();
-        await posted;
-        const body = (await res.json()) as { task: { version: number } };
-        if (body.task.version <= version) throw new Error("the long-poll was answered without a change");
-        version = body.task.version;
-        lp.push(t1 - t0);
-      }
+      await profiled(run === 1 ? edge.inspector : undefined, process.env.BENCH_PROFILE, "b4-long-poll", edge.bundle, async () => {
+        for (let i = 0; i < opts.count; i++) {
+          const waiting = fetch(`${edge.url}/v1/tasks/${last!.taskId}?wait=25&version=${version}`, { headers: { authorization: `Bearer ${owner}` } });
+          await new Promise((r) => setTimeout(r, 5));
+          const t0 = now();
+          const posted = apiCall(edge.url, "POST", `/v1/jobs/${last!.taskId}/events`, last!.jobToken, {
+            leaseEpoch: 1,
+            events: [{ seq: i + 1, type: "progress", percent: (i % 100) + 0.5 }],
+          });
+          const res = await waiting;
+          const t1 = now();
+          await posted;
+          const body = (await res.json()) as { task: { version: number } };
+          if (body.task.version <= version) throw new Error("the long-poll was answered without a change");
+          version = body.task.version;
+          lp.push(t1 - t0);
+        }
+      });
       const lpCpu = cpuSeconds(edge.pid) - lpCpu0;
       if (run > 0) {
         longPoll.push(summary(lp));

@@ -1,6 +1,6 @@
 // Clients for the runner protocol tests: a runner registers, polls, accepts and writes as the runner
 // manager would, over the Worker's HTTP API; actor stubs are for alarms and eviction only.
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import type { Accepted, Assignment, ErrorBody, Registered, RunnerEvent, Task } from "../../protocol/index.ts";
 import { api, createTask, setup, type Answer } from "./helpers.ts";
 
@@ -19,13 +19,17 @@ export function dispatcher(project: string, pool = "default") {
 
 /**
  * Makes an actor's timers whose name starts with `prefix` due now and runs its alarm, as if their
- * time had come, without sleeping through real lease or accept timeouts.
+ * time had come, without sleeping through real lease or accept timeouts. Answers whether any timer
+ * matched. Both happen in one call with no await between them: as two calls, a real alarm (an
+ * outbox retry falling due under load) could take the timers in between and still be working, its
+ * requeue not yet at the dispatcher, when this returned.
  */
 export async function fireTimers(stub: DurableObjectStub, prefix = ""): Promise<boolean> {
-  await runInDurableObject(stub, (_instance, state) => {
-    state.storage.sql.exec("UPDATE sfp_timers SET at = ? WHERE name LIKE ?", Date.now() - 1, `${prefix}%`);
+  return runInDurableObject(stub, async (instance: DurableObject, state) => {
+    const moved = state.storage.sql.exec("UPDATE sfp_timers SET at = ? WHERE name LIKE ?", Date.now() - 1, `${prefix}%`).rowsWritten;
+    await instance.alarm?.();
+    return moved > 0;
   });
-  return runDurableObjectAlarm(stub);
 }
 
 export async function timerNames(stub: DurableObjectStub): Promise<string[]> {
