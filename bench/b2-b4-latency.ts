@@ -5,7 +5,7 @@
 // Both are closed-loop, one at a time, timed on this process's monotonic clock; the server's CPU is
 // read from /proc around each series.
 import { apiCall, settle, type Row } from "./lib/common.ts";
-import { cpuSeconds, startEdge } from "./lib/edge.ts";
+import { cpuSeconds, startEdge, startNaive } from "./lib/edge.ts";
 import { profiled } from "./lib/profile.ts";
 import { percentile } from "./lib/wrk.ts";
 
@@ -52,7 +52,45 @@ function summary(samples: number[]) {
   return { p50: percentile(s, 50), p99: percentile(s, 99), n: s.length };
 }
 
+/**
+ * B4's floor on this runtime: the naive Worker (bench/naive) parks a request on a Durable Object and
+ * answers it from the next request's one-row commit — the same closed loop as B4 with nothing of ours.
+ */
+async function longPollFloor(opts: LatencyOptions): Promise<Row> {
+  const naive = await startNaive();
+  try {
+    const latency: { p50: number; p99: number; n: number }[] = [];
+    const cpuUs: number[] = [];
+    let rows = 0;
+    for (let run = 0; run <= opts.runs; run++) {
+      const samples: number[] = [];
+      const cpu0 = cpuSeconds(naive.pid);
+      for (let i = 0; i < opts.count; i++) {
+        const waiting = fetch(`${naive.url}/wait/floor?after=${rows}`);
+        await new Promise((r) => setTimeout(r, 5));
+        const t0 = now();
+        const posted = fetch(`${naive.url}/append/floor`, { method: "POST", body: JSON.stringify({ seq: i + 1, type: "progress" }) });
+        const res = await waiting;
+        const t1 = now();
+        await (await posted).text();
+        const { n } = (await res.json()) as { n: number };
+        if (n <= rows) throw new Error("the floor's wait was answered without a new row");
+        rows = n;
+        samples.push(t1 - t0);
+      }
+      if (run > 0) {
+        latency.push(summary(samples));
+        cpuUs.push(((cpuSeconds(naive.pid) - cpu0) / opts.count) * 1e6);
+      }
+    }
+    return { id: "B4", name: `floor: the naive Worker's parked request answered by another's one-row commit, ${opts.count} changes`, latency, cpuUs };
+  } finally {
+    await naive.stop();
+  }
+}
+
 export async function b2b4(opts: LatencyOptions): Promise<Row[]> {
+  const floor = await longPollFloor(opts);
   const edge = await startEdge();
   try {
     const { project, owner } = await settle(edge.url);
@@ -138,6 +176,7 @@ export async function b2b4(opts: LatencyOptions): Promise<Row[]> {
         note: "a warm-up run is not reported",
       },
       { id: "B4", name: `long-poll: job event posted → ?wait= answered, ${opts.count} changes`, latency: longPoll, cpuUs: longPollCpu },
+      floor,
     ];
   } finally {
     await edge.stop();

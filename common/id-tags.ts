@@ -2,6 +2,7 @@
 // tag of their body, under a key derived from TOKEN_SIGNING_KEY per kind of id, so the edge refuses
 // a forged id by arithmetic alone, before any actor is asked (or born) for it.
 import { encodeBytes } from "../protocol/ids.ts";
+import { GenuineMemo } from "./genuine-memo.ts";
 
 /** Tag length in Crockford base32 characters (65 bits). */
 export const TAG_CHARS = 13;
@@ -25,9 +26,17 @@ export async function idTag(signingKey: string, purpose: TagPurpose, body: strin
   return encodeBytes(mac, TAG_CHARS);
 }
 
-/** Whether `tag` is `body`'s tag, compared in constant time. */
+/** Ids whose tag checked out, per signing key and purpose (genuine-memo.ts). */
+const genuine = new GenuineMemo<true>(4096);
+
+/** Whether `tag` is `body`'s tag, compared in constant time (and remembered when it is). */
 export async function tagMatches(signingKey: string, purpose: TagPurpose, body: string, tag: string): Promise<boolean> {
+  const secret = `${purpose}\u0000${signingKey}`;
+  const id = `${body}.${tag}`;
+  if (genuine.get(secret, id)) return true;
   const want = encoder.encode(await idTag(signingKey, purpose, body));
   const got = encoder.encode(tag);
-  return want.byteLength === got.byteLength && crypto.subtle.timingSafeEqual(want, got);
+  const ok = want.byteLength === got.byteLength && crypto.subtle.timingSafeEqual(want, got);
+  if (ok) genuine.set(secret, id, true);
+  return ok;
 }

@@ -2,6 +2,7 @@
 // The edge checks one with a single HMAC and a cached revocation list — no Durable Object round trip
 // on the hot path. Only the token's SHA-256 is stored (ProjectActor), so a leaked database shows none.
 import type { Role } from "../protocol/index.ts";
+import { GenuineMemo } from "./genuine-memo.ts";
 
 export type Claims =
   | { k: "api"; id: string; p: string; r: Role; e: number }
@@ -45,8 +46,24 @@ export async function signToken(secret: string, claims: Claims): Promise<string>
   return `${PREFIX}${body}.${b64url(sig)}`;
 }
 
+/** The claims of tokens whose signature checked out (genuine-memo.ts); expiry is still checked on every use. */
+const verified = new GenuineMemo<Claims>(4096);
+
 /** The claims of a genuine, unexpired token, or null. Verification is constant time (subtle.verify). */
 export async function verifyToken(secret: string, token: string, now = Date.now()): Promise<Claims | null> {
+  const known = verified.get(secret, token);
+  if (known) return unexpired(known, now);
+  const claims = await checkSignature(secret, token);
+  // Frozen: every later request with this token shares the one object.
+  if (claims) verified.set(secret, token, Object.freeze(claims));
+  return claims && unexpired(claims, now);
+}
+
+function unexpired(claims: Claims, now: number): Claims | null {
+  return "e" in claims && claims.e && claims.e * 1000 <= now ? null : claims;
+}
+
+async function checkSignature(secret: string, token: string): Promise<Claims | null> {
   if (!token.startsWith(PREFIX) || token.length > 2048) return null;
   const dot = token.lastIndexOf(".");
   if (dot < 0) return null;
@@ -63,7 +80,6 @@ export async function verifyToken(secret: string, token: string, now = Date.now(
   } catch {
     return null;
   }
-  if ("e" in claims && claims.e && claims.e * 1000 <= now) return null;
   return claims;
 }
 
