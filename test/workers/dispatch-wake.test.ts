@@ -22,10 +22,12 @@ describe("the dispatcher's wake", () => {
 
   it("signs with HMAC(ORIGIN_TOKEN, 'sfp-wake-v1') over timestamp, nonce and body, with a fresh nonce per wake", async () => {
     const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response(null, { status: 202 }));
-    const wakes = () => spy.mock.calls.filter(([url]) => String(url).startsWith("https://origin.test/"));
     env.POOL_ORIGINS = JSON.stringify({ "*": "https://origin.test" });
-    // Two pools: two dispatchers, each waking once.
+    // Two pools: two dispatchers, each waking once. Dispatchers of other files' projects share the
+    // runtime (and this origin while it is set), so only this project's wakes count.
     const { project, owner } = await setup();
+    const wakes = () =>
+      spy.mock.calls.filter(([url, init]) => String(url).startsWith("https://origin.test/") && JSON.parse(String(init?.body)).project === project);
     await createTask(project, owner, { type: "query" });
     await createTask(project, owner, { type: "query", pool: "second" });
     await vi.waitFor(() => expect(wakes()).toHaveLength(2));

@@ -199,15 +199,16 @@ describe("waking the pool's origin", () => {
     vi.restoreAllMocks();
   });
 
-  function originMock() {
+  /** The wakes sent for `project` (other files' dispatchers share the runtime and, with "*", the origin). */
+  function originMock(project: string) {
     const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response(null, { status: 202 }));
-    return () => spy.mock.calls.filter(([url]) => String(url).startsWith("https://origin.test/"));
+    return () => spy.mock.calls.filter(([url, init]) => String(url).startsWith("https://origin.test/") && JSON.parse(String(init?.body)).project === project);
   }
 
   it("sends one signed POST /v1/wake when work arrives and no poll is parked", async () => {
     const { project, owner } = await setup();
     env.POOL_ORIGINS = JSON.stringify({ [`${project}/default`]: "https://origin.test" });
-    const wakes = originMock();
+    const wakes = originMock(project);
     await createTask(project, owner);
     await vi.waitFor(() => expect(wakes()).toHaveLength(1));
     const [url, init] = wakes()[0];
@@ -228,7 +229,7 @@ describe("waking the pool's origin", () => {
   it("sends no wake when a parked poll takes the task", async () => {
     const { project, owner } = await setup();
     env.POOL_ORIGINS = JSON.stringify({ "*": "https://origin.test" });
-    const wakes = originMock();
+    const wakes = originMock(project);
     const runner = await register(project, owner);
     const timers = watchTimers();
     const parked = api("POST", "/v1/runners/poll", { token: runner.runnerToken, body: { freeSlots: 1, waitSeconds: 10 } });
