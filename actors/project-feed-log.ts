@@ -7,8 +7,18 @@ import { FEED_REPLAY_MESSAGES, FEED_REPLAY_SECONDS } from "../protocol/index.ts"
 /** What a resume from `after` finds: the kept messages after it, or that it is outside the window. */
 export type Replay = { reset: false; texts: string[] } | { reset: true; lastSeq: number };
 
+/**
+ * How far an append lets the kept messages overrun the window before it cuts them back. A replay
+ * always cuts exactly first, so what a client is told does not change; the slack only spares every
+ * append the counting and scanning an exact cut costs (5% of B2's samples when it ran per message).
+ */
+const PRUNE_SLACK_MESSAGES = 100;
+const PRUNE_SLACK_MS = 30_000;
+
 export class FeedLog {
   private readonly sql: SqlStorage;
+  /** Kept messages and the oldest one's time, as last read (memory only: re-read after every cut). */
+  private kept: { count: number; oldestAt: number | null } | null = null;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -32,8 +42,22 @@ export class FeedLog {
       return text;
     });
     this.sql.exec("UPDATE sfp_feed_seq SET last = ? WHERE id = 1", seq);
-    if (keep) this.prune(now);
+    if (keep) this.pruneIfOverrun(now, frames.length);
     return texts;
+  }
+
+  private pruneIfOverrun(now: number, added: number): void {
+    if (this.kept) this.kept.count += added;
+    else this.kept = this.readKept();
+    const { count, oldestAt } = this.kept;
+    const aged = oldestAt !== null && oldestAt < now - FEED_REPLAY_SECONDS * 1000 - PRUNE_SLACK_MS;
+    if (count > FEED_REPLAY_MESSAGES + PRUNE_SLACK_MESSAGES || aged) this.prune(now);
+  }
+
+  private readKept(): { count: number; oldestAt: number | null } {
+    const count = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_feed").one().n;
+    const oldestAt = this.sql.exec<{ at: number }>("SELECT at FROM sfp_feed ORDER BY seq LIMIT 1").toArray()[0]?.at ?? null;
+    return { count, oldestAt };
   }
 
   /** The kept messages with seq in (after, upTo], or reset when some of them were pruned (or `after` is ahead). */
@@ -65,5 +89,6 @@ export class FeedLog {
     if (!cut) return;
     this.sql.exec("DELETE FROM sfp_feed WHERE seq <= ?", cut);
     this.sql.exec("UPDATE sfp_feed_seq SET pruned = MAX(pruned, ?) WHERE id = 1", cut);
+    this.kept = null;
   }
 }

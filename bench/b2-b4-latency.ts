@@ -53,44 +53,56 @@ function summary(samples: number[]) {
 }
 
 /**
- * B4's floor on this runtime: the naive Worker (bench/naive) parks a request on a Durable Object and
- * answers it from the next request's one-row commit — the same closed loop as B4 with nothing of ours.
+ * The runtime's floor for B2 and B4: the naive Worker (bench/naive) parks a request on a Durable
+ * Object and answers it from another request's one-row commit there — the same closed loop with
+ * nothing of ours. B4's trigger is that commit alone (a job event); B2's also creates a new object
+ * with its first row in parallel, as a task's birth runs beside its queue entry (edge/new-task.ts).
  */
-async function longPollFloor(opts: LatencyOptions): Promise<Row> {
+async function naiveFloors(opts: LatencyOptions): Promise<Row[]> {
   const naive = await startNaive();
   try {
-    const latency: { p50: number; p99: number; n: number }[] = [];
-    const cpuUs: number[] = [];
     let rows = 0;
-    for (let run = 0; run <= opts.runs; run++) {
-      const samples: number[] = [];
-      const cpu0 = cpuSeconds(naive.pid);
-      for (let i = 0; i < opts.count; i++) {
-        const waiting = fetch(`${naive.url}/wait/floor?after=${rows}`);
-        await new Promise((r) => setTimeout(r, 5));
-        const t0 = now();
-        const posted = fetch(`${naive.url}/append/floor`, { method: "POST", body: JSON.stringify({ seq: i + 1, type: "progress" }) });
-        const res = await waiting;
-        const t1 = now();
-        await (await posted).text();
-        const { n } = (await res.json()) as { n: number };
-        if (n <= rows) throw new Error("the floor's wait was answered without a new row");
-        rows = n;
-        samples.push(t1 - t0);
+    let births = 0;
+    const series = async (trigger: (i: number) => Promise<Response>) => {
+      const latency: { p50: number; p99: number; n: number }[] = [];
+      const cpuUs: number[] = [];
+      for (let run = 0; run <= opts.runs; run++) {
+        const samples: number[] = [];
+        const cpu0 = cpuSeconds(naive.pid);
+        for (let i = 0; i < opts.count; i++) {
+          const waiting = fetch(`${naive.url}/wait/floor?after=${rows}`);
+          await new Promise((r) => setTimeout(r, 5));
+          const t0 = now();
+          const posted = trigger(i);
+          const res = await waiting;
+          const t1 = now();
+          await (await posted).text();
+          const { n } = (await res.json()) as { n: number };
+          if (n <= rows) throw new Error("the floor's wait was answered without a new row");
+          rows = n;
+          samples.push(t1 - t0);
+        }
+        if (run > 0) {
+          latency.push(summary(samples));
+          cpuUs.push(((cpuSeconds(naive.pid) - cpu0) / opts.count) * 1e6);
+        }
       }
-      if (run > 0) {
-        latency.push(summary(samples));
-        cpuUs.push(((cpuSeconds(naive.pid) - cpu0) / opts.count) * 1e6);
-      }
-    }
-    return { id: "B4", name: `floor: the naive Worker's parked request answered by another's one-row commit, ${opts.count} changes`, latency, cpuUs };
+      return { latency, cpuUs };
+    };
+    const body = (i: number) => JSON.stringify({ seq: i + 1, type: "progress" });
+    const b2 = await series((i) => fetch(`${naive.url}/spawn/birth-${births++}?to=floor`, { method: "POST", body: body(i) }));
+    const b4 = await series((i) => fetch(`${naive.url}/append/floor`, { method: "POST", body: body(i) }));
+    return [
+      { id: "B2", name: `floor: the naive Worker's parked request answered by a row committed beside a new object's first, ${opts.count} times`, ...b2 },
+      { id: "B4", name: `floor: the naive Worker's parked request answered by another's one-row commit, ${opts.count} changes`, ...b4 },
+    ];
   } finally {
     await naive.stop();
   }
 }
 
 export async function b2b4(opts: LatencyOptions): Promise<Row[]> {
-  const floor = await longPollFloor(opts);
+  const floors = await naiveFloors(opts);
   const edge = await startEdge();
   try {
     const { project, owner } = await settle(edge.url);
@@ -176,7 +188,7 @@ export async function b2b4(opts: LatencyOptions): Promise<Row[]> {
         note: "a warm-up run is not reported",
       },
       { id: "B4", name: `long-poll: job event posted → ?wait= answered, ${opts.count} changes`, latency: longPoll, cpuUs: longPollCpu },
-      floor,
+      ...floors,
     ];
   } finally {
     await edge.stop();

@@ -112,7 +112,7 @@ function table(rows: Row[], peer: PeerFigures | null): string {
       const p50 = median(r.latency.map((x) => x.p50));
       const p99 = median(r.latency.map((x) => x.p99));
       lat = `${fmt(p50, 2)} / ${fmt(p99, 2)} (p99 ${fmt(Math.min(...r.latency.map((x) => x.p99)), 1)}–${fmt(Math.max(...r.latency.map((x) => x.p99)), 1)})`;
-      if (r.id === "B2" && peer?.dispatch) {
+      if (r.id === "B2" && !r.name.startsWith("floor") && peer?.dispatch) {
         baseline = `peer enqueue → worker start ${fmt(peer.dispatch.p50, 2)} / ${fmt(peer.dispatch.p99, 2)} ms`;
         ratio = `${fmt(p50 / peer.dispatch.p50, 2)}× / ${fmt(p99 / peer.dispatch.p99, 2)}× (lower is better)`;
       }

@@ -1,7 +1,8 @@
 // The naive baselines. B1: each request is one Durable Object RPC that commits one SQLite row — what
 // ingest costs when every delivery is written on its own (POST /append/<object>). B4's floor: a
 // request parked on the object (GET /wait/<object>?after=N) is answered by the next append's commit,
-// the least any long-poll answered by a durable write can cost on this runtime.
+// the least any long-poll answered by a durable write can cost on this runtime. B2's floor: the same,
+// with a new object born with its first row beside that commit (POST /spawn/<new>?to=<object>).
 import { DurableObject } from "cloudflare:workers";
 
 interface Env {
@@ -49,6 +50,14 @@ export default {
     const append = /^\/append\/([\w-]+)$/.exec(url.pathname);
     if (append && request.method === "POST") {
       const n = await env.LOG.get(env.LOG.idFromName(append[1])).append(await request.text());
+      return Response.json({ n }, { status: 202 });
+    }
+    // B2's floor: a new object's first row and a row on `to` (which answers its parked request), in parallel.
+    const spawn = /^\/spawn\/([\w-]+)$/.exec(url.pathname);
+    if (spawn && request.method === "POST") {
+      const text = await request.text();
+      const to = url.searchParams.get("to") ?? "floor";
+      const [, n] = await Promise.all([env.LOG.get(env.LOG.idFromName(spawn[1])).append(text), env.LOG.get(env.LOG.idFromName(to)).append(text)]);
       return Response.json({ n }, { status: 202 });
     }
     const wait = /^\/wait\/([\w-]+)$/.exec(url.pathname);

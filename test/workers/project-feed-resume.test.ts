@@ -90,6 +90,35 @@ describe("project feed resume", () => {
     ahead.close();
   });
 
+  it("keeps its stored window bounded as messages pour in, cutting back in steps rather than per message", async () => {
+    const { project, owner } = await setup("bounded");
+    const t = await createTask(project, owner, { type: "query" });
+    const stub = projectStub(env, project);
+    const stored = () => runInDurableObject(stub, (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_feed").one().n);
+    const sizes: number[] = [];
+    for (let round = 0; round < 6; round++) {
+      await runInDurableObject(stub, (instance) => {
+        const summary = { id: t.id, project, status: "running" };
+        for (let i = 0; i < 50; i++) (instance as any).feed.broadcast([{ ...summary, version: 1000 + round * 50 + i }]);
+      });
+      if (round === 0)
+        await runInDurableObject(stub, (instance) => {
+          const summary = { id: t.id, project, status: "running" };
+          for (let i = 0; i < FEED_REPLAY_MESSAGES; i++) (instance as any).feed.broadcast([{ ...summary, version: 2000 + i }]);
+        });
+      sizes.push(await stored());
+    }
+    // Never more than the window and its slack of 100; and it did cut (it is not simply growing).
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(FEED_REPLAY_MESSAGES + 100);
+    expect(sizes.some((n, i) => i > 0 && n < sizes[i - 1])).toBe(true);
+    // What a client is told is still exact: a resume one past the window is a reset.
+    const last = (await feed(project, owner)).messages[0].lastSeq;
+    const late = await feed(project, owner, `?after=${last - FEED_REPLAY_MESSAGES - 1}`);
+    await late.until((m) => m.length >= 2);
+    expect(late.messages[1]).toEqual({ type: "reset", lastSeq: last });
+    late.close();
+  });
+
   it("carries a running task's progress, at most one summary per task per throttle period", async () => {
     const { project, owner } = await setup("progress");
     const t = await createTask(project, owner, { type: "query" });
