@@ -11,7 +11,7 @@ import { bornQueueEntry, bornTask } from "../../actors/task-state.ts";
 import { createTask as createAtEdge, newTask } from "../../edge/new-task.ts";
 import type { Assignment } from "../../protocol/index.ts";
 import { api, createTask, putOrg, setup, watchTimers } from "./helpers.ts";
-import { accept, dispatcher, finish, fireTimers, poll, pollOne, readTask, register, taskActor } from "./runner-helpers.ts";
+import { accept, dispatcher, finish, fireTimers, parkedPoll, poll, pollOne, readTask, register, taskActor } from "./runner-helpers.ts";
 
 const ids = (assignments: Assignment[]) => assignments.map((a) => a.taskId);
 
@@ -50,9 +50,7 @@ describe("the early enqueue", () => {
   it("answers a parked poll while the task's actor is still busy creating the task", async () => {
     const { project, owner } = await setup();
     const runner = await register(project, owner);
-    const timers = watchTimers();
-    const parked = api("POST", "/v1/runners/poll", { token: runner.runnerToken, body: { freeSlots: 1, waitSeconds: 10 } });
-    await timers.armed(10_000);
+    const parked = (await parkedPoll(runner.runnerToken, 10)).answer;
     const task = await input(project);
     // The task's actor takes no request until released: its birth (and so its outbox) waits.
     let released = false;

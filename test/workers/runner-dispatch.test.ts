@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { DispatcherActor } from "../../actors/dispatcher-actor.ts";
 import type { Assignment } from "../../protocol/index.ts";
 import { api, createTask, setup, watchTimers } from "./helpers.ts";
-import { accept, dispatcher, finish, fireTimers, poll, pollOne, readTask, register, runnerHeartbeat, timerNames } from "./runner-helpers.ts";
+import { accept, dispatcher, finish, fireTimers, parkedPoll, poll, pollOne, readTask, register, runnerHeartbeat, timerNames } from "./runner-helpers.ts";
 
 const ids = (assignments: Assignment[]) => assignments.map((a) => a.taskId);
 
@@ -16,9 +16,7 @@ describe("the queue", () => {
     expect(offer.taskId).toBe(first.id);
     // The manager polls again with its other slot while its accept is still on the way: the pending
     // offer holds that slot, so the poll parks.
-    const timers = watchTimers();
-    const parked = poll(runner.runnerToken, { freeSlots: 1, waitSeconds: 20 });
-    await timers.armed(20_000);
+    const parked = (await parkedPoll(runner.runnerToken, 20)).answer;
     const second = await createTask(project, owner, { type: "query" });
     expect((await accept(runner.runnerToken, first.id, offer.assignmentId)).status).toBe(200);
     // The accept ended the pending offer: the parked poll takes the second task then, not empty at its timeout.
@@ -59,9 +57,7 @@ describe("the queue", () => {
   it("answers a parked poll the moment a matching task is queued", async () => {
     const { project, owner } = await setup();
     const runner = await register(project, owner);
-    const timers = watchTimers();
-    const parked = api("POST", "/v1/runners/poll", { token: runner.runnerToken, body: { freeSlots: 1, waitSeconds: 20 } });
-    await timers.armed(20_000);
+    const parked = (await parkedPoll(runner.runnerToken, 20)).answer;
     expect(await dispatcher(project).queued()).toEqual([]);
     const task = await createTask(project, owner);
     const res = await parked;
@@ -182,9 +178,7 @@ describe("a dispatcher reset while a poll is parked", () => {
   it("answers the parked poll cleanly, and the next poll gets the work", async () => {
     const { project, owner } = await setup();
     const runner = await register(project, owner);
-    const timers = watchTimers();
-    const parked = api("POST", "/v1/runners/poll", { token: runner.runnerToken, body: { freeSlots: 1, waitSeconds: 20 } });
-    await timers.armed(20_000);
+    const parked = (await parkedPoll(runner.runnerToken, 20)).answer;
     await abortAllDurableObjects();
     expect((await parked).status).toBe(204);
     const task = await createTask(project, owner);
@@ -231,9 +225,7 @@ describe("waking the pool's origin", () => {
     env.POOL_ORIGINS = JSON.stringify({ "*": "https://origin.test" });
     const wakes = originMock(project);
     const runner = await register(project, owner);
-    const timers = watchTimers();
-    const parked = api("POST", "/v1/runners/poll", { token: runner.runnerToken, body: { freeSlots: 1, waitSeconds: 10 } });
-    await timers.armed(10_000);
+    const parked = (await parkedPoll(runner.runnerToken, 10)).answer;
     await createTask(project, owner);
     expect((await parked).status).toBe(200);
     expect(wakes()).toHaveLength(0);

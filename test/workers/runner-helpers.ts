@@ -2,7 +2,7 @@
 // manager would, over the Worker's HTTP API; actor stubs are for alarms and eviction only.
 import { env, runInDurableObject } from "cloudflare:test";
 import type { Accepted, Assignment, ErrorBody, Registered, RunnerEvent, Task } from "../../protocol/index.ts";
-import { api, createTask, setup, type Answer } from "./helpers.ts";
+import { api, createTask, setup, watchTimers, type Answer } from "./helpers.ts";
 
 /** An answer that is either `T` or the contract's error body. */
 type Reply<T> = Answer<T & Partial<ErrorBody>>;
@@ -65,6 +65,17 @@ export async function register(project: string, owner: string, body: Record<stri
 
 export function poll(runnerToken: string, body: { freeSlots?: number; waitSeconds?: number } = {}): Promise<Reply<{ assignments: Assignment[] }>> {
   return api("POST", "/v1/runners/poll", { token: runnerToken, body: { freeSlots: 1, waitSeconds: 0, ...body } });
+}
+
+/**
+ * A runner's long-poll once the dispatcher has parked it (its wait's timer is armed), so what the
+ * test does next finds it waiting; `answer` is the poll's eventual reply.
+ */
+export async function parkedPoll(runnerToken: string, waitSeconds: number, freeSlots = 1) {
+  const timers = watchTimers();
+  const answer = poll(runnerToken, { freeSlots, waitSeconds });
+  await timers.armed(waitSeconds * 1000);
+  return { answer };
 }
 
 export function accept(runnerToken: string, taskId: string, assignmentId: string): Promise<Reply<Accepted>> {
