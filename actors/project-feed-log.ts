@@ -74,11 +74,10 @@ export class FeedLog {
 
   /** Drops what is past the window, remembering the highest seq dropped. */
   private prune(now: number): void {
-    const oldest = this.sql.exec<{ seq: number; at: number }>("SELECT seq, at FROM sfp_feed ORDER BY seq LIMIT 1").toArray()[0];
-    if (!oldest) return;
+    const { count: kept, oldestAt } = this.readKept();
+    if (oldestAt === null) return;
     const tooOld = now - FEED_REPLAY_SECONDS * 1000;
-    const kept = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sfp_feed").one().n;
-    if (oldest.at >= tooOld && kept <= FEED_REPLAY_MESSAGES) return;
+    if (oldestAt >= tooOld && kept <= FEED_REPLAY_MESSAGES) return;
     // Keep the newest FEED_REPLAY_MESSAGES that are young enough: the cut is the highest seq that goes.
     const cutByCount =
       kept > FEED_REPLAY_MESSAGES

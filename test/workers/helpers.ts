@@ -164,3 +164,16 @@ export function watchTimers(): { armed(ms: number, count?: number): Promise<void
       ),
   };
 }
+
+/**
+ * Runs an actor's alarm right after `prepare` (which makes its work due: timers, rows) in one call
+ * into the actor, with no await between them. As two calls, a real alarm (an outbox retry falling
+ * due under load) could take the due work in between and still be doing it when the test went on.
+ */
+export function alarmAfter<T>(stub: DurableObjectStub, prepare: (sql: SqlStorage) => T): Promise<T> {
+  return runInDurableObject(stub, async (instance: DurableObject, state) => {
+    const prepared = prepare(state.storage.sql);
+    await instance.alarm?.();
+    return prepared;
+  });
+}

@@ -1,11 +1,11 @@
 // Client side of the notification tests: the loopback receiver (test/doubles/webhook-receiver.ts,
 // started by loopback-doubles.ts), endpoint PUTs, and forcing the ProjectActor's next retry now —
 // the schedule is hours long, so tests move a delivery's retry time instead of waiting for it.
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { inject } from "vitest";
 import type { NotificationDelivery } from "../../protocol/notify.ts";
 import type { ReceivedDelivery } from "../doubles/webhook-receiver.ts";
-import { api } from "./helpers.ts";
+import { alarmAfter, api } from "./helpers.ts";
 
 export function projectActor(project: string) {
   return env.PROJECT.get(env.PROJECT.idFromName(project));
@@ -56,14 +56,12 @@ export async function deliveries(project: string, owner: string, name: string): 
 export async function retryNow(project: string, opts: { table?: "sfp_notify_deliveries" | "sfp_commit_statuses"; id?: string; attempts?: number } = {}) {
   const stub = projectActor(project);
   const table = opts.table ?? "sfp_notify_deliveries";
-  await runInDurableObject(stub, async (_instance, state) => {
+  await alarmAfter(stub, (sql) => {
     const past = Date.now() - 1;
     const where = opts.id !== undefined ? " AND id = ?" : "";
     const guard = opts.attempts !== undefined ? " AND attempts = ?" : "";
     const args = [past, ...(opts.id !== undefined ? [opts.id] : []), ...(opts.attempts !== undefined ? [opts.attempts] : [])];
-    state.storage.sql.exec(`UPDATE ${table} SET next_at = ? WHERE status = 'pending'${where}${guard}`, ...args);
-    state.storage.sql.exec("UPDATE sfp_timers SET at = ? WHERE name = 'notify'", past);
-    if ((await state.storage.getAlarm()) === null) await state.storage.setAlarm(past);
+    sql.exec(`UPDATE ${table} SET next_at = ? WHERE status = 'pending'${where}${guard}`, ...args);
+    sql.exec("UPDATE sfp_timers SET at = ? WHERE name = 'notify'", past);
   });
-  await runDurableObjectAlarm(stub);
 }

@@ -1,10 +1,10 @@
 // The org lock's long lines (actors/org-line.ts): the first EXACT_PLACES waiters always know their
 // exact place; further back a waiter is re-told only when its place halved, in one
 // pass per RETELL_MS — so a line of n costs O(n log n) notices as it drains, not n².
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { EXACT_PLACES } from "../../actors/org-line.ts";
-import { createTask, putOrg, setup } from "./helpers.ts";
+import { alarmAfter, createTask, putOrg, setup } from "./helpers.ts";
 import { events, line, orgActor, until } from "./org-lock-helpers.ts";
 import { readTask } from "./runner-helpers.ts";
 
@@ -12,11 +12,7 @@ const WAITERS = 40;
 
 /** Runs the pass over the far waiters now (its timer made due rather than waited for). */
 async function runRetell(project: string) {
-  const org = orgActor(project);
-  await runInDurableObject(org, (_i, state) => {
-    state.storage.sql.exec("UPDATE sfp_timers SET at = ? WHERE name = 'retell'", Date.now() - 1);
-  });
-  await runDurableObjectAlarm(org);
+  await alarmAfter(orgActor(project), (sql) => sql.exec("UPDATE sfp_timers SET at = ? WHERE name = 'retell'", Date.now() - 1));
 }
 
 async function lockEvents(owner: string, taskId: string) {

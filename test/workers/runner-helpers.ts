@@ -2,7 +2,7 @@
 // manager would, over the Worker's HTTP API; actor stubs are for alarms and eviction only.
 import { env, runInDurableObject } from "cloudflare:test";
 import type { Accepted, Assignment, ErrorBody, Registered, RunnerEvent, Task } from "../../protocol/index.ts";
-import { api, createTask, setup, watchTimers, type Answer } from "./helpers.ts";
+import { alarmAfter, api, createTask, setup, watchTimers, type Answer } from "./helpers.ts";
 
 /** An answer that is either `T` or the contract's error body. */
 type Reply<T> = Answer<T & Partial<ErrorBody>>;
@@ -18,18 +18,12 @@ export function dispatcher(project: string, pool = "default") {
 }
 
 /**
- * Makes an actor's timers whose name starts with `prefix` due now and runs its alarm, as if their
- * time had come, without sleeping through real lease or accept timeouts. Answers whether any timer
- * matched. Both happen in one call with no await between them: as two calls, a real alarm (an
- * outbox retry falling due under load) could take the timers in between and still be working, its
- * requeue not yet at the dispatcher, when this returned.
+ * Makes an actor's timers whose name starts with `prefix` due now and runs its alarm (helpers.ts
+ * `alarmAfter`), as if their time had come, without sleeping through real lease or accept
+ * timeouts. Answers whether any timer matched.
  */
-export async function fireTimers(stub: DurableObjectStub, prefix = ""): Promise<boolean> {
-  return runInDurableObject(stub, async (instance: DurableObject, state) => {
-    const moved = state.storage.sql.exec("UPDATE sfp_timers SET at = ? WHERE name LIKE ?", Date.now() - 1, `${prefix}%`).rowsWritten;
-    await instance.alarm?.();
-    return moved > 0;
-  });
+export function fireTimers(stub: DurableObjectStub, prefix = ""): Promise<boolean> {
+  return alarmAfter(stub, (sql) => sql.exec("UPDATE sfp_timers SET at = ? WHERE name LIKE ?", Date.now() - 1, `${prefix}%`).rowsWritten > 0);
 }
 
 export async function timerNames(stub: DurableObjectStub): Promise<string[]> {
