@@ -21,7 +21,7 @@ import {
 } from "../protocol/index.ts";
 import { projectStub, type Env } from "./env.ts";
 import type { OrgNotice } from "./org-actor.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox, OUTBOX_TABLE } from "./outbox.ts";
 import { withSample } from "./task-resources.ts";
 import { count } from "./metrics.ts";
 import { FORWARD_AFTER_HEADER, FORWARD_BATCH_HEADER, FORWARD_PROJECT_HEADER, FORWARD_TOKEN_HEADER } from "./sockets.ts";
@@ -40,24 +40,33 @@ import { TaskWaiters } from "./task-waiters.ts";
 import { CLOSE_SOCKETS_TIMER, TaskWatchers } from "./task-watchers.ts";
 import { Timers, TIMERS_TABLE } from "./timers.ts";
 
-const MIGRATIONS = [
+const TASK_TABLE = "CREATE TABLE sfp_task (id TEXT PRIMARY KEY, body TEXT NOT NULL)";
+const EVENTS_TABLE = "CREATE TABLE sfp_events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)";
+// Log lines with the running byte offset of their end, so `Range: bytes=N-` needs no scan.
+const LOG_TABLE = "CREATE TABLE sfp_log (n INTEGER PRIMARY KEY, text TEXT NOT NULL, end_byte INTEGER NOT NULL)";
+// A log read finds its first line through it.
+const LOG_INDEX = "CREATE INDEX sfp_log_end ON sfp_log (end_byte)";
+
+export const MIGRATIONS = [
   [
-    "CREATE TABLE sfp_task (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
-    "CREATE TABLE sfp_events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)",
-    // Log lines with the running byte offset of their end, so `Range: bytes=N-` needs no scan.
-    "CREATE TABLE sfp_log (n INTEGER PRIMARY KEY, text TEXT NOT NULL, end_byte INTEGER NOT NULL)",
+    TASK_TABLE,
+    EVENTS_TABLE,
+    LOG_TABLE,
     // The outbox as it first was (outbox.ts OUTBOX_TABLE is its form today, after migration 3).
     "CREATE TABLE sfp_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, body TEXT NOT NULL)",
     TIMERS_TABLE,
   ],
   [LEASES_TABLE],
-  // The outbox backs off per failed send; a log read finds its first line through an index.
-  ["ALTER TABLE sfp_outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0", "CREATE INDEX sfp_log_end ON sfp_log (end_byte)"],
+  // The outbox backs off per failed send.
+  ["ALTER TABLE sfp_outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0", LOG_INDEX],
   // Artifacts: what the job stored in R2 (task-artifacts.ts).
   [ARTIFACTS_TABLE],
   // issue 13: the task's side of its org's lock (task-org-gate.ts).
   [ORG_GATE_TABLE],
 ] as const;
+
+/** What MIGRATIONS leave behind, for a task's actor at its birth (sql.ts `migrate`). */
+export const FRESH_SCHEMA = [TASK_TABLE, EVENTS_TABLE, LOG_TABLE, OUTBOX_TABLE, TIMERS_TABLE, LEASES_TABLE, LOG_INDEX, ARTIFACTS_TABLE, ORG_GATE_TABLE];
 
 /** How long an accept waits for a task whose creation is still on its way (edge/new-task.ts sends both at once). */
 export const BIRTH_WAIT_MS = 4_000;
@@ -89,7 +98,7 @@ export class TaskActor extends DurableObject<Env> {
     this.watchers = new TaskWatchers(ctx, this.store, this.timers, () => this.task);
     this.artifactStore = new TaskArtifacts(ctx.storage.sql, () => artifactLimits(env));
     ctx.blockConcurrencyWhile(async () => {
-      migrate(ctx.storage.sql, MIGRATIONS);
+      migrate(ctx.storage.sql, MIGRATIONS, FRESH_SCHEMA);
       const row = ctx.storage.sql.exec<{ body: string }>("SELECT body FROM sfp_task LIMIT 1").toArray()[0];
       this.task = row ? JSON.parse(row.body) : null;
       if (!this.task) await this.materialize();

@@ -1,6 +1,7 @@
 // B1: correctly signed GitHub deliveries (each with its own delivery id) → durably queued tasks,
 // 32 connections, zero non-2xx; beside it the edge's own ceiling (GET /healthz) and the naive
-// baseline (one Durable Object RPC + one SQLite insert per request, over 64 objects).
+// baseline (one Durable Object RPC + one SQLite insert per request, over 64 objects), and the floor:
+// those rows batched per object as the edge batches per shard, over 4 objects.
 import { createHmac } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
@@ -116,6 +117,15 @@ export async function b1(opts: B1Options): Promise<Row[]> {
         runWrk({ url: naive.url, script: join(REPO, "bench/lib/append.lua"), seconds: opts.seconds, connections: opts.connections, pids: [naive.pid] }),
       );
     rows.push({ id: "B1", name: "naive: one DO RPC + one SQLite insert per request, 64 objects", runs, doPerOp: 1 });
+    // The floor: the same bodies batched per object as the edge batches per shard, over as many objects.
+    const env = { APPEND_PREFIX: "/batch/s", APPEND_OBJECTS: "4" };
+    const floor = [];
+    runWrk({ url: naive.url, script: join(REPO, "bench/lib/append.lua"), seconds: 2, connections: opts.connections, pids: [naive.pid], env });
+    for (let i = 0; i < opts.runs; i++)
+      floor.push(
+        runWrk({ url: naive.url, script: join(REPO, "bench/lib/append.lua"), seconds: opts.seconds, connections: opts.connections, pids: [naive.pid], env }),
+      );
+    rows.push({ id: "B1", name: "floor: the naive rows batched as the edge batches (one RPC + one commit per batch), 4 objects", runs: floor, doPerOp: NaN });
   } finally {
     await naive.stop();
   }

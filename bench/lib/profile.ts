@@ -97,7 +97,17 @@ export function summarize(profile: Profile, bundleText: string): string {
   };
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
-  for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  // A sample is charged the time since the one before it. When the sampler stalls (seen: one 3 s gap
+  // charged to a single sample), that gap is not the sampled function's time: each sample counts for
+  // at most ten typical intervals, and what was cut is reported.
+  const typical = [...profile.timeDeltas].sort((a, b) => a - b)[Math.floor(profile.timeDeltas.length / 2)] ?? 0;
+  const cap = typical * 10;
+  let cut = 0;
+  for (const [i, id] of profile.samples.entries()) {
+    const delta = profile.timeDeltas[i] ?? 0;
+    cut += Math.max(0, delta - cap);
+    selfUs.set(id, (selfUs.get(id) ?? 0) + Math.min(delta, cap));
+  }
   // Idle is the isolate waiting; everything else (program, GC, native calls under JS) is its CPU.
   const total = [...selfUs.entries()].filter(([id]) => byId.get(id)?.callFrame.functionName !== "(idle)").reduce((a, [, us]) => a + us, 0);
   const perModule = new Map<string, number>();
@@ -129,5 +139,5 @@ export function summarize(profile: Profile, bundleText: string): string {
       .slice(0, top)
       .map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`)
       .join("\n");
-  return `sampled ${(total / 1e6).toFixed(2)} s of the isolate's time\n\n## self time per module\n${table(perModule, 40)}\n\n## self time per function\n${table(perFunction, 40)}\n\n## native time by the function of ours that called it\n${table(perCaller, 40)}\n`;
+  return `sampled ${(total / 1e6).toFixed(2)} s of the isolate's time (sampler gaps beyond ${(cap / 1000).toFixed(1)} ms per sample left out: ${(cut / 1e6).toFixed(2)} s)\n\n## self time per module\n${table(perModule, 40)}\n\n## self time per function\n${table(perFunction, 40)}\n\n## native time by the function of ours that called it\n${table(perCaller, 40)}\n`;
 }

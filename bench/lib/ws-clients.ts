@@ -75,13 +75,18 @@ async function collect(m: Collect): Promise<void> {
   disorder = 0;
 }
 
-process.on("message", (m: Connect | Collect | { cmd: "exit" }) => {
+process.on("message", (m: Connect | Collect | { cmd: "exit" } | { cmd: "close" }) => {
   if (m.cmd === "connect")
     connect(m).then(
-      () => process.send!({ connected: sockets.length }),
+      () => process.send!({ connected: sockets.length, cpu: process.cpuUsage() }),
       (err) => process.send!({ error: String(err) }),
     );
   if (m.cmd === "collect") void collect(m);
+  // One series' sockets go before the next connects, so each runs against the same number open.
+  if (m.cmd === "close") {
+    for (const ws of sockets.splice(0)) ws.close();
+    process.send!({ closed: true });
+  }
   if (m.cmd === "exit") {
     for (const ws of sockets) ws.close();
     setTimeout(() => process.exit(0), 200);
