@@ -7,12 +7,13 @@ import { describe, expect, it } from "vitest";
 import { migrate } from "../../actors/sql.ts";
 import { MIGRATIONS } from "../../actors/task-actor.ts";
 
-interface SchemaRow {
+// A type alias, not an interface: SqlStorage rows must be indexable records.
+type SchemaRow = {
   type: string;
   name: string;
   tbl_name: string;
   sql: string | null;
-}
+};
 
 /** Our tables and indexes as SQLite records them, whitespace aside. */
 function schema(sql: SqlStorage): SchemaRow[] {
