@@ -14,6 +14,14 @@ export interface FanoutOptions {
   intervalMs: number;
 }
 
+/** One series' figures: latency over every delivery, server and client CPU per delivered event. */
+interface Measured {
+  latency: { p50: number; p99: number; n: number };
+  cpuUs: number;
+  check: string;
+  clientUs: number;
+}
+
 /** One series: connect the clients to `url`, send the events paced by `interval`, collect every delivery. */
 async function series(
   child: ChildProcess,
@@ -23,7 +31,7 @@ async function series(
   token: string,
   interval: number,
   emit: (i: number, message: string) => Promise<unknown>,
-): Promise<{ latency: { p50: number; p99: number; n: number }; cpuUs: number; check: string; clientUs: number }> {
+): Promise<Measured> {
   child.send({ cmd: "connect", url, token, count: opts.clients });
   const connected = (await next(child, (m) => (m.connected ? m : undefined))) as { cpu: NodeJS.CpuUsage };
   const cpu0 = cpuSeconds(pid);
@@ -55,7 +63,7 @@ const LABELS = [
   ["burst", true],
 ] as const;
 
-function row(opts: FanoutOptions, label: string, interval: number, measured: Awaited<ReturnType<typeof series>>[], floor: boolean): Row {
+function row(opts: FanoutOptions, label: string, interval: number, measured: Measured[], floor: boolean): Row {
   return {
     id: "B3",
     name: `${floor ? "floor: the naive Worker's " : ""}fan-out ${label}: ${opts.events} events${interval ? ` every ${interval} ms` : " back to back"} → ${opts.clients} WebSocket clients`,
@@ -90,7 +98,7 @@ async function ours(child: ChildProcess, opts: FanoutOptions): Promise<Row[]> {
     // Batch frames (?batch=1) are what a client that can take them gets; plain frames as before, paced.
     for (const [label, batch] of LABELS) {
       const interval = label === "burst" ? 0 : opts.intervalMs;
-      const measured: Awaited<ReturnType<typeof series>>[] = [];
+      const measured: Measured[] = [];
       for (let run = 0; run <= opts.runs; run++) {
         const { task } = await apiCall(edge.url, "POST", `/v1/projects/${project}/tasks`, owner, { type: "deploy", org: "demo" });
         const poll = await apiCall(edge.url, "POST", "/v1/runners/poll", registered.runnerToken, { freeSlots: 1, waitSeconds: 5 });
@@ -131,7 +139,7 @@ async function floors(child: ChildProcess, opts: FanoutOptions): Promise<Row[]> 
     const rows: Row[] = [];
     let objects = 0;
     for (const linger of lingers) {
-      const measured: Awaited<ReturnType<typeof series>>[] = [];
+      const measured: Measured[] = [];
       for (let run = 0; run <= opts.runs; run++) {
         const object = `fan-${objects++}`;
         const url = `${naive.url.replace("http", "ws")}/ws/${object}?batch=1`;
