@@ -2,10 +2,11 @@
 // ingest costs when every delivery is written on its own (POST /append/<object>) — and B1's floor,
 // the same rows batched as the edge batches deliveries: requests that reach the isolate while a
 // batch is in flight to their object go together in the next, one RPC and one commit for all
-// (POST /batch/<object>). B4's floor: a
-// request parked on the object (GET /wait/<object>?after=N) is answered by the next append's commit,
-// the least any long-poll answered by a durable write can cost on this runtime. B2's floor: the same,
-// with a new object born with its first row beside that commit (POST /spawn/<new>?to=<object>).
+// (POST /batch/<object>).
+// B4's floor: a request parked on the object (GET /wait/<object>?after=N) is answered by the next
+// append's commit, the least any long-poll answered by a durable write can cost on this runtime.
+// B2's floor: the same, with a new object born with its first row beside that commit
+// (POST /spawn/<new>?to=<object>).
 // B3's floor: hibernatable sockets on the object (GET /ws/<object>, `?batch=1` for batch frames), and
 // each event committed as a row, then sent to every socket as one prepared string
 // (POST /emit/<object>?linger=<ms>: events committed within the linger share one round of sends).
@@ -109,8 +110,7 @@ async function batched(env: Env, ctx: ExecutionContext, object: string, body: st
   if (joining) {
     const index = joining.bodies.push(body) - 1;
     await withOwnTimer(joining.done);
-    if (!joining.ids) throw new Error("batch failed");
-    return joining.ids[index];
+    return answer(joining, index);
   }
   const { promise: done, resolve: settle } = Promise.withResolvers<void>();
   const batch: Batch = { bodies: [body], ids: null, done, settle };
@@ -132,7 +132,13 @@ async function batched(env: Env, ctx: ExecutionContext, object: string, body: st
     });
   ctx.waitUntil(sent);
   await sent;
-  return (batch.ids as number[] | null)?.[0] ?? Promise.reject(new Error("batch failed"));
+  return answer(batch, 0);
+}
+
+/** Item `index`'s row id once its batch has answered (the batch's RPC failing fails every item). */
+function answer(batch: Batch, index: number): number {
+  if (!batch.ids) throw new Error("batch failed");
+  return batch.ids[index];
 }
 
 /** workerd cancels a request that waits only on another request's promise; a timer of its own says otherwise. */
